@@ -1,0 +1,48 @@
+"""How knowledge bases are stored, split and searched, and how the prompt reads.
+
+Plain data only; read once at start-up. Override with `ZHIKU_<NAME>` environment variables.
+"""
+
+# Where knowledge bases live: <KB_ROOT_PATH>/<kb name>/{content,vector_store}/.
+# A relative path is taken from the directory zhiku is started in.
+KB_ROOT_PATH = "knowledge_base"
+
+# How documents are cut into chunks: "chinese_recursive" (sentence ends in Chinese and
+# English kept with their sentence) or "recursive" (LangChain's plain splitter).
+TEXT_SPLITTER = "chinese_recursive"
+
+# Put each chunk's heading path (document title > section) in front of its text, so a
+# chunk that says "it was founded in 1928" still names what "it" is.
+CHUNK_TITLE_PREFIX = True
+
+# Characters per chunk, and characters shared by neighbouring chunks.
+CHUNK_SIZE = 250
+OVERLAP_SIZE = 50
+
+# How many chunks a search returns.
+VECTOR_SEARCH_TOP_K = 5
+
+# Relevance scores are in [0, 1], higher = more relevant; results below this are dropped.
+# 0 keeps everything.
+SCORE_THRESHOLD = 0.0
+
+# At most this many characters of retrieved text go into the prompt (the model's context
+# window caps it further).
+CONTEXT_CHAR_BUDGET = 2000
+
+# Largest upload accepted, per file, in megabytes.
+MAX_UPLOAD_MB = 100
+
+# {context} holds the numbered sources, {question} the question (with recent turns).
+PROMPT_TEMPLATE = """已知信息（编号来源）：
+{context}
+
+请只根据以上来源回答问题，使用与问题相同的语言和字体（繁体问题用繁体回答）。\
+在用到的句子后标注来源编号，如 [1]、[2]。如果来源中没有答案，就说“根据已知信息无法回答该问题”，不要编造。
+Answer only from the numbered sources above, in the language of the question, and cite \
+them as [1], [2]. If the sources do not contain the answer, say you cannot find it.
+
+问题 / Question: {question}"""
+
+# Used when no knowledge base is chosen (plain chat).
+SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."

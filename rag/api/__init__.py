@@ -1,0 +1,216 @@
+"""The REST API under /api: knowledge bases, documents, search and chat.
+
+Errors are JSON `{"error": "..."}` with a fitting status; never a traceback or a path.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, Field
+
+from rag.errors import FileTooLargeError, ZhikuError
+from rag.kb.names import safe_file_name
+from rag.kb.service import FileResult
+from rag.services import Services
+
+logger = logging.getLogger(__name__)
+
+
+class CreateKnowledgeBase(BaseModel):
+    name: str = Field(description="Knowledge-base name; Chinese is fine, no slashes.")
+    description: str = ""
+
+
+class SearchRequest(BaseModel):
+    query: str = Field(min_length=1)
+    top_k: int = Field(default=10, ge=1, le=100)
+    score_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ChatRequest(BaseModel):
+    kb: str | None = Field(default=None, description="Knowledge base, or null for plain chat.")
+    query: str = Field(min_length=1)
+    history: list[tuple[str, str]] = Field(default_factory=list, description="[[q, a], ...]")
+    stream: bool = False
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ZhikuError)
+    async def _zhiku_error(request: Request, exc: ZhikuError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        first = exc.errors()[0] if exc.errors() else {}
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, 422)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        logger.exception("unhandled error on %s", request.url.path)
+        return JSONResponse({"error": "internal error; see the server log"}, 500)
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/api")
+    kb_service = services.kb
+    settings = services.settings
+
+    @router.get("/kbs")
+    def list_kbs() -> dict[str, object]:
+        return {
+            "kbs": [
+                {
+                    "name": s.name,
+                    "docs": s.docs,
+                    "chunks": s.chunks,
+                    "description": s.description,
+                    "embedding_model": s.embedding_model,
+                }
+                for s in kb_service.list_kbs()
+            ]
+        }
+
+    @router.post("/kbs", status_code=201)
+    def create_kb(body: CreateKnowledgeBase) -> dict[str, object]:
+        summary = kb_service.create_kb(body.name, body.description)
+        return {"name": summary.name, "docs": 0, "chunks": 0}
+
+    @router.delete("/kbs/{name}")
+    def delete_kb(name: str) -> dict[str, object]:
+        kb_service.delete_kb(name)
+        return {"deleted": name}
+
+    @router.get("/kbs/{name}/docs")
+    def list_docs(name: str) -> dict[str, object]:
+        return {"docs": kb_service.list_docs(name)}
+
+    @router.post("/kbs/{name}/docs")
+    def upload(
+        name: str, request: Request, files: Annotated[list[UploadFile], File()]
+    ) -> JSONResponse:
+        kb_service.store(name)  # 404 before reading anything
+        declared = int(request.headers.get("content-length") or 0)
+        limit = settings.max_upload_bytes
+        if declared > limit * max(len(files), 1) + 1024 * 1024:
+            raise FileTooLargeError(_too_large(settings.max_upload_mb))
+        with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
+            results = [_ingest_upload(services, name, upload, Path(tmp)) for upload in files]
+        return _upload_response(results)
+
+    @router.delete("/kbs/{name}/docs/{file_name}")
+    def delete_doc(name: str, file_name: str) -> dict[str, object]:
+        kb_service.delete_doc(name, file_name)
+        return {"deleted": file_name}
+
+    @router.post("/kbs/{name}/search")
+    def search(name: str, body: SearchRequest) -> dict[str, object]:
+        threshold = (
+            settings.score_threshold if body.score_threshold is None else body.score_threshold
+        )
+        hits = kb_service.search(name, body.query, body.top_k, threshold)
+        return {
+            "results": [
+                {
+                    "text": hit.text,
+                    "source": hit.source,
+                    "page": hit.page,
+                    "score": round(hit.score, 4),
+                    "title_path": hit.title_path,
+                }
+                for hit in hits
+            ]
+        }
+
+    @router.post("/chat", response_model=None)
+    def chat(body: ChatRequest) -> StreamingResponse | dict[str, object]:
+        retriever = services.retriever(body.kb) if body.kb else None
+        history = [(q, a) for q, a in body.history]
+        if body.stream:
+            events = services.qa.stream(body.query, retriever, history)
+            return StreamingResponse(_sse(events), media_type="text/event-stream")
+        answer, sources = services.qa.answer(body.query, retriever, history)
+        return {"answer": answer, "sources": [s.as_dict() for s in sources]}
+
+    return router
+
+
+def _ingest_upload(services: Services, kb: str, upload: UploadFile, tmp: Path) -> FileResult:
+    """Copy one upload to a private temp file (refusing it past the size limit), then add it."""
+    original_name = upload.filename or "unnamed"
+    try:
+        name = safe_file_name(original_name)
+        services.kb.check_file_type(name)
+        target = tmp / f"{len(list(tmp.iterdir()))}-{name}"
+        _copy_limited(upload, target, services.settings.max_upload_bytes)
+        if upload.size is not None and upload.size > services.settings.max_upload_bytes:
+            raise FileTooLargeError(_too_large(services.settings.max_upload_mb))
+    except ZhikuError as exc:
+        return FileResult(original_name, "error", error=str(exc), http_status=exc.http_status)
+    return services.kb.add_files(kb, [(name, target)])[0]
+
+
+def _copy_limited(upload: UploadFile, target: Path, limit: int) -> None:
+    copied = 0
+    with open(target, "wb") as out:
+        while block := upload.file.read(1 << 20):
+            copied += len(block)
+            if copied > limit:
+                raise FileTooLargeError(_too_large(limit / 1024 / 1024))
+            out.write(block)
+
+
+def _too_large(limit_mb: float) -> str:
+    return f"file is larger than the upload limit of {limit_mb:g} MB (MAX_UPLOAD_MB); split it"
+
+
+def _upload_response(results: list[FileResult]) -> JSONResponse:
+    body = {
+        "files": [
+            {"name": r.name, "status": r.status, "chunks": r.chunks, "error": r.error}
+            for r in results
+        ],
+        "chunks": sum(r.chunks for r in results if r.status == "ok"),
+    }
+    failed = [r for r in results if r.status == "error"]
+    status = 200
+    if results and len(failed) == len(results):
+        statuses = {r.http_status for r in failed}
+        # every file refused for the same reason (e.g. all too large, all of unknown type)
+        status = statuses.pop() if len(statuses) == 1 else 400
+        body["error"] = failed[0].error
+    return JSONResponse(body, status_code=status)
+
+
+def _sse(events: Iterator) -> Iterator[str]:
+    """Server-sent events: `token` events, then one `sources` event, then `done`."""
+    sources: list[dict[str, object]] = []
+    try:
+        for event in events:
+            if event.kind == "token":
+                yield _event("token", {"text": event.text})
+            else:
+                sources = [s.as_dict() for s in event.sources]
+        yield _event("sources", {"sources": sources})
+    except ZhikuError as exc:
+        yield _event("error", {"error": str(exc)})
+    except Exception:
+        logger.exception("chat stream failed")
+        yield _event("error", {"error": "internal error; see the server log"})
+    yield _event("done", {})
+
+
+def _event(name: str, data: dict[str, object]) -> str:
+    return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+__all__ = ["build_router", "install_error_handlers"]

@@ -1,0 +1,154 @@
+"""Answering a question, with or without a knowledge base, as a stream of events.
+
+Nothing here knows which model runs: the LLM is any LangChain LLM, the prompt comes from
+PROMPT_TEMPLATE, and the retriever from the knowledge-base service.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from langchain_core.documents import Document
+from langchain_core.language_models import BaseLLM
+from langchain_core.output_parsers import StrOutputParser
+from langchain_core.prompts import PromptTemplate
+from langchain_core.retrievers import BaseRetriever
+
+NOTHING_FOUND = (
+    "知识库中没有找到与问题相关的内容，无法回答。"
+    "No relevant content was found in the knowledge base, so I cannot answer."
+)
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Source:
+    """A numbered source the answer may cite as [index]."""
+
+    index: int
+    source: str
+    page: int | None
+    text: str
+    score: float
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "index": self.index,
+            "source": self.source,
+            "page": self.page,
+            "text": self.text,
+            "score": round(self.score, 4),
+        }
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One step of an answer: a piece of text, or the sources once retrieval is done."""
+
+    kind: Literal["sources", "token"]
+    text: str = ""
+    sources: Sequence[Source] = field(default_factory=tuple)
+
+
+def build_context(documents: Sequence[Document], char_budget: int) -> list[Source]:
+    """Number the retrieved chunks in rank order, dropping duplicates, within the budget.
+
+    A chunk that does not fit whole is skipped in favour of a later shorter one; the first
+    chunk is always kept, cut to the budget if it must be.
+    """
+    sources: list[Source] = []
+    seen: set[str] = set()
+    used = 0
+    for document in documents:
+        text = document.page_content.strip()
+        if not text or text in seen:
+            continue
+        if used + len(text) > char_budget:
+            if sources:
+                continue
+            text = text[:char_budget]
+        seen.add(text)
+        used += len(text)
+        sources.append(
+            Source(
+                index=len(sources) + 1,
+                source=str(document.metadata.get("source", "")),
+                page=document.metadata.get("page"),
+                text=text,
+                score=float(document.metadata.get("score", 0.0)),
+            )
+        )
+    return sources
+
+
+def format_context(sources: Sequence[Source]) -> str:
+    lines = []
+    for source in sources:
+        where = source.source + (f" p.{source.page}" if source.page else "")
+        lines.append(f"[{source.index}] ({where}) {source.text}")
+    return "\n\n".join(lines)
+
+
+def format_history(history: Sequence[tuple[str, str]], turns: int) -> str:
+    if turns <= 0 or not history:
+        return ""
+    recent = history[-turns:]
+    return "\n".join(f"Q: {q}\nA: {a}" for q, a in recent) + "\n\n"
+
+
+class QAChain:
+    """Answers a question from a knowledge base (retrieval) or directly (plain chat)."""
+
+    def __init__(
+        self,
+        llm: BaseLLM,
+        prompt_template: str,
+        context_char_budget: int,
+        history_len: int,
+    ) -> None:
+        self.llm = llm
+        self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
+        self.chat_chain = llm | StrOutputParser()
+        self.context_char_budget = context_char_budget
+        self.history_len = history_len
+
+    def stream(
+        self,
+        question: str,
+        retriever: BaseRetriever | None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> Iterator[ChatEvent]:
+        """Sources first (empty for plain chat), then the answer's text as it is generated."""
+        asked = format_history(history, self.history_len) + question
+        if retriever is None:
+            yield ChatEvent("sources")
+            for piece in self.chat_chain.stream(asked):
+                yield ChatEvent("token", text=piece)
+            return
+        sources = build_context(retriever.invoke(question), self.context_char_budget)
+        yield ChatEvent("sources", sources=sources)
+        if not sources:
+            yield ChatEvent("token", text=NOTHING_FOUND)
+            return
+        inputs = {"context": format_context(sources), "question": asked}
+        for piece in self.rag_chain.stream(inputs):
+            yield ChatEvent("token", text=piece)
+
+    def answer(
+        self,
+        question: str,
+        retriever: BaseRetriever | None,
+        history: Sequence[tuple[str, str]] = (),
+    ) -> tuple[str, list[Source]]:
+        """The whole answer and its sources."""
+        parts: list[str] = []
+        sources: list[Source] = []
+        for event in self.stream(question, retriever, history):
+            if event.kind == "sources":
+                sources = list(event.sources)
+            else:
+                parts.append(event.text)
+        return "".join(parts), sources

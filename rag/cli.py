@@ -1,0 +1,170 @@
+"""Command line: `python app.py` (serve) and `rag kb …` (manage knowledge bases)."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rag.errors import ZhikuError
+
+LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
+
+
+def is_loopback(host: str) -> bool:
+    if host in LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="app.py", description="zhiku web app (UI + REST API)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    parser.add_argument("--port", type=int, default=7860)
+    parser.add_argument("--kb-root", type=Path, default=None, help="default: KB_ROOT_PATH")
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="allow binding a non-loopback address without authentication (prints a warning)",
+    )
+    return parser
+
+
+def serve_main(argv: Sequence[str] | None = None) -> None:
+    args = serve_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if not is_loopback(args.host) and not args.insecure:
+        sys.exit(
+            f"error: --host {args.host} exposes your documents to the network; no "
+            "authentication is configured, so this is refused. Bind 127.0.0.1, or pass "
+            "--insecure if you really mean it."
+        )
+    try:
+        import uvicorn
+
+        from rag.factory import build_services, create_app
+        from rag.settings import load_settings
+
+        settings = load_settings()
+        services = build_services(settings, kb_root=args.kb_root)
+        app = create_app(services)
+    except ZhikuError as exc:
+        sys.exit(f"error: {exc}")
+    if args.insecure and not is_loopback(args.host):
+        logging.warning("serving on %s WITHOUT authentication (--insecure)", args.host)
+    print(f"Running on http://{args.host}:{args.port}", flush=True)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rag", description="zhiku knowledge bases")
+    parser.add_argument("--kb-root", type=Path, default=None, help="default: KB_ROOT_PATH")
+    commands = parser.add_subparsers(dest="group", required=True)
+    kb = commands.add_parser("kb", help="manage knowledge bases").add_subparsers(
+        dest="command", required=True
+    )
+    kb.add_parser("list", help="list knowledge bases")
+    create = kb.add_parser("create", help="create a knowledge base")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    kb.add_parser("delete", help="delete a knowledge base").add_argument("name")
+    add = kb.add_parser("add", help="add files or folders (recursive)")
+    add.add_argument("name")
+    add.add_argument("paths", nargs="+", type=Path)
+    remove = kb.add_parser("remove", help="remove documents")
+    remove.add_argument("name")
+    remove.add_argument("files", nargs="+")
+    kb.add_parser("rebuild", help="re-embed a KB from its originals").add_argument("name")
+    kb.add_parser("files", help="list a KB's documents").add_argument("name")
+    search = kb.add_parser("search", help="search a KB")
+    search.add_argument("name")
+    search.add_argument("query")
+    search.add_argument("--top-k", type=int, default=5)
+    search.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    try:
+        return _run_kb(args)
+    except ZhikuError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+
+
+def _run_kb(args: argparse.Namespace) -> int:
+    from rag.factory import build_kb_service, offline_environment
+    from rag.settings import load_settings
+
+    offline_environment()
+    settings = load_settings()
+    service = build_kb_service(settings, args.kb_root)
+    if args.command == "list":
+        for s in service.list_kbs():
+            print(f"{s.name}\t{s.docs} docs\t{s.chunks} chunks\t{s.description}")
+    elif args.command == "create":
+        service.create_kb(args.name, args.description)
+        print(f"created {args.name}")
+    elif args.command == "delete":
+        service.delete_kb(args.name)
+        print(f"deleted {args.name}")
+    elif args.command == "add":
+        return _add(service, args.name, args.paths)
+    elif args.command == "remove":
+        for name in args.files:
+            service.delete_doc(args.name, name)
+            print(f"removed {name}")
+    elif args.command == "rebuild":
+        results = service.rebuild_kb(args.name)
+        return _summarize(results)
+    elif args.command == "files":
+        for doc in service.list_docs(args.name):
+            print(f"{doc['name']}\t{doc['chunks']} chunks\t{doc['bytes']} bytes")
+    elif args.command == "search":
+        hits = service.search(args.name, args.query, args.top_k)
+        if args.json:
+            rows = [
+                {"source": h.source, "page": h.page, "score": h.score, "text": h.text} for h in hits
+            ]
+            print(json.dumps(rows, ensure_ascii=False, indent=2))
+        for rank, hit in enumerate(hits if not args.json else [], 1):
+            page = f" p.{hit.page}" if hit.page else ""
+            print(f"{rank}. [{hit.score:.3f}] {hit.source}{page}: {hit.text[:120]!r}")
+    return 0
+
+
+def _add(service: object, name: str, paths: list[Path]) -> int:
+    from tqdm import tqdm
+
+    from rag.kb.service import KnowledgeBaseService
+
+    assert isinstance(service, KnowledgeBaseService)
+    files = sorted(f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"error: no such file or folder: {missing[0]}")
+    if not service.exists(name):
+        service.create_kb(name)
+    with tqdm(total=len(files), unit="file") as bar:
+        results = service.add_files(
+            name, [(f.name, f) for f in files], on_progress=lambda r: bar.update(1)
+        )
+    return _summarize(results)
+
+
+def _summarize(results: list) -> int:
+    for r in results:
+        detail = f"{r.chunks} chunks" if r.status != "error" else r.error
+        print(f"{r.status:9} {r.name}: {detail}")
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "unchanged", "error")}
+    print(f"{counts['ok']} added, {counts['unchanged']} unchanged, {counts['error']} failed")
+    return 1 if counts["error"] else 0

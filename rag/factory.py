@@ -1,0 +1,93 @@
+"""The one app factory: settings -> models -> services -> FastAPI app with the UI mounted."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from fastapi import FastAPI
+from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseLLM
+
+from rag.chains import QAChain
+from rag.embeddings import build_embeddings
+from rag.kb.service import ChunkingOptions, KnowledgeBaseService
+from rag.kb.store import EmbeddingIdentity
+from rag.services import Services
+from rag.settings import Settings
+from rag.splitters import build_splitter
+from rag.vectorstores import build_index
+
+# Characters of context per token the model can spare: CJK text is about one token a character.
+_CHARS_PER_SPARE_TOKEN = 0.9
+_PROMPT_OVERHEAD_TOKENS = 300
+
+
+def offline_environment() -> None:
+    """No hub is reachable: fail fast instead of retrying for a minute, and send nothing."""
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "DO_NOT_TRACK": "1",
+        "UNSTRUCTURED_DISABLE_NOTICE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+
+
+def build_kb_service(
+    settings: Settings, kb_root: Path | None = None, embeddings: Embeddings | None = None
+) -> KnowledgeBaseService:
+    embeddings = embeddings or build_embeddings(settings.embedding, settings.embedding_device)
+    dimension = len(embeddings.embed_query("dimension probe"))
+    return KnowledgeBaseService(
+        root=kb_root or settings.kb_root_path,
+        embeddings=embeddings,
+        embedding=EmbeddingIdentity(settings.embedding_model, dimension),
+        splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
+        make_index=lambda dim: build_index("faiss_flat_ip", dim),
+        chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
+    )
+
+
+def context_budget(settings: Settings) -> int:
+    """CONTEXT_CHAR_BUDGET, capped so that prompt + answer fit the model's context window."""
+    entry = settings.llm
+    spare = entry.context_window - entry.max_new_tokens - _PROMPT_OVERHEAD_TOKENS
+    return max(200, min(settings.context_char_budget, int(spare * _CHARS_PER_SPARE_TOKEN)))
+
+
+def build_services(
+    settings: Settings,
+    kb_root: Path | None = None,
+    llm: BaseLLM | None = None,
+    embeddings: Embeddings | None = None,
+) -> Services:
+    """Everything the app needs; pass `llm` / `embeddings` to use other (e.g. fake) models."""
+    offline_environment()
+    if llm is None:
+        from rag.llms import build_llm
+
+        llm = build_llm(settings)
+    qa = QAChain(
+        llm=llm,
+        prompt_template=settings.prompt_template,
+        context_char_budget=context_budget(settings),
+        history_len=settings.llm_history_len,
+    )
+    return Services(settings, build_kb_service(settings, kb_root, embeddings), llm, qa)
+
+
+def create_app(services: Services) -> FastAPI:
+    """The REST API under /api (docs at /docs) and the Gradio UI at /."""
+    import gradio as gr
+
+    from rag.api import build_router, install_error_handlers
+    from rag.ui import build_ui
+
+    app = FastAPI(title="zhiku 知库", description="Local knowledge-base question answering.")
+    install_error_handlers(app)
+    app.include_router(build_router(services))
+    return gr.mount_gradio_app(app, build_ui(services), path="/")

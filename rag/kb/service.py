@@ -1,0 +1,298 @@
+"""The knowledge-base service: the one place the UI, the API and the CLI change or search KBs.
+
+Adding a file: check its name and type, skip it if its content is unchanged, load and split
+it (outside any lock: that is the slow part, along with embedding), embed the chunks, then
+store file, chunks and vectors in one step (`KnowledgeBaseStore.put_file`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import sqlite3
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from langchain_core.documents import Document
+from langchain_core.embeddings import Embeddings
+from langchain_text_splitters import TextSplitter
+
+from rag.errors import (
+    KnowledgeBaseExistsError,
+    KnowledgeBaseNotFoundError,
+    UnsupportedFileTypeError,
+    ZhikuError,
+)
+from rag.kb.names import safe_file_name, validate_kb_name
+from rag.kb.store import CONTENT_DIR, DB_NAME, EmbeddingIdentity, KnowledgeBaseStore, NewChunk
+from rag.loaders import SUPPORTED_EXTENSIONS, load_file
+from rag.vectorstores import VectorIndex
+
+FileStatus = Literal["ok", "unchanged", "error"]
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What happened to one uploaded file."""
+
+    name: str
+    status: FileStatus
+    chunks: int = 0
+    error: str | None = None
+    http_status: int = 200
+
+
+@dataclass(frozen=True)
+class KnowledgeBaseSummary:
+    name: str
+    docs: int
+    chunks: int
+    description: str
+    embedding_model: str
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A retrieved chunk. `score` is in [0, 1], higher = more relevant."""
+
+    chunk_id: int
+    text: str
+    source: str
+    page: int | None
+    title_path: str
+    score: float
+
+
+@dataclass(frozen=True)
+class ChunkingOptions:
+    title_prefix: bool = True
+    """Put the heading path in front of each chunk's text."""
+
+
+class KnowledgeBaseService:
+    """Create, fill, search and delete knowledge bases under one root folder."""
+
+    def __init__(
+        self,
+        root: Path,
+        embeddings: Embeddings,
+        embedding: EmbeddingIdentity,
+        splitter: TextSplitter,
+        make_index: Callable[[int], VectorIndex],
+        chunking: ChunkingOptions | None = None,
+    ) -> None:
+        self.root = root
+        self.embeddings = embeddings
+        self.embedding = embedding
+        self.splitter = splitter
+        self.make_index = make_index
+        self.chunking = chunking or ChunkingOptions()
+        self._stores: dict[str, KnowledgeBaseStore] = {}
+        self._lock = threading.RLock()
+        root.mkdir(parents=True, exist_ok=True)
+
+    # ---- knowledge bases ------------------------------------------------------------
+
+    def list_kbs(self) -> list[KnowledgeBaseSummary]:
+        names = sorted(p.name for p in self.root.iterdir() if (p / DB_NAME).is_file())
+        return [self.summary(name) for name in names]
+
+    def summary(self, name: str) -> KnowledgeBaseSummary:
+        store = self.store(name)
+        info = store.info()
+        return KnowledgeBaseSummary(
+            name=store.name,
+            docs=len(store.files()),
+            chunks=store.chunk_count(),
+            description=info.get("description", ""),
+            embedding_model=info.get("embedding_model", ""),
+        )
+
+    def exists(self, name: str) -> bool:
+        return (self.root / validate_kb_name(name) / DB_NAME).is_file()
+
+    def create_kb(self, name: str, description: str = "") -> KnowledgeBaseSummary:
+        name = validate_kb_name(name)
+        with self._lock:
+            if self.exists(name):
+                raise KnowledgeBaseExistsError(f"knowledge base {name!r} already exists")
+            self._stores[name] = KnowledgeBaseStore.create(
+                self.root / name, self.embedding, self.make_index, description
+            )
+        return self.summary(name)
+
+    def delete_kb(self, name: str) -> None:
+        with self._lock:
+            store = self.store(name)
+            self._stores.pop(store.name, None)
+            store.destroy()
+
+    def store(self, name: str) -> KnowledgeBaseStore:
+        """The open store of KB `name` (opened on first use)."""
+        name = validate_kb_name(name)
+        with self._lock:
+            if name not in self._stores:
+                if not self.exists(name):
+                    raise KnowledgeBaseNotFoundError(
+                        f"no knowledge base {name!r}; create it first (existing: "
+                        f"{', '.join(self._existing_names()) or 'none'})"
+                    )
+                self._stores[name] = KnowledgeBaseStore(
+                    self.root / name, self.embedding, self.make_index
+                )
+            return self._stores[name]
+
+    def _existing_names(self) -> list[str]:
+        return sorted(p.name for p in self.root.iterdir() if (p / DB_NAME).is_file())
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._stores.values():
+                store.close()
+            self._stores.clear()
+
+    # ---- documents ------------------------------------------------------------------
+
+    def add_files(
+        self,
+        kb: str,
+        files: Iterable[tuple[str, Path]],
+        on_progress: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Add (or update) each `(display name, path)`; one bad file never stops the others."""
+        store = self.store(kb)
+        results = []
+        for name, path in files:
+            result = self._add_one(store, name, path)
+            results.append(result)
+            if on_progress:
+                on_progress(result)
+        return results
+
+    def _add_one(self, store: KnowledgeBaseStore, name: str, path: Path) -> FileResult:
+        try:
+            safe_name = safe_file_name(name)
+            self.check_file_type(safe_name)
+            digest = sha256_of(path)
+            existing = store.file(safe_name)
+            if existing and existing.sha256 == digest:
+                return FileResult(safe_name, "unchanged", existing.chunks)
+            chunks = self.chunk_documents(load_file(path, safe_name))
+            vectors = self.embed_passages([chunk.text for chunk in chunks])
+            store.put_file(safe_name, digest, path, chunks, vectors)
+            return FileResult(safe_name, "ok", len(chunks))
+        except ZhikuError as exc:
+            return FileResult(name, "error", error=str(exc), http_status=exc.http_status)
+
+    @staticmethod
+    def check_file_type(name: str) -> None:
+        extension = Path(name).suffix.lower().lstrip(".")
+        if extension not in SUPPORTED_EXTENSIONS:
+            raise UnsupportedFileTypeError(
+                f"{name!r}: file type {('.' + extension) if extension else '(none)'} is not "
+                f"supported; allowed: {', '.join('.' + e for e in SUPPORTED_EXTENSIONS)}"
+            )
+
+    def chunk_documents(self, documents: list[Document]) -> list[NewChunk]:
+        chunks = []
+        for document in documents:
+            title_path = str(document.metadata.get("title_path") or "")
+            page = document.metadata.get("page")
+            for piece in self.splitter.split_text(document.page_content):
+                text = (
+                    f"{title_path}\n{piece}" if title_path and self.chunking.title_prefix else piece
+                )
+                extra = {
+                    k: v
+                    for k, v in document.metadata.items()
+                    if k not in {"source", "page", "title_path"} and _is_plain(v)
+                }
+                chunks.append(NewChunk(text, page, title_path, extra))
+        return chunks
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.embedding.dimension), dtype=np.float32)
+        return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+
+    def list_docs(self, kb: str) -> list[dict[str, object]]:
+        return [
+            {"name": f.name, "chunks": f.chunks, "bytes": f.bytes, "updated_at": f.updated_at}
+            for f in self.store(kb).files()
+        ]
+
+    def delete_doc(self, kb: str, name: str) -> None:
+        self.store(kb).remove_file(name)
+
+    def rebuild_kb(self, kb: str) -> list[FileResult]:
+        """Re-embed every original in content/ with the current embedding model.
+
+        The originals are moved aside first (`<root>/.rebuild-<name>/`, kept if the rebuild
+        is interrupted, so nothing is lost), the KB is created anew, and they are added back.
+        """
+        name = validate_kb_name(kb)
+        path = self.root / name
+        if not (path / DB_NAME).is_file():
+            raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
+        staging = self.root / f".rebuild-{name}"
+        with self._lock:
+            old = self._stores.pop(name, None)
+            if old:
+                old.close()
+            description = _read_description(path / DB_NAME)
+            if not staging.exists():
+                (path / CONTENT_DIR).rename(staging)
+            shutil.rmtree(path)
+            self.create_kb(name, description)
+        originals = sorted(p for p in staging.iterdir() if p.is_file())
+        results = self.add_files(name, [(p.name, p) for p in originals])
+        shutil.rmtree(staging)
+        return results
+
+    # ---- search ---------------------------------------------------------------------
+
+    def search(
+        self, kb: str, query: str, top_k: int, score_threshold: float = 0.0
+    ) -> list[SearchHit]:
+        """The `top_k` chunks most similar to `query`, best first, scores in [0, 1]."""
+        store = self.store(kb)
+        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+        matches = store.search(query_vector, top_k)
+        records = store.chunks_by_id(chunk_id for chunk_id, _ in matches)
+        hits = []
+        for chunk_id, cosine in matches:
+            record = records.get(chunk_id)
+            score = float(np.clip(cosine, 0.0, 1.0))
+            if record is None or score < score_threshold:
+                continue  # deleted since the index was searched, or not relevant enough
+            hits.append(
+                SearchHit(
+                    chunk_id, record.text, record.file_name, record.page, record.title_path, score
+                )
+            )
+        return hits
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _is_plain(value: object) -> bool:
+    return isinstance(value, str | int | float | bool) or value is None
+
+
+def _read_description(db_path: Path) -> str:
+    db = sqlite3.connect(db_path)
+    try:
+        row = db.execute("SELECT value FROM info WHERE key = 'description'").fetchone()
+    finally:
+        db.close()
+    return row[0] if row else ""

@@ -1,0 +1,338 @@
+"""One knowledge base on disk: SQLite metadata (the source of truth) + a FAISS index.
+
+Layout under `<kb-root>/<name>/`:
+    kb.sqlite                  files, chunks (text, page, title path, vector), KB info
+    content/<file>             the uploaded originals
+    vector_store/index.faiss   the dense index, keyed by chunk id
+
+Chunk vectors are kept in SQLite too, so the index is a rebuildable cache: when it is
+missing, torn, or disagrees with the metadata (a crash between the two writes), it is rebuilt
+from SQLite without re-embedding anything. Chunk ids come from AUTOINCREMENT and are never
+reused, so a deleted chunk can never come back under an old id.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from rag.atomic import atomic_copy
+from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
+from rag.vectorstores import VectorIndex
+
+DB_NAME = "kb.sqlite"
+INDEX_PATH = Path("vector_store") / "index.faiss"
+CONTENT_DIR = "content"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    name TEXT PRIMARY KEY,
+    sha256 TEXT NOT NULL,
+    bytes INTEGER NOT NULL,
+    chunks INTEGER NOT NULL,
+    added_at REAL NOT NULL,
+    updated_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    file_name TEXT NOT NULL REFERENCES files(name) ON DELETE CASCADE,
+    seq INTEGER NOT NULL,
+    text TEXT NOT NULL,
+    page INTEGER,
+    title_path TEXT NOT NULL DEFAULT '',
+    metadata TEXT NOT NULL DEFAULT '{}',
+    vector BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_by_file ON chunks(file_name, seq);
+"""
+
+
+@dataclass(frozen=True)
+class ChunkRecord:
+    """A stored chunk."""
+
+    id: int
+    file_name: str
+    seq: int
+    text: str
+    page: int | None
+    title_path: str
+    metadata: dict[str, object]
+
+
+@dataclass(frozen=True)
+class NewChunk:
+    """A chunk about to be stored, with its vector."""
+
+    text: str
+    page: int | None
+    title_path: str
+    metadata: dict[str, object]
+
+
+@dataclass(frozen=True)
+class FileRecord:
+    name: str
+    sha256: str
+    bytes: int
+    chunks: int
+    added_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class EmbeddingIdentity:
+    """Which embedding model built a knowledge base; another model cannot search it."""
+
+    name: str
+    dimension: int
+
+
+class KnowledgeBaseStore:
+    """Metadata, originals and the dense index of one knowledge base."""
+
+    def __init__(
+        self,
+        path: Path,
+        embedding: EmbeddingIdentity,
+        make_index: Callable[[int], VectorIndex],
+    ) -> None:
+        self.path = path
+        self.name = path.name
+        self.embedding = embedding
+        self._write_lock = threading.RLock()
+        self._db_lock = threading.Lock()
+        self._db = sqlite3.connect(path / DB_NAME, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.executescript(_SCHEMA)
+        self._check_embedding()
+        self._index = make_index(embedding.dimension)
+        self._load_index()
+
+    # ---- creation -------------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        path: Path,
+        embedding: EmbeddingIdentity,
+        make_index: Callable[[int], VectorIndex],
+        description: str = "",
+    ) -> KnowledgeBaseStore:
+        (path / CONTENT_DIR).mkdir(parents=True, exist_ok=False)
+        db = sqlite3.connect(path / DB_NAME)
+        with db:
+            db.executescript(_SCHEMA)
+            db.executemany(
+                "INSERT INTO info(key, value) VALUES (?, ?)",
+                [
+                    ("embedding_model", embedding.name),
+                    ("embedding_dimension", str(embedding.dimension)),
+                    ("description", description),
+                    ("created_at", str(time.time())),
+                ],
+            )
+        db.close()
+        return cls(path, embedding, make_index)
+
+    def _check_embedding(self) -> None:
+        info = self.info()
+        built_with = info.get("embedding_model")
+        dimension = int(info.get("embedding_dimension", "0"))
+        if built_with and (built_with, dimension) != (
+            self.embedding.name,
+            self.embedding.dimension,
+        ):
+            raise EmbeddingMismatchError(
+                f"knowledge base {self.name!r} was built with embedding model {built_with!r} "
+                f"({dimension} dims), but EMBEDDING_MODEL is {self.embedding.name!r} "
+                f"({self.embedding.dimension} dims); set EMBEDDING_MODEL back, or rebuild it "
+                f"with the current model: rag kb rebuild {self.name}"
+            )
+
+    # ---- index persistence ----------------------------------------------------------
+
+    @property
+    def index_path(self) -> Path:
+        return self.path / INDEX_PATH
+
+    def _load_index(self) -> None:
+        """Load the saved index; rebuild it from SQLite when it disagrees with the metadata."""
+        if self.index_path.exists():
+            try:
+                self._index.load(self.index_path)
+            except (RuntimeError, ValueError):
+                pass  # a torn or foreign file: the check below rebuilds from SQLite
+        if not self.index_matches_metadata():
+            self.rebuild_index()
+
+    def index_matches_metadata(self) -> bool:
+        stored = {row[0] for row in self._query("SELECT id FROM chunks")}
+        return stored == set(self._index.ids().tolist())
+
+    def rebuild_index(self) -> None:
+        """Rebuild the dense index from the vectors kept in SQLite, then save it."""
+        with self._write_lock:
+            fresh = type(self._index)(self.embedding.dimension)
+            batch_ids: list[int] = []
+            batch_vectors: list[np.ndarray] = []
+            for chunk_id, blob in self._query("SELECT id, vector FROM chunks ORDER BY id"):
+                batch_ids.append(chunk_id)
+                batch_vectors.append(np.frombuffer(blob, dtype=np.float32))
+                if len(batch_ids) >= 4096:
+                    fresh.add(np.array(batch_ids), np.vstack(batch_vectors))
+                    batch_ids, batch_vectors = [], []
+            if batch_ids:
+                fresh.add(np.array(batch_ids), np.vstack(batch_vectors))
+            self._index = fresh
+            self._index.save(self.index_path)
+
+    def save_index(self) -> None:
+        with self._write_lock:
+            self._index.save(self.index_path)
+
+    # ---- reads ----------------------------------------------------------------------
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def info(self) -> dict[str, str]:
+        return dict(self._query("SELECT key, value FROM info"))
+
+    def files(self) -> list[FileRecord]:
+        rows = self._query(
+            "SELECT name, sha256, bytes, chunks, added_at, updated_at FROM files ORDER BY name"
+        )
+        return [FileRecord(*row) for row in rows]
+
+    def file(self, name: str) -> FileRecord | None:
+        rows = self._query(
+            "SELECT name, sha256, bytes, chunks, added_at, updated_at FROM files WHERE name = ?",
+            (name,),
+        )
+        return FileRecord(*rows[0]) if rows else None
+
+    def chunk_count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
+
+    def chunks_by_id(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        id_list = list(ids)
+        if not id_list:
+            return {}
+        marks = ",".join("?" * len(id_list))
+        rows = self._query(
+            "SELECT id, file_name, seq, text, page, title_path, metadata FROM chunks "
+            f"WHERE id IN ({marks})",
+            id_list,
+        )
+        return {row[0]: _chunk(row) for row in rows}
+
+    def chunks_of_file(self, name: str) -> list[ChunkRecord]:
+        rows = self._query(
+            "SELECT id, file_name, seq, text, page, title_path, metadata FROM chunks "
+            "WHERE file_name = ? ORDER BY seq",
+            (name,),
+        )
+        return [_chunk(row) for row in rows]
+
+    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return self._index.search(query_vector, k)
+
+    # ---- writes ---------------------------------------------------------------------
+
+    def put_file(
+        self,
+        name: str,
+        sha256: str,
+        original: Path,
+        chunks: Sequence[NewChunk],
+        vectors: np.ndarray,
+        save_index: bool = True,
+    ) -> None:
+        """Store a new or changed file: its old chunks go before the new ones are added.
+
+        The metadata changes in one SQLite transaction; the original is copied atomically;
+        the index follows. A crash in between leaves SQLite right and the index rebuilt from
+        it on the next open.
+        """
+        now = time.time()
+        with self._write_lock:
+            old_ids = [row[0] for row in self._query(
+                "SELECT id FROM chunks WHERE file_name = ?", (name,)
+            )]  # fmt: skip
+            with self._db_lock, self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                added = self._db.execute("SELECT added_at FROM files WHERE name = ?", (name,))
+                first_added = (added.fetchone() or (now,))[0]
+                self._db.execute("DELETE FROM chunks WHERE file_name = ?", (name,))
+                self._db.execute(
+                    "INSERT OR REPLACE INTO files(name, sha256, bytes, chunks, added_at, "
+                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                    (name, sha256, original.stat().st_size, len(chunks), first_added, now),
+                )
+                new_ids = [
+                    self._db.execute(
+                        "INSERT INTO chunks(file_name, seq, text, page, title_path, metadata, "
+                        "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            name,
+                            seq,
+                            chunk.text,
+                            chunk.page,
+                            chunk.title_path,
+                            json.dumps(chunk.metadata, ensure_ascii=False),
+                            np.asarray(vector, dtype=np.float32).tobytes(),
+                        ),
+                    ).lastrowid
+                    for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+                ]
+            atomic_copy(original, self.path / CONTENT_DIR / name)
+            if old_ids:
+                self._index.remove(np.array(old_ids))
+            self._index.add(np.array(new_ids, dtype=np.int64), vectors)
+            if save_index:
+                self._index.save(self.index_path)
+
+    def remove_file(self, name: str) -> None:
+        """Remove a file's chunks from metadata and index, and its original from content/."""
+        with self._write_lock:
+            ids = [row[0] for row in self._query(
+                "SELECT id FROM chunks WHERE file_name = ?", (name,)
+            )]  # fmt: skip
+            with self._db_lock, self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                deleted = self._db.execute("DELETE FROM files WHERE name = ?", (name,)).rowcount
+                self._db.execute("DELETE FROM chunks WHERE file_name = ?", (name,))
+            if not deleted:
+                raise DocumentNotFoundError(f"no document {name!r} in knowledge base {self.name!r}")
+            if ids:
+                self._index.remove(np.array(ids))
+            self._index.save(self.index_path)
+            (self.path / CONTENT_DIR / name).unlink(missing_ok=True)
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+    def destroy(self) -> None:
+        """Close and delete everything of this knowledge base."""
+        with self._write_lock:
+            self.close()
+            shutil.rmtree(self.path)
+
+
+def _chunk(row: tuple) -> ChunkRecord:
+    chunk_id, file_name, seq, text, page, title_path, metadata = row
+    return ChunkRecord(chunk_id, file_name, seq, text, page, title_path, json.loads(metadata))

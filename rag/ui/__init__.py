@@ -1,0 +1,258 @@
+"""The Gradio UI: a chat tab and a knowledge-base tab, both over the same services as the API.
+
+Document text and file names are HTML-escaped wherever they are rendered, so a document that
+contains `<script>` shows as text.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from rag.chains import Source
+from rag.errors import ZhikuError
+from rag.kb.service import FileResult
+from rag.services import Services
+
+PLAIN_CHAT = "（不使用知识库 / plain chat）"
+SOURCES_MARK = "\n\n---\n"
+SCORE_NOTE = "相关度 relevance 0–1，越高越相关 (higher = more relevant)"
+
+
+def build_ui(services: Services) -> gr.Blocks:
+    with gr.Blocks(title="zhiku 知库") as ui:
+        gr.Markdown("# 知库 zhiku\n本地知识库问答 · local knowledge-base Q&A, fully offline")
+        with gr.Tab("对话 Chat", id="chat"):
+            chat_kb, refresh_chat_kb = _chat_tab(services)
+        with gr.Tab("知识库 Knowledge base", id="kb"):
+            kb_select = _kb_tab(services, chat_kb)
+        ui.load(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
+        refresh_chat_kb.click(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
+    return ui
+
+
+# ---- chat ------------------------------------------------------------------------------
+
+
+def _chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
+    with gr.Row():
+        kb = gr.Dropdown(
+            label="知识库 Knowledge base", choices=[PLAIN_CHAT], value=PLAIN_CHAT, scale=4
+        )
+        refresh = gr.Button("刷新 Refresh", scale=1)
+    chatbot = gr.Chatbot(label="对话 Chat", height=520, elem_id="chatbot")
+    with gr.Row():
+        question = gr.Textbox(
+            placeholder="输入问题 Ask a question…", show_label=False, scale=5, elem_id="question"
+        )
+        send = gr.Button("发送 Send", variant="primary", scale=1, elem_id="send")
+    clear = gr.Button("清空 Clear")
+
+    def respond(message: str, messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
+        yield from _respond(services, message, messages, kb_name)
+
+    for trigger in (question.submit, send.click):
+        trigger(respond, [question, chatbot, kb], [chatbot, question])
+    clear.click(lambda: [], outputs=chatbot)
+    return kb, refresh
+
+
+def _respond(
+    services: Services, message: str, messages: list[dict[str, Any]], kb_name: str
+) -> Iterator[tuple[list[dict[str, Any]], str]]:
+    message = (message or "").strip()
+    if not message:
+        return
+    history = history_pairs(messages)
+    messages = [*messages, {"role": "user", "content": html.escape(message)}]
+    messages.append({"role": "assistant", "content": "…"})
+    yield messages, ""
+    answer = ""
+    sources: Sequence[Source] = ()
+    try:
+        retriever = services.retriever(kb_name) if kb_name and kb_name != PLAIN_CHAT else None
+        for event in services.qa.stream(message, retriever, history):
+            if event.kind == "sources":
+                sources = event.sources
+                continue
+            answer += event.text
+            messages[-1] = {"role": "assistant", "content": html.escape(answer)}
+            yield messages, ""
+    except ZhikuError as exc:
+        answer = f"⚠️ {exc}"
+    messages[-1] = {
+        "role": "assistant",
+        "content": html.escape(answer) + render_sources(sources),
+    }
+    yield messages, ""
+
+
+def render_sources(sources: Sequence[Source]) -> str:
+    """Sources as escaped markdown under the answer: file, page, score and the snippet."""
+    if not sources:
+        return ""
+    lines = [f"{SOURCES_MARK}**来源 Sources** · {SCORE_NOTE}"]
+    for source in sources:
+        page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
+        snippet = html.escape(source.text[:300]).replace("\n", " ")
+        lines.append(
+            f"\n**[{source.index}] {html.escape(source.source)}**{page} · "
+            f"score {source.score:.2f}\n> {snippet}"
+        )
+    return "\n".join(lines)
+
+
+def history_pairs(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(question, answer) pairs from the chatbot's messages, without the rendered sources."""
+    pairs: list[tuple[str, str]] = []
+    question: str | None = None
+    for message in messages:
+        text = html.unescape(_text_of(message.get("content")))
+        if message.get("role") == "user":
+            question = text
+        elif question is not None:
+            pairs.append((question, text.split(SOURCES_MARK, 1)[0]))
+            question = None
+    return pairs
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(_text_of(part) for part in content)
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("content") or "")
+    return ""
+
+
+# ---- knowledge bases -------------------------------------------------------------------
+
+
+def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
+    with gr.Row():
+        kb = gr.Dropdown(label="选择知识库 Knowledge base", choices=[], scale=3, elem_id="kb")
+        new_name = gr.Textbox(label="新知识库名称 New KB name", scale=2, elem_id="new-kb")
+        description = gr.Textbox(label="描述 Description", scale=2)
+        create = gr.Button("新建 Create", scale=1, elem_id="create-kb")
+    status = gr.Markdown(elem_id="kb-status")
+    files = gr.File(
+        label="上传文件 Upload files (txt, md, pdf, docx …)",
+        file_count="multiple",
+        elem_id="upload",
+    )
+    upload = gr.Button("上传并建立索引 Upload & index", variant="primary", elem_id="upload-btn")
+    results = gr.Dataframe(
+        headers=["文件 file", "状态 status", "分块 chunks", "错误 error"],
+        label="上传结果 Upload results",
+        interactive=False,
+        elem_id="upload-results",
+    )
+    docs = gr.Dataframe(
+        headers=["文件 file", "分块 chunks", "字节 bytes"],
+        label="文档 Documents",
+        interactive=False,
+    )
+    with gr.Row():
+        doc_to_delete = gr.Dropdown(label="删除文档 Remove document", choices=[], scale=3)
+        delete_doc = gr.Button("删除文档 Remove", variant="stop", scale=1)
+    with gr.Row():
+        confirm = gr.Checkbox(label="确认删除整个知识库 I really want to delete this KB")
+        delete_kb = gr.Button("删除知识库 Delete KB", variant="stop")
+
+    def on_create(name: str, text: str) -> tuple[Any, Any, str]:
+        try:
+            summary = services.kb.create_kb(name, text or "")
+        except ZhikuError as exc:
+            return gr.update(), gr.update(), f"⚠️ {html.escape(str(exc))}"
+        chat, manage = _kb_dropdowns(services, select=summary.name)
+        return chat, manage, f"✅ 已创建 created: **{html.escape(summary.name)}**"
+
+    def on_upload(name: str, paths: list[str] | None, progress: Any = gr.Progress()) -> Any:
+        if not name:
+            return [], "⚠️ 请先选择或新建知识库 choose or create a knowledge base first"
+        if not paths:
+            return [], "⚠️ 请选择文件 choose files to upload"
+        items = [(Path(p).name, Path(p)) for p in paths]
+        done: list[FileResult] = []
+
+        def step(result: FileResult) -> None:
+            done.append(result)
+            progress(len(done) / len(items), desc=f"{result.name}: {result.status}")
+
+        try:
+            outcome = services.kb.add_files(name, items, on_progress=step)
+        except ZhikuError as exc:
+            return [], f"⚠️ {html.escape(str(exc))}"
+        ok = sum(r.status == "ok" for r in outcome)
+        return [_result_row(r) for r in outcome], f"{ok}/{len(outcome)} 个文件已索引 files indexed"
+
+    def on_delete_doc(name: str, doc: str) -> str:
+        if not (name and doc):
+            return "⚠️ 请选择文档 choose a document"
+        try:
+            services.kb.delete_doc(name, doc)
+        except ZhikuError as exc:
+            return f"⚠️ {html.escape(str(exc))}"
+        return f"🗑️ 已删除 removed: {html.escape(doc)}"
+
+    def on_delete_kb(name: str, sure: bool) -> tuple[Any, Any, str, bool]:
+        if not name:
+            return gr.update(), gr.update(), "⚠️ 请选择知识库 choose a knowledge base", False
+        if not sure:
+            return gr.update(), gr.update(), "⚠️ 请先勾选确认 tick the confirmation first", False
+        try:
+            services.kb.delete_kb(name)
+        except ZhikuError as exc:
+            return gr.update(), gr.update(), f"⚠️ {html.escape(str(exc))}", False
+        chat, manage = _kb_dropdowns(services)
+        return chat, manage, f"🗑️ 已删除知识库 deleted: {html.escape(name)}", False
+
+    def show_docs(name: str) -> tuple[Any, Any]:
+        return _docs_table(services, name)
+
+    create.click(on_create, [new_name, description], [chat_kb, kb, status])
+    upload.click(on_upload, [kb, files], [results, status]).then(
+        show_docs, kb, [docs, doc_to_delete]
+    )
+    kb.change(show_docs, kb, [docs, doc_to_delete])
+    delete_doc.click(on_delete_doc, [kb, doc_to_delete], status).then(
+        show_docs, kb, [docs, doc_to_delete]
+    )
+    delete_kb.click(on_delete_kb, [kb, confirm], [chat_kb, kb, status, confirm])
+    return kb
+
+
+def _kb_dropdowns(services: Services, select: str | None = None) -> tuple[Any, Any]:
+    names = [s.name for s in services.kb.list_kbs()]
+    chosen = select if select in names else (names[0] if names else None)
+    chat = gr.update(choices=[PLAIN_CHAT, *names], value=select or PLAIN_CHAT)
+    manage = gr.update(choices=names, value=chosen)
+    return chat, manage
+
+
+def _docs_table(services: Services, name: str | None) -> tuple[Any, Any]:
+    if not name:
+        return [], gr.update(choices=[], value=None)
+    try:
+        docs = services.kb.list_docs(name)
+    except ZhikuError:
+        return [], gr.update(choices=[], value=None)
+    rows = [[html.escape(str(d["name"])), d["chunks"], d["bytes"]] for d in docs]
+    return rows, gr.update(choices=[str(d["name"]) for d in docs], value=None)
+
+
+def _result_row(result: FileResult) -> list[Any]:
+    return [
+        html.escape(result.name),
+        result.status,
+        result.chunks,
+        html.escape(result.error or ""),
+    ]
+
+
+__all__ = ["build_ui", "history_pairs", "render_sources"]

@@ -1,0 +1,31 @@
+"""Vector indexes: one interface (`VectorIndex`), picked by VECTOR_INDEX.
+
+Indexes hold vectors under stable int64 ids (the chunk ids of the knowledge base's SQLite
+metadata), never positions, so a delete removes exactly the chunks it names. Vectors are
+normalized and compared by inner product, so a score is a cosine similarity.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rag.errors import ConfigError
+from rag.vectorstores.base import VectorIndex
+from rag.vectorstores.faiss_index import FaissFlatIndex
+
+INDEXES: dict[str, Callable[[int], VectorIndex]] = {
+    "faiss_flat_ip": FaissFlatIndex,
+}
+
+
+def build_index(name: str, dimension: int) -> VectorIndex:
+    try:
+        make = INDEXES[name]
+    except KeyError:
+        raise ConfigError(
+            f"VECTOR_INDEX={name!r} unknown; valid: {', '.join(sorted(INDEXES))}"
+        ) from None
+    return make(dimension)
+
+
+__all__ = ["INDEXES", "FaissFlatIndex", "VectorIndex", "build_index"]

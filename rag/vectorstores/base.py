@@ -1,0 +1,32 @@
+"""The vector index interface used by the knowledge-base service."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+
+class VectorIndex(Protocol):
+    """Normalized vectors under stable int64 ids, searched by inner product (cosine)."""
+
+    dimension: int
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> None: ...
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Up to k (id, cosine) pairs, best first."""
+        ...
+
+    def ids(self) -> np.ndarray: ...
+
+    def __len__(self) -> int: ...
+
+    def save(self, path: Path) -> None:
+        """Write atomically: a crash leaves the previous file intact."""
+        ...
+
+    def load(self, path: Path) -> None: ...

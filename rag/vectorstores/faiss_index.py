@@ -1,0 +1,59 @@
+"""Exact inner-product search with FAISS (`IndexIDMap2` over `IndexFlatIP`).
+
+Persisted with `faiss.write_index` (FAISS's own binary format), never pickle.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import faiss
+import numpy as np
+
+from rag.atomic import atomic_write
+
+
+class FaissFlatIndex:
+    """Exact cosine search over normalized vectors, with stable ids."""
+
+    def __init__(self, dimension: int) -> None:
+        self.dimension = dimension
+        self._index = faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self._lock = threading.RLock()
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        with self._lock:
+            self._index.add_with_ids(vectors, np.asarray(ids, dtype=np.int64))
+
+    def remove(self, ids: np.ndarray) -> None:
+        with self._lock:
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dimension)
+        with self._lock:
+            k = min(k, self._index.ntotal)
+            if k <= 0:
+                return []
+            scores, ids = self._index.search(query, k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def ids(self) -> np.ndarray:
+        with self._lock:
+            return faiss.vector_to_array(self._index.id_map).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(self._index.ntotal)
+
+    def save(self, path: Path) -> None:
+        with self._lock:
+            atomic_write(path, lambda tmp: faiss.write_index(self._index, str(tmp)))
+
+    def load(self, path: Path) -> None:
+        index = faiss.read_index(str(path))
+        if index.d != self.dimension:
+            raise ValueError(f"index {path} has dimension {index.d}, expected {self.dimension}")
+        with self._lock:
+            self._index = faiss.IndexIDMap2(index) if not hasattr(index, "id_map") else index
