@@ -70,7 +70,7 @@ def build_services(
     if llm is None:
         from rag.llms import build_llm
 
-        llm = build_llm(settings)
+        llm = build_llm(settings).load()  # load now: the first question should not wait
     qa = QAChain(
         llm=llm,
         prompt_template=settings.prompt_template,

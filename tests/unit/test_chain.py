@@ -1,0 +1,69 @@
+"""The QA chain's logic with fake models: budget, numbering, nothing-found, history."""
+
+from langchain_core.documents import Document
+from langchain_core.language_models.fake import FakeStreamingListLLM
+from langchain_core.retrievers import BaseRetriever
+
+from rag.chains import QAChain, build_context
+from rag.chains.qa import NOTHING_FOUND, format_history
+from rag.settings import load_settings
+
+
+class ListRetriever(BaseRetriever):
+    documents: list[Document]
+
+    def _get_relevant_documents(self, query, *, run_manager):
+        return self.documents
+
+
+def doc(text: str, source: str = "a.txt", score: float = 0.8, page=None) -> Document:
+    return Document(page_content=text, metadata={"source": source, "score": score, "page": page})
+
+
+def test_context_respects_budget_and_numbers_in_order():
+    docs = [doc("一" * 120), doc("二" * 120), doc("三" * 50), doc("一" * 120)]
+    sources = build_context(docs, char_budget=200)
+    assert [s.text[0] for s in sources] == ["一", "三"]  # "二" does not fit; duplicate dropped
+    assert [s.index for s in sources] == [1, 2]
+    assert sum(len(s.text) for s in sources) <= 200
+
+
+def test_first_chunk_is_cut_to_budget_rather_than_dropped():
+    [only] = build_context([doc("x" * 500)], char_budget=100)
+    assert len(only.text) == 100
+
+
+def test_history_keeps_last_turns():
+    text = format_history([("q1", "a1"), ("q2", "a2"), ("q3", "a3")], turns=2)
+    assert "q1" not in text and "q2" in text and "a3" in text
+    assert format_history([("q", "a")], turns=0) == ""
+
+
+def make_chain(responses: list[str]) -> tuple[QAChain, FakeStreamingListLLM]:
+    llm = FakeStreamingListLLM(responses=responses)
+    settings = load_settings(env={})
+    return QAChain(llm, settings.prompt_template, 2000, 3), llm
+
+
+def test_answer_with_sources_streams_tokens():
+    chain, _ = make_chain(["台北 [1]"])
+    retriever = ListRetriever(documents=[doc("台灣的首都是台北。", "geo.md")])
+    events = list(chain.stream("台灣的首都是哪裡？", retriever))
+    assert events[0].kind == "sources"
+    assert events[0].sources[0].source == "geo.md"
+    tokens = [e.text for e in events[1:]]
+    assert len(tokens) > 1 and "".join(tokens) == "台北 [1]"
+
+
+def test_nothing_retrieved_says_so_without_calling_the_llm():
+    chain, llm = make_chain(["should not be used"])
+    answer, sources = chain.answer("anything?", ListRetriever(documents=[]))
+    assert answer == NOTHING_FOUND
+    assert sources == []
+    assert llm.i == 0
+
+
+def test_plain_chat_has_no_sources():
+    chain, _ = make_chain(["hello"])
+    answer, sources = chain.answer("hi", None, [("q", "a")])
+    assert answer == "hello" and sources == []

@@ -1,0 +1,93 @@
+"""The KB store: exact deletes, no pickle, an index rebuilt from SQLite when it is torn."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
+from rag.kb.store import EmbeddingIdentity, KnowledgeBaseStore, NewChunk
+from rag.vectorstores import FaissFlatIndex, build_index
+
+DIM = 8
+IDENTITY = EmbeddingIdentity("fake", DIM)
+
+
+def unit(seed: int) -> np.ndarray:
+    vector = np.random.default_rng(seed).normal(size=DIM).astype(np.float32)
+    return vector / np.linalg.norm(vector)
+
+
+def make_store(path: Path) -> KnowledgeBaseStore:
+    return KnowledgeBaseStore.create(path, IDENTITY, FaissFlatIndex)
+
+
+def put(store: KnowledgeBaseStore, tmp: Path, name: str, texts: list[str], seed: int) -> None:
+    original = tmp / f"src-{name}"
+    original.write_text("\n".join(texts), encoding="utf-8")
+    chunks = [NewChunk(t, None, "", {}) for t in texts]
+    vectors = np.vstack([unit(seed + i) for i in range(len(texts))])
+    store.put_file(name, f"sha-{seed}", original, chunks, vectors)
+
+
+def test_index_is_inner_product_with_stable_ids(tmp_path: Path):
+    index = build_index("faiss_flat_ip", DIM)
+    index.add(np.array([7, 42]), np.vstack([unit(1), unit(2)]))
+    [(best_id, score)] = index.search(unit(2), 1)
+    assert best_id == 42
+    assert score == pytest.approx(1.0, abs=1e-5)  # cosine, not an L2 distance
+    index.remove(np.array([42]))
+    assert [i for i, _ in index.search(unit(2), 5)] == [7]
+
+
+def test_saved_index_is_faiss_format_not_pickle(tmp_path: Path):
+    index = build_index("faiss_flat_ip", DIM)
+    index.add(np.array([1]), unit(1)[None])
+    index.save(tmp_path / "i.faiss")
+    assert not (tmp_path / "i.faiss").read_bytes().startswith(b"\x80")  # no pickle protocol
+    loaded = FaissFlatIndex(DIM)
+    loaded.load(tmp_path / "i.faiss")
+    assert loaded.ids().tolist() == [1]
+
+
+def test_update_replaces_old_chunks_and_remove_deletes_all(tmp_path: Path):
+    store = make_store(tmp_path / "kb")
+    put(store, tmp_path, "a.txt", ["old one", "old two"], seed=10)
+    put(store, tmp_path, "b.txt", ["other"], seed=20)
+    old_ids = {c.id for c in store.chunks_of_file("a.txt")}
+    put(store, tmp_path, "a.txt", ["new one"], seed=30)
+    assert [c.text for c in store.chunks_of_file("a.txt")] == ["new one"]
+    assert not old_ids & {i for i, _ in store.search(unit(10), 10)}
+    assert store.file("a.txt").chunks == 1
+    store.remove_file("a.txt")
+    assert store.file("a.txt") is None
+    assert not (tmp_path / "kb" / "content" / "a.txt").exists()
+    assert {store.chunks_by_id([i])[i].file_name for i, _ in store.search(unit(30), 10)} == {"b.txt"}
+    with pytest.raises(DocumentNotFoundError):
+        store.remove_file("a.txt")
+
+
+def test_reopen_gives_identical_results(tmp_path: Path):
+    store = make_store(tmp_path / "kb")
+    put(store, tmp_path, "a.txt", ["x", "y", "z"], seed=1)
+    before = store.search(unit(2), 3)
+    store.close()
+    again = KnowledgeBaseStore(tmp_path / "kb", IDENTITY, FaissFlatIndex)
+    assert again.search(unit(2), 3) == before
+
+
+def test_torn_or_stale_index_is_rebuilt_from_sqlite(tmp_path: Path):
+    store = make_store(tmp_path / "kb")
+    put(store, tmp_path, "a.txt", ["x", "y"], seed=1)
+    expected = store.search(unit(1), 2)
+    store.close()
+    (tmp_path / "kb" / "vector_store" / "index.faiss").write_bytes(b"torn")
+    again = KnowledgeBaseStore(tmp_path / "kb", IDENTITY, FaissFlatIndex)
+    assert again.search(unit(1), 2) == expected
+    assert again.index_matches_metadata()
+
+
+def test_other_embedding_model_is_refused_with_rebuild_hint(tmp_path: Path):
+    make_store(tmp_path / "kb").close()
+    with pytest.raises(EmbeddingMismatchError, match="rag kb rebuild kb"):
+        KnowledgeBaseStore(tmp_path / "kb", EmbeddingIdentity("other", 16), FaissFlatIndex)
