@@ -1,0 +1,167 @@
+"""GGUF models through llama-cpp-python (`llama_cpp.Llama`).
+
+The chat template comes from the GGUF file's metadata: `create_chat_completion` formats the
+messages with it. One `Llama` per instance; llama-cpp-python keeps the evaluated tokens of
+the last call and reuses their common prefix with the next prompt (the system prompt and
+the shared prompt head are not evaluated again), so the instance is kept and never reset.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, cast
+
+from pydantic import PrivateAttr
+
+from rag.devices import resolve_device
+from rag.errors import ModelUnavailableError
+from rag.llms.assets import pip_install_hint, resolve_gguf_path
+from rag.llms.base import ContextWindowExceededError, GenerationSettings, Message, ZhikuLLM
+from rag.settings import LLMModelEntry, Settings
+
+if TYPE_CHECKING:
+    from llama_cpp import Llama
+
+
+class GGUFLLM(ZhikuLLM):
+    """A GGUF model run by llama.cpp, on the CPU or with layers offloaded to a GPU."""
+
+    backend: ClassVar[str] = "gguf"
+
+    entry: LLMModelEntry
+    """The model's entry in LLM_MODEL_DICT (file or part packages, context window...)."""
+
+    cache_dir: Path
+    """Where a GGUF assembled from part packages is kept."""
+
+    n_threads: int
+    """CPU threads llama.cpp uses."""
+
+    n_gpu_layers: int
+    """Layers offloaded to the GPU: 0 = none (CPU only), -1 = all."""
+
+    _llama: Llama | None = PrivateAttr(default=None)
+    _model_path: Path | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> GGUFLLM:
+        """The configured LLM (`settings.llm`), not loaded yet."""
+        entry = settings.llm
+        if entry.n_gpu_layers is not None:
+            n_gpu_layers = entry.n_gpu_layers
+        else:
+            device = resolve_device(settings.llm_device)
+            n_gpu_layers = 0 if device == "cpu" else -1
+        return cls(
+            model=settings.llm_model,
+            entry=entry,
+            cache_dir=settings.cache_dir,
+            n_threads=entry.n_threads or os.cpu_count() or 1,
+            n_gpu_layers=n_gpu_layers,
+            system_prompt=settings.system_prompt or None,
+            max_new_tokens=entry.max_new_tokens,
+            temperature=entry.temperature,
+            top_p=entry.top_p,
+            repetition_penalty=entry.repetition_penalty,
+        )
+
+    @property
+    def model_path(self) -> Path | None:
+        """The GGUF file, once loaded."""
+        return self._model_path
+
+    def _model_params(self) -> dict[str, Any]:
+        return {
+            "model_source": self.entry.local_model_path
+            or self.entry.sha256
+            or ",".join(self.entry.part_packages),
+            "context_window": self.entry.context_window,
+            "n_gpu_layers": self.n_gpu_layers,
+        }
+
+    def _load(self) -> None:
+        if self._llama is not None:
+            return
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:
+            raise ModelUnavailableError(
+                f"the gguf backend needs llama-cpp-python: {pip_install_hint(['llama-cpp-python'])}"
+            ) from exc
+        path = resolve_gguf_path(self.entry, self.cache_dir, name=self.model)
+        try:
+            self._llama = Llama(
+                model_path=str(path),
+                n_ctx=self.entry.context_window,
+                n_threads=self.n_threads,
+                n_batch=self.entry.n_batch,
+                n_gpu_layers=self.n_gpu_layers,
+                verbose=False,
+            )
+        except ValueError as exc:  # llama-cpp-python's way of saying "cannot load"
+            raise ModelUnavailableError(
+                f"llama.cpp cannot load LLM {self.model!r} from {path}: {exc}"
+            ) from exc
+        self._model_path = path
+
+    def _stream_text(
+        self,
+        messages: list[Message],
+        stop: list[str] | None,
+        gen: GenerationSettings,
+        info: dict[str, Any],
+    ) -> Iterator[str]:
+        llama = self._llama
+        assert llama is not None  # `_load` ran
+        # `stop` is not passed on: the base class cuts it and closes this generator,
+        # which ends generation at once.
+        chunks = cast(
+            Iterator[dict[str, Any]],
+            llama.create_chat_completion(
+                messages=cast(Any, messages),
+                stream=True,
+                max_tokens=gen.max_new_tokens,
+                temperature=gen.temperature,
+                top_p=gen.top_p,
+                repeat_penalty=gen.repetition_penalty,
+            ),
+        )
+        prompt_tokens: int | None = None
+        finish_reason: str | None = None
+        try:
+            for chunk in chunks:
+                if prompt_tokens is None:
+                    # The first chunk comes right after the prompt was evaluated and the
+                    # first token sampled (not yet evaluated): the context holds the prompt.
+                    prompt_tokens = llama.n_tokens
+                choice = chunk["choices"][0]
+                finish_reason = choice.get("finish_reason") or finish_reason
+                text = choice["delta"].get("content")
+                if text:
+                    yield text
+        except ValueError as exc:
+            if "exceed context window" in str(exc):
+                raise ContextWindowExceededError(
+                    f"the prompt does not fit the context window of LLM {self.model!r} "
+                    f"({self.entry.context_window} tokens): {exc}; shorten the question or "
+                    f"the retrieved context"
+                ) from exc
+            raise
+        finally:
+            close = getattr(chunks, "close", None)
+            if close is not None:
+                close()
+            # The context now holds the prompt and every generated token but the last one
+            # sampled; an end-of-turn token is sampled but not part of the answer.
+            if prompt_tokens is not None:
+                generated = llama.n_tokens - prompt_tokens
+                completion_tokens = generated if finish_reason == "stop" else generated + 1
+                info["usage"] = {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": completion_tokens,
+                    "total_tokens": prompt_tokens + completion_tokens,
+                }
+            if finish_reason:
+                info["finish_reason"] = finish_reason
