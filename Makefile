@@ -21,7 +21,8 @@ run: $(STAMP)
 	$(PY) app.py
 
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -q && apt-get install -y -q chromium; }
+	@{ command -v chromium && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .

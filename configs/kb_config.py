@@ -34,15 +34,18 @@ CONTEXT_CHAR_BUDGET = 2000
 MAX_UPLOAD_MB = 100
 
 # {context} holds the numbered sources, {question} the question (with recent turns).
-PROMPT_TEMPLATE = """已知信息（编号来源）：
+# Measured on Qwen2.5-Coder 0.5B/1.5B: instructions after the sources, in English, and an
+# explicit answer-then-cite shape; a Chinese-first variant made the small models reply with
+# a bare "[1]".
+PROMPT_TEMPLATE = """Sources:
 {context}
 
-请只根据以上来源回答问题，使用与问题相同的语言和字体（繁体问题用繁体回答）。\
-在用到的句子后标注来源编号，如 [1]、[2]。如果来源中没有答案，就说“根据已知信息无法回答该问题”，不要编造。
-Answer only from the numbered sources above, in the language of the question, and cite \
-them as [1], [2]. If the sources do not contain the answer, say you cannot find it.
+Question: {question}
 
-问题 / Question: {question}"""
+Answer the question using only the sources. Reply in the same language and script as the \
+question (Traditional Chinese if it is in Traditional Chinese). Write a short sentence that \
+states the answer, then the source number in brackets, e.g. "... [1]". If the sources do not \
+contain the answer, reply: 资料中没有找到答案 (I could not find the answer in the documents)."""
 
 # Used when no knowledge base is chosen (plain chat).
 SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."

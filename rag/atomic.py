@@ -6,10 +6,11 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 
-def atomic_write(target: Path, write: Callable[[Path], None]) -> None:
+def atomic_write(target: Path, write: Callable[[Path], Any]) -> None:
     """Call `write(tmp_path)`, fsync the result, then rename it over `target`."""
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)

@@ -42,6 +42,7 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("faiss").setLevel(logging.WARNING)
     if not is_loopback(args.host) and not args.insecure:
         sys.exit(
             f"error: --host {args.host} exposes your documents to the network; no "

@@ -196,10 +196,10 @@ def _sse(events: Iterator) -> Iterator[str]:
     sources: list[dict[str, object]] = []
     try:
         for event in events:
-            if event.kind == "token":
-                yield _event("token", {"text": event.text})
-            else:
+            if event.kind == "sources":
                 sources = [s.as_dict() for s in event.sources]
+            elif event.text:
+                yield _event("token", {"text": event.text})
         yield _event("sources", {"sources": sources})
     except ZhikuError as exc:
         yield _event("error", {"error": str(exc)})

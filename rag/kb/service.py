@@ -190,11 +190,11 @@ class KnowledgeBaseService:
 
     @staticmethod
     def check_file_type(name: str) -> None:
-        extension = Path(name).suffix.lower().lstrip(".")
+        extension = Path(name).suffix.lower()
         if extension not in SUPPORTED_EXTENSIONS:
             raise UnsupportedFileTypeError(
-                f"{name!r}: file type {('.' + extension) if extension else '(none)'} is not "
-                f"supported; allowed: {', '.join('.' + e for e in SUPPORTED_EXTENSIONS)}"
+                f"{name!r}: file type {extension or '(none)'} is not supported; "
+                f"allowed: {', '.join(SUPPORTED_EXTENSIONS)}"
             )
 
     def chunk_documents(self, documents: list[Document]) -> list[NewChunk]:
@@ -202,10 +202,11 @@ class KnowledgeBaseService:
         for document in documents:
             title_path = str(document.metadata.get("title_path") or "")
             page = document.metadata.get("page")
+            heading = title_path.rsplit(" > ", 1)[-1]
             for piece in self.splitter.split_text(document.page_content):
-                text = (
-                    f"{title_path}\n{piece}" if title_path and self.chunking.title_prefix else piece
-                )
+                text = piece
+                if self.chunking.title_prefix and title_path and not piece.startswith(heading):
+                    text = f"{title_path}\n{piece}"
                 extra = {
                     k: v
                     for k, v in document.metadata.items()

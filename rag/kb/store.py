@@ -13,6 +13,7 @@ reused, so a deleted chunk can never come back under an old id.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import sqlite3
@@ -117,6 +118,7 @@ class KnowledgeBaseStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._check_embedding()
+        self._make_index = make_index
         self._index = make_index(embedding.dimension)
         self._load_index()
 
@@ -170,10 +172,9 @@ class KnowledgeBaseStore:
     def _load_index(self) -> None:
         """Load the saved index; rebuild it from SQLite when it disagrees with the metadata."""
         if self.index_path.exists():
-            try:
+            # a torn or foreign file is ignored: the check below rebuilds it from SQLite
+            with contextlib.suppress(RuntimeError, ValueError):
                 self._index.load(self.index_path)
-            except (RuntimeError, ValueError):
-                pass  # a torn or foreign file: the check below rebuilds from SQLite
         if not self.index_matches_metadata():
             self.rebuild_index()
 
@@ -184,7 +185,7 @@ class KnowledgeBaseStore:
     def rebuild_index(self) -> None:
         """Rebuild the dense index from the vectors kept in SQLite, then save it."""
         with self._write_lock:
-            fresh = type(self._index)(self.embedding.dimension)
+            fresh = self._make_index(self.embedding.dimension)
             batch_ids: list[int] = []
             batch_vectors: list[np.ndarray] = []
             for chunk_id, blob in self._query("SELECT id, vector FROM chunks ORDER BY id"):

@@ -172,7 +172,11 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         chat, manage = _kb_dropdowns(services, select=summary.name)
         return chat, manage, f"✅ 已创建 created: **{html.escape(summary.name)}**"
 
-    def on_upload(name: str, paths: list[str] | None, progress: Any = gr.Progress()) -> Any:
+    def on_upload(
+        name: str,
+        paths: list[str] | None,
+        progress: Any = gr.Progress(),  # noqa: B008 - Gradio injects progress this way
+    ) -> Any:
         if not name:
             return [], "⚠️ 请先选择或新建知识库 choose or create a knowledge base first"
         if not paths:

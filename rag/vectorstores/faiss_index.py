@@ -29,7 +29,7 @@ class FaissFlatIndex:
 
     def remove(self, ids: np.ndarray) -> None:
         with self._lock:
-            self._index.remove_ids(np.asarray(ids, dtype=np.int64))
+            self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dimension)
@@ -55,5 +55,7 @@ class FaissFlatIndex:
         index = faiss.read_index(str(path))
         if index.d != self.dimension:
             raise ValueError(f"index {path} has dimension {index.d}, expected {self.dimension}")
+        if not isinstance(index, faiss.IndexIDMap2):
+            raise ValueError(f"index {path} has no stable ids (not an IndexIDMap2)")
         with self._lock:
-            self._index = faiss.IndexIDMap2(index) if not hasattr(index, "id_map") else index
+            self._index = index

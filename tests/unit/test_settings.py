@@ -34,7 +34,7 @@ def test_bad_value_names_the_key(overrides, named):
 
 
 def test_unknown_model_lists_valid_names():
-    with pytest.raises(ConfigError, match="valid: .*fast.*qwen2.5-coder-1.5b"):
+    with pytest.raises(ConfigError, match=r"valid: .*fast.*qwen2\.5-coder-1\.5b"):
         load_settings(env={}, llm_model="x")
 
 

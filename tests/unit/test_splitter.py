@@ -1,3 +1,5 @@
+import itertools
+
 import pytest
 
 from rag.errors import ConfigError
@@ -20,9 +22,7 @@ def test_overlap_repeats_the_previous_sentence():
     chunks = splitter.split_text("".join(sentences))
     assert len(chunks) >= 2
     assert any(
-        a.endswith(s) and b.startswith(s)
-        for a, b in zip(chunks, chunks[1:], strict=False)
-        for s in sentences
+        a.endswith(s) and b.startswith(s) for a, b in itertools.pairwise(chunks) for s in sentences
     )
 
 

@@ -62,7 +62,9 @@ def test_update_replaces_old_chunks_and_remove_deletes_all(tmp_path: Path):
     store.remove_file("a.txt")
     assert store.file("a.txt") is None
     assert not (tmp_path / "kb" / "content" / "a.txt").exists()
-    assert {store.chunks_by_id([i])[i].file_name for i, _ in store.search(unit(30), 10)} == {"b.txt"}
+    assert {store.chunks_by_id([i])[i].file_name for i, _ in store.search(unit(30), 10)} == {
+        "b.txt"
+    }
     with pytest.raises(DocumentNotFoundError):
         store.remove_file("a.txt")
 

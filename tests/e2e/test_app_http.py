@@ -1,0 +1,180 @@
+"""The whole app over HTTP: create a KB, upload, search, chat (stream and not), delete, restart."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+KB = "测试知识库"
+ZH_DOC = (
+    "# 星河科技\n\n## 公司简介\n\n星河科技公司成立于1987年，总部位于杭州市西湖区。"
+    "公司的创始人是林晓峰，主要产品是工业机器人控制器。\n\n"
+    "## 财务\n\n2023年公司营业收入为48亿元，员工人数约为3200人。\n"
+)
+EN_DOC = (
+    "The Zephyr Valley Observatory was founded in 1962 by the astronomer Helen Marsh. "
+    "Its main telescope has a 3.2 metre mirror and sits at an altitude of 2,400 metres.\n\n"
+    "The observatory closes to visitors every February for maintenance.\n"
+)
+
+
+def upload(client: httpx.Client, kb: str, files: dict[str, bytes]) -> httpx.Response:
+    return client.post(
+        f"/api/kbs/{kb}/docs",
+        files=[("files", (name, data)) for name, data in files.items()],
+        timeout=300,
+    )
+
+
+@pytest.fixture(scope="module")
+def app(app_factory):
+    return app_factory()
+
+
+@pytest.fixture(scope="module")
+def client(app):
+    with httpx.Client(base_url=app.base_url, timeout=120) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def filled_kb(client, tmp_path_factory):
+    from tests.fixtures_docs import write_cjk_pdf, write_docx
+
+    folder = tmp_path_factory.mktemp("docs")
+    pdf = write_cjk_pdf(folder, "岳飞传.pdf")
+    docx = write_docx(folder, "制度.docx")
+    assert client.post("/api/kbs", json={"name": KB}).status_code == 201
+    response = upload(
+        client,
+        KB,
+        {
+            "星河科技.md": ZH_DOC.encode(),
+            "observatory.txt": EN_DOC.encode(),
+            pdf.name: pdf.read_bytes(),
+            docx.name: docx.read_bytes(),
+            "notes.xyz": b"unknown type",
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_create_twice_is_409_and_listed(client, filled_kb):
+    assert client.post("/api/kbs", json={"name": KB}).status_code == 409
+    kbs = {k["name"]: k for k in client.get("/api/kbs").json()["kbs"]}
+    assert kbs[KB]["docs"] == 4
+    assert kbs[KB]["chunks"] == filled_kb["chunks"] > 0
+
+
+def test_upload_reports_each_file(filled_kb):
+    by_name = {f["name"]: f for f in filled_kb["files"]}
+    for name in ("星河科技.md", "observatory.txt", "岳飞传.pdf", "制度.docx"):
+        assert by_name[name]["status"] == "ok", by_name[name]
+        assert by_name[name]["chunks"] > 0
+    assert by_name["notes.xyz"]["status"] == "error"
+    assert ".pdf" in by_name["notes.xyz"]["error"]  # says which types are allowed
+
+
+def test_docs_listed_with_sizes(client, filled_kb):
+    docs = {d["name"]: d for d in client.get(f"/api/kbs/{KB}/docs").json()["docs"]}
+    assert docs["星河科技.md"]["bytes"] == len(ZH_DOC.encode())
+    assert set(docs) == {"星河科技.md", "observatory.txt", "岳飞传.pdf", "制度.docx"}
+
+
+@pytest.mark.parametrize(
+    ("query", "source", "needle"),
+    [
+        ("星河科技的创始人是谁？", "星河科技.md", "林晓峰"),
+        ("How large is the mirror of the Zephyr Valley telescope?", "observatory.txt", "3.2"),
+    ],
+)
+def test_search_ranks_the_right_chunk_first(client, filled_kb, query, source, needle):
+    results = client.post(f"/api/kbs/{KB}/search", json={"query": query, "top_k": 5}).json()[
+        "results"
+    ]
+    assert results[0]["source"] == source
+    assert needle in results[0]["text"]
+    scores = [r["score"] for r in results]
+    assert all(0.0 <= s <= 1.0 for s in scores)
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_pdf_and_docx_results_carry_source_and_page(client, filled_kb):
+    pdf_hit = client.post(
+        f"/api/kbs/{KB}/search", json={"query": "启动服务之前要先安装哪种解释器？", "top_k": 3}
+    ).json()["results"][0]
+    assert pdf_hit["source"] == "岳飞传.pdf"
+    assert pdf_hit["page"] == 2
+    assert "Python解释器" in pdf_hit["text"]
+    docx_hit = client.post(
+        f"/api/kbs/{KB}/search", json={"query": "top_k 参数的默认值是多少？", "top_k": 3}
+    ).json()["results"][0]
+    assert docx_hit["source"] == "制度.docx"
+    assert "默认值" in docx_hit["text"] and "top_k" in docx_hit["text"]
+
+
+def test_chat_answers_from_the_kb_with_sources(client, filled_kb):
+    body = {"kb": KB, "query": "星河科技公司成立于哪一年？", "stream": False}
+    reply = client.post("/api/chat", json=body, timeout=300).json()
+    assert "1987" in reply["answer"]
+    assert reply["sources"][0]["source"] == "星河科技.md"
+    assert 0 <= reply["sources"][0]["score"] <= 1
+
+
+def test_chat_streams_tokens_then_sources(client, filled_kb):
+    body = {"kb": KB, "query": "When was the Zephyr Valley Observatory founded?", "stream": True}
+    events = []
+    with client.stream("POST", "/api/chat", json=body, timeout=300) as response:
+        assert response.headers["content-type"].startswith("text/event-stream")
+        name = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                name = line[len("event: ") :]
+            elif line.startswith("data: "):
+                events.append((name, json.loads(line[len("data: ") :])))
+    kinds = [k for k, _ in events]
+    assert kinds.count("token") > 1
+    assert kinds[-2:] == ["sources", "done"]
+    answer = "".join(d["text"] for k, d in events if k == "token")
+    assert "1962" in answer
+    assert events[-2][1]["sources"][0]["source"] == "observatory.txt"
+
+
+def test_plain_chat_without_kb(client):
+    reply = client.post("/api/chat", json={"kb": None, "query": "Say hello.", "stream": False})
+    assert reply.status_code == 200
+    assert reply.json()["answer"].strip()
+    assert reply.json()["sources"] == []
+
+
+def test_errors_are_json_without_tracebacks(client):
+    missing = client.post("/api/kbs/nope/search", json={"query": "x"})
+    assert missing.status_code == 404
+    assert "nope" in missing.json()["error"]
+    invalid = client.post("/api/chat", json={"query": ""})
+    assert invalid.status_code == 422 and "error" in invalid.json()
+    bad_name = client.post("/api/kbs", json={"name": "../evil"})
+    assert bad_name.status_code == 400
+    assert "Traceback" not in bad_name.text
+
+
+def test_restart_keeps_kb_and_results_then_delete(app, app_factory, client, filled_kb):
+    query = {"query": "星河科技2023年的营业收入是多少？", "top_k": 5}
+    before = client.post(f"/api/kbs/{KB}/search", json=query).json()["results"]
+    app.stop()
+    restarted = app_factory()
+    with httpx.Client(base_url=restarted.base_url, timeout=120) as again:
+        assert again.post(f"/api/kbs/{KB}/search", json=query).json()["results"] == before
+        assert again.delete(f"/api/kbs/{KB}/docs/星河科技.md").status_code == 200
+        assert again.delete(f"/api/kbs/{KB}/docs/星河科技.md").status_code == 404
+        after = again.post(f"/api/kbs/{KB}/search", json={**query, "top_k": 50}).json()
+        assert all("林晓峰" not in r["text"] for r in after["results"])
+        assert all(r["source"] != "星河科技.md" for r in after["results"])
+        assert again.delete(f"/api/kbs/{KB}").status_code == 200
+        assert again.post(f"/api/kbs/{KB}/search", json=query).status_code == 404
+        assert again.delete(f"/api/kbs/{KB}").status_code == 404

@@ -1,0 +1,91 @@
+"""A real browser (Debian chromium via Playwright): create a KB, upload a Chinese PDF through
+the file picker, ask about it, see the streamed answer and a citation naming the PDF."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+LAUNCH_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "chromium missing: `make test` installs it (apt chromium)"
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=LAUNCH_ARGS)
+        yield browser
+        browser.close()
+
+
+def test_upload_pdf_and_ask_in_the_browser(app_factory, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from tests.fixtures_docs import write_cjk_pdf
+
+    app = app_factory()
+    pdf = write_cjk_pdf(tmp_path, "岳飞生平.pdf")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(app.base_url + "/", wait_until="networkidle")
+
+    page.get_by_role("tab", name="知识库 Knowledge base").click()
+    page.locator("#new-kb textarea, #new-kb input").first.fill("历史资料")
+    page.locator("#create-kb").click()
+    page.get_by_text("已创建 created").wait_for(timeout=30_000)
+
+    page.locator("#upload input[type=file]").set_input_files(str(pdf))
+    page.locator("#upload").get_by_text("岳飞生平.pdf").first.wait_for(timeout=30_000)
+    page.locator("#upload-btn").click()
+    results = page.locator("#upload-results")
+    expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=120_000)
+    expect(results).to_contain_text("岳飞生平.pdf")
+    expect(results).to_contain_text("ok")
+    page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+
+    page.get_by_role("tab", name="对话 Chat").click()
+    page.get_by_label("知识库 Knowledge base").first.click()
+    page.get_by_role("option", name="历史资料").click()
+    page.locator("#question textarea").fill("启动服务之前要先安装哪种解释器？")
+    page.locator("#send").click()
+
+    chatbot = page.locator("#chatbot")
+    snapshots = watch_until(chatbot, "来源 Sources", timeout_s=240)
+    growing = [t for t in snapshots if "来源 Sources" not in t]
+    assert len({len(t) for t in growing}) >= 3, "the answer did not stream in"
+    text = chatbot.inner_text()
+    page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
+    assert "岳飞生平.pdf" in text
+    assert "score" in text
+    answer = text.split("来源 Sources")[0]
+    assert "Python" in answer
+
+
+def watch_until(locator, marker: str, timeout_s: float) -> list[str]:
+    """Distinct texts of `locator`, polled every 100 ms, until `marker` appears."""
+    deadline = time.monotonic() + timeout_s
+    seen: list[str] = []
+    while time.monotonic() < deadline:
+        text = locator.inner_text()
+        if not seen or text != seen[-1]:
+            seen.append(text)
+        if marker in text:
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"{marker!r} did not appear in {timeout_s}s; last text: {seen[-1:]}")
