@@ -6,8 +6,8 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write(target: Path, write: Callable[[Path], Any]) -> None:

@@ -43,12 +43,6 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("faiss").setLevel(logging.WARNING)
-    if not is_loopback(args.host) and not args.insecure:
-        sys.exit(
-            f"error: --host {args.host} exposes your documents to the network; no "
-            "authentication is configured, so this is refused. Bind 127.0.0.1, or pass "
-            "--insecure if you really mean it."
-        )
     try:
         import uvicorn
 
@@ -56,11 +50,18 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
         from rag.settings import load_settings
 
         settings = load_settings()
+        if not is_loopback(args.host) and not (settings.auth_configured or args.insecure):
+            sys.exit(
+                f"error: --host {args.host} exposes your documents to the network, and no "
+                "authentication is configured: set API_TOKEN, UI_USERNAME and UI_PASSWORD in "
+                "configs/server_config.py (or ZHIKU_API_TOKEN, …), bind 127.0.0.1, or pass "
+                "--insecure if you really mean it"
+            )
         services = build_services(settings, kb_root=args.kb_root)
         app = create_app(services)
     except ZhikuError as exc:
         sys.exit(f"error: {exc}")
-    if args.insecure and not is_loopback(args.host):
+    if args.insecure and not is_loopback(args.host) and not settings.auth_configured:
         logging.warning("serving on %s WITHOUT authentication (--insecure)", args.host)
     print(f"Running on http://{args.host}:{args.port}", flush=True)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")

@@ -11,6 +11,10 @@ class ZhikuError(Exception):
     http_status = 400
 
 
+class BadRequestError(ZhikuError):
+    """A request that cannot be served as sent."""
+
+
 class ConfigError(ZhikuError):
     """A configuration key or value is wrong."""
 
@@ -63,3 +67,11 @@ class BusyError(ZhikuError):
     """Too many requests are waiting for the model; retry later."""
 
     http_status = 503
+
+    def __init__(self, message: str, retry_after_s: int = 15) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
+class AuthenticationError(ZhikuError):
+    http_status = 401

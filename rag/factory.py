@@ -10,6 +10,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
+from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
 from rag.kb.service import ChunkingOptions, KnowledgeBaseService
 from rag.kb.store import EmbeddingIdentity
@@ -21,6 +22,7 @@ from rag.vectorstores import build_index
 # Characters of context per token the model can spare: CJK text is about one token a character.
 _CHARS_PER_SPARE_TOKEN = 0.9
 _PROMPT_OVERHEAD_TOKENS = 300
+_MULTIPART_SLACK = 1024 * 1024
 
 
 def offline_environment() -> None:
@@ -77,7 +79,8 @@ def build_services(
         context_char_budget=context_budget(settings),
         history_len=settings.llm_history_len,
     )
-    return Services(settings, build_kb_service(settings, kb_root, embeddings), llm, qa)
+    kb_service = build_kb_service(settings, kb_root, embeddings)
+    return Services(settings, kb_service, llm, qa, RequestGate(settings.llm_queue_size))
 
 
 def create_app(services: Services) -> FastAPI:
@@ -85,9 +88,18 @@ def create_app(services: Services) -> FastAPI:
     import gradio as gr
 
     from rag.api import build_router, install_error_handlers
+    from rag.api.limits import BodySizeLimit
     from rag.ui import build_ui
 
+    settings = services.settings
     app = FastAPI(title="zhiku 知库", description="Local knowledge-base question answering.")
     install_error_handlers(app)
     app.include_router(build_router(services))
-    return gr.mount_gradio_app(app, build_ui(services), path="/")
+    # multipart framing adds a little to the files themselves
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _MULTIPART_SLACK)
+    login = None
+    if settings.ui_username and settings.ui_password:
+        login = (settings.ui_username, settings.ui_password.get_secret_value())
+    return gr.mount_gradio_app(
+        app, build_ui(services), path="/", auth=login, max_file_size=settings.max_upload_bytes
+    )

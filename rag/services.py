@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from langchain_core.language_models import BaseLLM
 
-from rag.chains import QAChain
+from rag.chains import ChatEvent, QAChain
+from rag.concurrency import RequestGate
 from rag.kb.service import KnowledgeBaseService
 from rag.retrievers import KnowledgeBaseRetriever
 from rag.settings import Settings
@@ -18,6 +20,7 @@ class Services:
     kb: KnowledgeBaseService
     llm: BaseLLM
     qa: QAChain
+    llm_gate: RequestGate
 
     def retriever(self, kb: str) -> KnowledgeBaseRetriever:
         """A retriever over `kb`, with the configured top-k and threshold."""
@@ -28,3 +31,15 @@ class Services:
             top_k=self.settings.vector_search_top_k,
             score_threshold=self.settings.score_threshold,
         )
+
+    def chat(
+        self, question: str, kb: str | None, history: Sequence[tuple[str, str]] = ()
+    ) -> Iterator[ChatEvent]:
+        """Answer events for `question`, after waiting in the bounded LLM queue.
+
+        A generator: the queue slot (BusyError when full) and a missing KB (404) surface on
+        the first `next()`, before any event, and the slot is released when it is closed.
+        """
+        retriever = self.retriever(kb) if kb else None
+        with self.llm_gate.slot():
+            yield from self.qa.stream(question, retriever, history)

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from rag.errors import ConfigError
 
@@ -58,8 +58,10 @@ class EmbeddingModelEntry(_Entry):
 
 
 class LLMModelEntry(_Entry):
-    backend: Literal["gguf", "transformers"] = Field(
-        description="gguf: llama-cpp-python; transformers: a model folder or hub id."
+    backend: Literal["gguf", "transformers", "openai", "hf_pipeline"] = Field(
+        description="gguf: llama-cpp-python; transformers: a model folder or hub id; "
+        "openai: an OpenAI-compatible server (FastChat, vLLM, Ollama, llama_cpp.server, "
+        "transformers serve); hf_pipeline: langchain-huggingface's HuggingFacePipeline."
     )
     part_packages: tuple[str, ...] = Field(
         default=(),
@@ -81,9 +83,53 @@ class LLMModelEntry(_Entry):
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
     )
     n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch (gguf).")
+    api_base_url: str | None = Field(
+        default=None,
+        description="openai: the server's API root, usually ending in /v1, e.g. "
+        "'http://127.0.0.1:8000/v1' (FastChat, vLLM), 'http://127.0.0.1:11434/v1' (Ollama).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="openai: the model name the server knows; default: pretrained_model_name, "
+        "else the entry's name.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="openai: sent as 'Authorization: Bearer <key>'; None for servers without "
+        "keys.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="openai: name of an environment variable holding the key (wins over "
+        "api_key), so that the key stays out of the config file.",
+    )
+    timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="openai: seconds to wait for the server: to connect (at most 10), and for "
+        "each piece of a streamed answer or the whole non-streamed one.",
+    )
+    stream_usage: bool = Field(
+        default=True,
+        description="openai: ask for token usage in streamed answers (stream_options); "
+        "turned off by itself when a server rejects it.",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="openai: extra request fields for one server, e.g. {'repetition_penalty': "
+        "1.05} (vLLM, FastChat) or {'repeat_penalty': 1.05} (llama_cpp.server).",
+    )
 
     @model_validator(mode="after")
     def _has_a_source(self) -> LLMModelEntry:
+        if self.backend == "openai":
+            url = self.api_base_url or ""
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(
+                    "backend 'openai' needs api_base_url, an http(s) URL such as "
+                    f"'http://127.0.0.1:8000/v1' (got {self.api_base_url!r})"
+                )
+            return self
         if not (self.local_model_path or self.pretrained_model_name or self.part_packages):
             raise ValueError("needs local_model_path, pretrained_model_name or part_packages")
         return self
@@ -114,6 +160,15 @@ class Settings(BaseModel):
     prompt_template: str
     system_prompt: str = "You are a helpful assistant."
 
+    api_token: SecretStr | None = Field(
+        default=None, description="Bearer token the REST API requires; None = none."
+    )
+    ui_username: str | None = Field(default=None, description="UI login name; None = no login.")
+    ui_password: SecretStr | None = Field(default=None, description="UI login password.")
+    llm_queue_size: int = Field(
+        default=32, ge=1, description="Chat requests that may wait for the LLM at once."
+    )
+
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),
         description="Where assembled model files and converted models are kept.",
@@ -140,6 +195,11 @@ class Settings(BaseModel):
     @property
     def llm(self) -> LLMModelEntry:
         return self.llm_model_dict[self.llm_model]
+
+    @property
+    def auth_configured(self) -> bool:
+        """Both an API token and a UI login: only then may the app leave loopback."""
+        return bool(self.api_token and self.ui_username and self.ui_password)
 
     @property
     def max_upload_bytes(self) -> int:

@@ -5,19 +5,29 @@ Errors are JSON `{"error": "..."}` with a fitting status; never a traceback or a
 
 from __future__ import annotations
 
+import hmac
+import itertools
 import json
 import logging
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, FastAPI, File, Request, UploadFile
+from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
-from rag.errors import FileTooLargeError, ZhikuError
+from rag.chains import collect_answer
+from rag.errors import (
+    AuthenticationError,
+    BadRequestError,
+    BusyError,
+    DocumentNotFoundError,
+    FileTooLargeError,
+    ZhikuError,
+)
 from rag.kb.names import safe_file_name
 from rag.kb.service import FileResult
 from rag.services import Services
@@ -46,7 +56,12 @@ class ChatRequest(BaseModel):
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ZhikuError)
     async def _zhiku_error(request: Request, exc: ZhikuError) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=exc.http_status)
+        headers = {}
+        if isinstance(exc, BusyError):
+            headers["Retry-After"] = str(exc.retry_after_s)
+        if isinstance(exc, AuthenticationError):
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse({"error": str(exc)}, status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -61,7 +76,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/api")
+    router = APIRouter(prefix="/api", dependencies=[Depends(_token_checker(services))])
     kb_service = services.kb
     settings = services.settings
 
@@ -95,14 +110,9 @@ def build_router(services: Services) -> APIRouter:
         return {"docs": kb_service.list_docs(name)}
 
     @router.post("/kbs/{name}/docs")
-    def upload(
-        name: str, request: Request, files: Annotated[list[UploadFile], File()]
-    ) -> JSONResponse:
-        kb_service.store(name)  # 404 before reading anything
-        declared = int(request.headers.get("content-length") or 0)
-        limit = settings.max_upload_bytes
-        if declared > limit * max(len(files), 1) + 1024 * 1024:
-            raise FileTooLargeError(_too_large(settings.max_upload_mb))
+    def upload(name: str, files: Annotated[list[UploadFile], File()]) -> JSONResponse:
+        """Add or update files; the request body as a whole is capped by MAX_UPLOAD_MB."""
+        kb_service.store(name)
         with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
             results = [_ingest_upload(services, name, upload, Path(tmp)) for upload in files]
         return _upload_response(results)
@@ -133,22 +143,61 @@ def build_router(services: Services) -> APIRouter:
 
     @router.post("/chat", response_model=None)
     def chat(body: ChatRequest) -> StreamingResponse | dict[str, object]:
-        retriever = services.retriever(body.kb) if body.kb else None
         history = [(q, a) for q, a in body.history]
-        if body.stream:
-            events = services.qa.stream(body.query, retriever, history)
-            return StreamingResponse(_sse(events), media_type="text/event-stream")
-        answer, sources = services.qa.answer(body.query, retriever, history)
-        return {"answer": answer, "sources": [s.as_dict() for s in sources]}
+        events = services.chat(body.query, body.kb, history)
+        if not body.stream:
+            answer, sources = collect_answer(events)
+            return {"answer": answer, "sources": [s.as_dict() for s in sources]}
+        # the first event is taken now, so a full queue or a missing KB is an HTTP error
+        # (503 / 404) rather than an error in the middle of a 200 stream
+        first = next(events)
+        return StreamingResponse(
+            _sse(itertools.chain([first], events)), media_type="text/event-stream"
+        )
+
+    @router.put("/kbs/{name}/docs/{file_name}")
+    def update_doc(
+        name: str, file_name: str, files: Annotated[list[UploadFile], File()]
+    ) -> JSONResponse:
+        """Replace document `file_name` with the uploaded file (its old chunks are removed)."""
+        kb_service.store(name)
+        if len(files) != 1:
+            raise BadRequestError("send exactly one file in the `files` field to update")
+        if kb_service.store(name).file(file_name) is None:
+            raise DocumentNotFoundError(f"no document {file_name!r} in {name!r}; upload it")
+        with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
+            result = _ingest_upload(services, name, files[0], Path(tmp), stored_as=file_name)
+        return _upload_response([result])
+
+    @router.post("/kbs/{name}/rebuild")
+    def rebuild(name: str) -> JSONResponse:
+        return _upload_response(kb_service.rebuild_kb(name))
 
     return router
 
 
-def _ingest_upload(services: Services, kb: str, upload: UploadFile, tmp: Path) -> FileResult:
+def _token_checker(services: Services) -> Callable[[Request], None]:
+    """Require `Authorization: Bearer <API_TOKEN>` when a token is configured."""
+    token = services.settings.api_token
+
+    def check(request: Request) -> None:
+        if token is None:
+            return
+        given = request.headers.get("authorization", "")
+        expected = f"Bearer {token.get_secret_value()}"
+        if not hmac.compare_digest(given.encode(), expected.encode()):
+            raise AuthenticationError("missing or wrong API token: send Authorization: Bearer …")
+
+    return check
+
+
+def _ingest_upload(
+    services: Services, kb: str, upload: UploadFile, tmp: Path, stored_as: str | None = None
+) -> FileResult:
     """Copy one upload to a private temp file (refusing it past the size limit), then add it."""
     original_name = upload.filename or "unnamed"
     try:
-        name = safe_file_name(original_name)
+        name = safe_file_name(stored_as or original_name)
         services.kb.check_file_type(name)
         target = tmp / f"{len(list(tmp.iterdir()))}-{name}"
         _copy_limited(upload, target, services.settings.max_upload_bytes)

@@ -6,8 +6,7 @@ PROMPT_TEMPLATE, and the retriever from the knowledge-base service.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -21,7 +20,6 @@ NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
     "No relevant content was found in the knowledge base, so I cannot answer."
 )
-_CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 @dataclass(frozen=True)
@@ -144,11 +142,16 @@ class QAChain:
         history: Sequence[tuple[str, str]] = (),
     ) -> tuple[str, list[Source]]:
         """The whole answer and its sources."""
-        parts: list[str] = []
-        sources: list[Source] = []
-        for event in self.stream(question, retriever, history):
-            if event.kind == "sources":
-                sources = list(event.sources)
-            else:
-                parts.append(event.text)
-        return "".join(parts), sources
+        return collect_answer(self.stream(question, retriever, history))
+
+
+def collect_answer(events: Iterable[ChatEvent]) -> tuple[str, list[Source]]:
+    """Join a stream of events into (answer, sources)."""
+    parts: list[str] = []
+    sources: list[Source] = []
+    for event in events:
+        if event.kind == "sources":
+            sources = list(event.sources)
+        else:
+            parts.append(event.text)
+    return "".join(parts), sources

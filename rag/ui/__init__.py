@@ -74,8 +74,8 @@ def _respond(
     answer = ""
     sources: Sequence[Source] = ()
     try:
-        retriever = services.retriever(kb_name) if kb_name and kb_name != PLAIN_CHAT else None
-        for event in services.qa.stream(message, retriever, history):
+        kb = kb_name if kb_name and kb_name != PLAIN_CHAT else None
+        for event in services.chat(message, kb, history):
             if event.kind == "sources":
                 sources = event.sources
                 continue
