@@ -87,6 +87,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     remove.add_argument("files", nargs="+")
     kb.add_parser("rebuild", help="re-embed a KB from its originals").add_argument("name")
     kb.add_parser("files", help="list a KB's documents").add_argument("name")
+    check = kb.add_parser("check", help="check (and repair) a KB's consistency")
+    check.add_argument("name")
+    check.add_argument("--no-repair", action="store_true", help="only report")
     search = kb.add_parser("search", help="search a KB")
     search.add_argument("name")
     search.add_argument("query")
@@ -128,6 +131,14 @@ def _run_kb(args: argparse.Namespace) -> int:
     elif args.command == "rebuild":
         results = service.rebuild_kb(args.name)
         return _summarize(results)
+    elif args.command == "check":
+        report = service.check(args.name, repair=not args.no_repair)
+        for line in report.repaired:
+            print(f"repaired  {line}")
+        for line in report.unresolved:
+            print(f"problem   {line}")
+        print(f"{args.name}: {'consistent' if report.ok else 'NOT consistent'}")
+        return 0 if report.ok else 1
     elif args.command == "files":
         for doc in service.list_docs(args.name):
             print(f"{doc['name']}\t{doc['chunks']} chunks\t{doc['bytes']} bytes")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from rag.services import Services
 from rag.settings import Settings
 from rag.splitters import build_splitter
 from rag.vectorstores import build_index
+
+logger = logging.getLogger(__name__)
 
 # Characters of context per token the model can spare: CJK text is about one token a character.
 _CHARS_PER_SPARE_TOKEN = 0.9
@@ -80,6 +83,11 @@ def build_services(
         history_len=settings.llm_history_len,
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
+    for report in kb_service.check_all(repair=True):  # after a crash, repair before serving
+        for line in report.repaired:
+            logger.warning("knowledge base %r: %s", report.kb, line)
+        for line in report.unresolved:
+            logger.error("knowledge base %r: %s", report.kb, line)
     return Services(settings, kb_service, llm, qa, RequestGate(settings.llm_queue_size))
 
 

@@ -28,7 +28,14 @@ from rag.errors import (
     ZhikuError,
 )
 from rag.kb.names import safe_file_name, validate_kb_name
-from rag.kb.store import CONTENT_DIR, DB_NAME, EmbeddingIdentity, KnowledgeBaseStore, NewChunk
+from rag.kb.store import (
+    CONTENT_DIR,
+    DB_NAME,
+    CheckReport,
+    EmbeddingIdentity,
+    KnowledgeBaseStore,
+    NewChunk,
+)
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
 from rag.vectorstores import VectorIndex
 
@@ -148,6 +155,13 @@ class KnowledgeBaseService:
 
     def _existing_names(self) -> list[str]:
         return sorted(p.name for p in self.root.iterdir() if (p / DB_NAME).is_file())
+
+    def check(self, kb: str, repair: bool = True) -> CheckReport:
+        """Consistency check of one knowledge base (see `KnowledgeBaseStore.check`)."""
+        return self.store(kb).check(repair)
+
+    def check_all(self, repair: bool = True) -> list[CheckReport]:
+        return [self.check(summary.name, repair) for summary in self.list_kbs()]
 
     def close(self) -> None:
         with self._lock:

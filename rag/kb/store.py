@@ -91,6 +91,19 @@ class FileRecord:
 
 
 @dataclass(frozen=True)
+class CheckReport:
+    """What a consistency check repaired, and what is still wrong."""
+
+    kb: str
+    repaired: list[str]
+    unresolved: list[str]
+
+    @property
+    def ok(self) -> bool:
+        return not self.unresolved
+
+
+@dataclass(frozen=True)
 class EmbeddingIdentity:
     """Which embedding model built a knowledge base; another model cannot search it."""
 
@@ -322,6 +335,43 @@ class KnowledgeBaseStore:
                 self._index.remove(np.array(ids))
             self._index.save(self.index_path)
             (self.path / CONTENT_DIR / name).unlink(missing_ok=True)
+
+    def check(self, repair: bool = True) -> CheckReport:
+        """Do metadata, originals and index agree? With `repair`, make them agree.
+
+        SQLite is the source of truth (its writes are transactions): a stale index is rebuilt
+        from it, leftover temp files and originals with no metadata row (a remove cut short)
+        are deleted. A row whose original is missing cannot be repaired here: it is reported,
+        and the file stays searchable until it is re-added or removed.
+        """
+        with self._write_lock:
+            repaired: list[str] = []
+            unresolved: list[str] = []
+
+            def found(problem: str, fix: Callable[[], None] | None) -> None:
+                if repair and fix is not None:
+                    fix()
+                    repaired.append(problem)
+                else:
+                    unresolved.append(problem)
+
+            if not self.index_matches_metadata():
+                found("dense index disagreed with the metadata: rebuilt", self.rebuild_index)
+            content = self.path / CONTENT_DIR
+            known = {f.name for f in self.files()}
+            for path in sorted(content.iterdir()):
+                if path.name not in known:
+                    found(f"{path.name}: in content/ but not indexed: deleted", path.unlink)
+            for name in sorted(known):
+                if not (content / name).exists():
+                    found(f"{name}: indexed, but its original is missing: re-add it", None)
+            miscounted = self._query(
+                "SELECT f.name FROM files f LEFT JOIN chunks c ON c.file_name = f.name "
+                "GROUP BY f.name HAVING COUNT(c.id) != MAX(f.chunks)"
+            )
+            for (name,) in miscounted:
+                found(f"{name}: chunk count disagrees: remove and re-add it", None)
+            return CheckReport(self.name, repaired, unresolved)
 
     def close(self) -> None:
         with self._db_lock:

@@ -93,3 +93,21 @@ def test_other_embedding_model_is_refused_with_rebuild_hint(tmp_path: Path):
     make_store(tmp_path / "kb").close()
     with pytest.raises(EmbeddingMismatchError, match="rag kb rebuild kb"):
         KnowledgeBaseStore(tmp_path / "kb", EmbeddingIdentity("other", 16), FaissFlatIndex)
+
+
+def test_check_repairs_what_a_crash_can_leave(tmp_path: Path):
+    store = make_store(tmp_path / "kb")
+    put(store, tmp_path, "a.txt", ["x", "y"], seed=1)
+    put(store, tmp_path, "b.txt", ["z"], seed=5)
+    content = tmp_path / "kb" / "content"
+    (content / "orphan.txt").write_text("left by a remove cut short")
+    store._index.remove(np.array([c.id for c in store.chunks_of_file("b.txt")]))
+    report = store.check(repair=False)
+    assert not report.ok and len(report.unresolved) == 2
+    report = store.check(repair=True)
+    assert report.ok and len(report.repaired) == 2
+    assert not (content / "orphan.txt").exists()
+    assert store.index_matches_metadata()
+    (content / "a.txt").unlink()
+    report = store.check()
+    assert report.unresolved == ["a.txt: indexed, but its original is missing: re-add it"]
