@@ -140,6 +140,12 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         description = gr.Textbox(label="描述 Description", scale=2)
         create = gr.Button("新建 Create", scale=1, elem_id="create-kb")
     status = gr.Markdown(elem_id="kb-status")
+    kb_table = gr.Dataframe(
+        headers=["知识库 KB", "文档 docs", "分块 chunks", "描述 description"],
+        label="所有知识库 All knowledge bases",
+        interactive=False,
+        elem_id="kb-table",
+    )
     files = gr.File(
         label="上传文件 Upload files (txt, md, pdf, docx …)",
         file_count="multiple",
@@ -160,7 +166,12 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
     with gr.Row():
         doc_to_delete = gr.Dropdown(label="删除文档 Remove document", choices=[], scale=3)
         delete_doc = gr.Button("删除文档 Remove", variant="stop", scale=1)
+    gr.Markdown(
+        "上传同名文件即更新该文档（旧内容会被删除）· "
+        "Uploading a file with the same name updates it."
+    )
     with gr.Row():
+        rebuild = gr.Button("重建索引 Rebuild (re-embed all originals)")
         confirm = gr.Checkbox(label="确认删除整个知识库 I really want to delete this KB")
         delete_kb = gr.Button("删除知识库 Delete KB", variant="stop")
 
@@ -216,18 +227,28 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         chat, manage = _kb_dropdowns(services)
         return chat, manage, f"🗑️ 已删除知识库 deleted: {html.escape(name)}", False
 
-    def show_docs(name: str) -> tuple[Any, Any]:
-        return _docs_table(services, name)
+    def show_docs(name: str) -> tuple[Any, Any, Any]:
+        return (*_docs_table(services, name), _kb_rows(services))
+
+    def on_rebuild(name: str) -> tuple[Any, str]:
+        if not name:
+            return [], "⚠️ 请选择知识库 choose a knowledge base"
+        try:
+            outcome = services.kb.rebuild_kb(name)
+        except ZhikuError as exc:
+            return [], f"⚠️ {html.escape(str(exc))}"
+        ok = sum(r.status == "ok" for r in outcome)
+        return [_result_row(r) for r in outcome], f"🔁 重建完成 rebuilt: {ok}/{len(outcome)}"
 
     create.click(on_create, [new_name, description], [chat_kb, kb, status])
-    upload.click(on_upload, [kb, files], [results, status]).then(
-        show_docs, kb, [docs, doc_to_delete]
+    doc_views = [docs, doc_to_delete, kb_table]
+    upload.click(on_upload, [kb, files], [results, status]).then(show_docs, kb, doc_views)
+    kb.change(show_docs, kb, doc_views)
+    delete_doc.click(on_delete_doc, [kb, doc_to_delete], status).then(show_docs, kb, doc_views)
+    rebuild.click(on_rebuild, kb, [results, status]).then(show_docs, kb, doc_views)
+    delete_kb.click(on_delete_kb, [kb, confirm], [chat_kb, kb, status, confirm]).then(
+        show_docs, kb, doc_views
     )
-    kb.change(show_docs, kb, [docs, doc_to_delete])
-    delete_doc.click(on_delete_doc, [kb, doc_to_delete], status).then(
-        show_docs, kb, [docs, doc_to_delete]
-    )
-    delete_kb.click(on_delete_kb, [kb, confirm], [chat_kb, kb, status, confirm])
     return kb
 
 
@@ -248,6 +269,13 @@ def _docs_table(services: Services, name: str | None) -> tuple[Any, Any]:
         return [], gr.update(choices=[], value=None)
     rows = [[html.escape(str(d["name"])), d["chunks"], d["bytes"]] for d in docs]
     return rows, gr.update(choices=[str(d["name"]) for d in docs], value=None)
+
+
+def _kb_rows(services: Services) -> list[list[Any]]:
+    return [
+        [html.escape(s.name), s.docs, s.chunks, html.escape(s.description)]
+        for s in services.kb.list_kbs()
+    ]
 
 
 def _result_row(result: FileResult) -> list[Any]:
