@@ -188,7 +188,7 @@ class KnowledgeBaseStore:
             # a torn or foreign file is ignored: the check below rebuilds it from SQLite
             with contextlib.suppress(RuntimeError, ValueError):
                 self._index.load(self.index_path)
-        if not self.index_matches_metadata():
+        if not self.index_path.exists() or not self.index_matches_metadata():
             self.rebuild_index()
 
     def index_matches_metadata(self) -> bool:
