@@ -146,8 +146,12 @@ def build_router(services: Services) -> APIRouter:
         history = [(q, a) for q, a in body.history]
         events = services.chat(body.query, body.kb, history)
         if not body.stream:
-            answer, sources = collect_answer(events)
-            return {"answer": answer, "sources": [s.as_dict() for s in sources]}
+            result = collect_answer(events)
+            return {
+                "answer": result.text,
+                "sources": [s.as_dict() for s in result.sources],
+                "rewritten_query": result.rewritten,
+            }
         # the first event is taken now, so a full queue or a missing KB is an HTTP error
         # (503 / 404) rather than an error in the middle of a 200 stream
         first = next(events)
@@ -247,6 +251,8 @@ def _sse(events: Iterator) -> Iterator[str]:
         for event in events:
             if event.kind == "sources":
                 sources = [s.as_dict() for s in event.sources]
+            elif event.kind == "rewritten":
+                yield _event("rewritten", {"query": event.text})
             elif event.text:
                 yield _event("token", {"text": event.text})
         yield _event("sources", {"sources": sources})

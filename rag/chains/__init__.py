@@ -1,5 +1,5 @@
 """The question-answering chain: retrieve -> numbered context within a budget -> LLM."""
 
-from rag.chains.qa import ChatEvent, QAChain, Source, build_context, collect_answer
+from rag.chains.qa import Answer, ChatEvent, QAChain, Source, build_context, collect_answer
 
-__all__ = ["ChatEvent", "QAChain", "Source", "build_context", "collect_answer"]
+__all__ = ["Answer", "ChatEvent", "QAChain", "Source", "build_context", "collect_answer"]

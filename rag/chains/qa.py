@@ -22,6 +22,17 @@ NOTHING_FOUND = (
 )
 
 
+CONDENSE_TEMPLATE = """Conversation so far:
+{history}
+
+Follow-up question: {question}
+
+Rewrite the follow-up question as one standalone question that can be understood without \
+the conversation: replace pronouns such as "it", "它", "他", "the second one" with what they \
+refer to. Keep the language and script of the follow-up question. Output only the question.
+Standalone question:"""
+
+
 @dataclass(frozen=True)
 class Source:
     """A numbered source the answer may cite as [index]."""
@@ -44,9 +55,10 @@ class Source:
 
 @dataclass(frozen=True)
 class ChatEvent:
-    """One step of an answer: a piece of text, or the sources once retrieval is done."""
+    """One step of an answer: the standalone question a follow-up was rewritten into, the
+    sources once retrieval is done, or a piece of the answer's text."""
 
-    kind: Literal["sources", "token"]
+    kind: Literal["sources", "token", "rewritten"]
     text: str = ""
     sources: Sequence[Source] = field(default_factory=tuple)
 
@@ -98,7 +110,11 @@ def format_history(history: Sequence[tuple[str, str]], turns: int) -> str:
 
 
 class QAChain:
-    """Answers a question from a knowledge base (retrieval) or directly (plain chat)."""
+    """Answers a question from a knowledge base (retrieval) or directly (plain chat).
+
+    A follow-up question ("它是哪一年成立的？") is first rewritten by the LLM into a standalone
+    question using the recent turns (condense-question), and that is what is retrieved with.
+    """
 
     def __init__(
         self,
@@ -106,12 +122,27 @@ class QAChain:
         prompt_template: str,
         context_char_budget: int,
         history_len: int,
+        condense_template: str = CONDENSE_TEMPLATE,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
         self.chat_chain = llm | StrOutputParser()
+        self.condense_chain = (
+            PromptTemplate.from_template(condense_template) | llm | StrOutputParser()
+        )
         self.context_char_budget = context_char_budget
         self.history_len = history_len
+
+    def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
+        """`question` rewritten to stand on its own; unchanged when there is no history."""
+        turns = format_history(history, self.history_len)
+        if not turns:
+            return question
+        rewritten = self.condense_chain.invoke(
+            {"history": turns.strip(), "question": question}, stop=["\n"]
+        )
+        rewritten = rewritten.strip().strip('"“”')
+        return rewritten or question
 
     def stream(
         self,
@@ -120,18 +151,21 @@ class QAChain:
         history: Sequence[tuple[str, str]] = (),
     ) -> Iterator[ChatEvent]:
         """Sources first (empty for plain chat), then the answer's text as it is generated."""
-        asked = format_history(history, self.history_len) + question
         if retriever is None:
             yield ChatEvent("sources")
+            asked = format_history(history, self.history_len) + question
             for piece in self.chat_chain.stream(asked):
                 yield ChatEvent("token", text=piece)
             return
-        sources = build_context(retriever.invoke(question), self.context_char_budget)
+        standalone = self.standalone_question(question, history)
+        if standalone != question:
+            yield ChatEvent("rewritten", text=standalone)
+        sources = build_context(retriever.invoke(standalone), self.context_char_budget)
         yield ChatEvent("sources", sources=sources)
         if not sources:
             yield ChatEvent("token", text=NOTHING_FOUND)
             return
-        inputs = {"context": format_context(sources), "question": asked}
+        inputs = {"context": format_context(sources), "question": standalone}
         for piece in self.rag_chain.stream(inputs):
             yield ChatEvent("token", text=piece)
 
@@ -140,18 +174,28 @@ class QAChain:
         question: str,
         retriever: BaseRetriever | None,
         history: Sequence[tuple[str, str]] = (),
-    ) -> tuple[str, list[Source]]:
-        """The whole answer and its sources."""
+    ) -> Answer:
+        """The whole answer, its sources and the rewritten question (if any)."""
         return collect_answer(self.stream(question, retriever, history))
 
 
-def collect_answer(events: Iterable[ChatEvent]) -> tuple[str, list[Source]]:
-    """Join a stream of events into (answer, sources)."""
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    sources: list[Source]
+    rewritten: str | None = None
+
+
+def collect_answer(events: Iterable[ChatEvent]) -> Answer:
+    """Join a stream of events into one `Answer`."""
     parts: list[str] = []
     sources: list[Source] = []
+    rewritten = None
     for event in events:
         if event.kind == "sources":
             sources = list(event.sources)
+        elif event.kind == "rewritten":
+            rewritten = event.text
         else:
             parts.append(event.text)
-    return "".join(parts), sources
+    return Answer("".join(parts), sources, rewritten)

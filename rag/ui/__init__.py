@@ -72,12 +72,16 @@ def _respond(
     messages.append({"role": "assistant", "content": "…"})
     yield messages, ""
     answer = ""
+    rewritten = ""
     sources: Sequence[Source] = ()
     try:
         kb = kb_name if kb_name and kb_name != PLAIN_CHAT else None
         for event in services.chat(message, kb, history):
             if event.kind == "sources":
                 sources = event.sources
+                continue
+            if event.kind == "rewritten":
+                rewritten = event.text
                 continue
             answer += event.text
             messages[-1] = {"role": "assistant", "content": html.escape(answer)}
@@ -86,16 +90,21 @@ def _respond(
         answer = f"⚠️ {exc}"
     messages[-1] = {
         "role": "assistant",
-        "content": html.escape(answer) + render_sources(sources),
+        "content": html.escape(answer) + render_sources(sources, rewritten),
     }
     yield messages, ""
 
 
-def render_sources(sources: Sequence[Source]) -> str:
-    """Sources as escaped markdown under the answer: file, page, score and the snippet."""
-    if not sources:
+def render_sources(sources: Sequence[Source], rewritten: str = "") -> str:
+    """Sources as escaped markdown under the answer: file, page, score and the snippet;
+    and the standalone question a follow-up was searched as."""
+    if not sources and not rewritten:
         return ""
-    lines = [f"{SOURCES_MARK}**来源 Sources** · {SCORE_NOTE}"]
+    lines = [SOURCES_MARK.rstrip("\n")]
+    if rewritten:
+        lines.append(f"\n*检索问题 searched as:* {html.escape(rewritten)}")
+    if sources:
+        lines.append(f"\n**来源 Sources** · {SCORE_NOTE}")
     for source in sources:
         page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
         snippet = html.escape(source.text[:300]).replace("\n", " ")

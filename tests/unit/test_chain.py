@@ -3,6 +3,7 @@
 from langchain_core.documents import Document
 from langchain_core.language_models.fake import FakeStreamingListLLM
 from langchain_core.retrievers import BaseRetriever
+from pydantic import Field
 
 from rag.chains import QAChain, build_context
 from rag.chains.qa import NOTHING_FOUND, format_history
@@ -39,8 +40,18 @@ def test_history_keeps_last_turns():
     assert format_history([("q", "a")], turns=0) == ""
 
 
-def make_chain(responses: list[str]) -> tuple[QAChain, FakeStreamingListLLM]:
-    llm = FakeStreamingListLLM(responses=responses)
+class RecordingLLM(FakeStreamingListLLM):
+    """Answers from `responses` and records every prompt it is given."""
+
+    prompts: list[str] = Field(default_factory=list)
+
+    def _call(self, prompt, stop=None, run_manager=None, **kwargs):
+        self.prompts.append(prompt)
+        return super()._call(prompt, stop, run_manager, **kwargs)
+
+
+def make_chain(responses: list[str]) -> tuple[QAChain, RecordingLLM]:
+    llm = RecordingLLM(responses=responses)
     settings = load_settings(env={})
     return QAChain(llm, settings.prompt_template, 2000, 3), llm
 
@@ -57,13 +68,41 @@ def test_answer_with_sources_streams_tokens():
 
 def test_nothing_retrieved_says_so_without_calling_the_llm():
     chain, llm = make_chain(["should not be used"])
-    answer, sources = chain.answer("anything?", ListRetriever(documents=[]))
-    assert answer == NOTHING_FOUND
-    assert sources == []
-    assert llm.i == 0
+    result = chain.answer("anything?", ListRetriever(documents=[]))
+    assert result.text == NOTHING_FOUND
+    assert result.sources == []
+    assert llm.prompts == []
 
 
 def test_plain_chat_has_no_sources():
     chain, _ = make_chain(["hello"])
-    answer, sources = chain.answer("hi", None, [("q", "a")])
-    assert answer == "hello" and sources == []
+    result = chain.answer("hi", None, [("q", "a")])
+    assert result.text == "hello" and result.sources == [] and result.rewritten is None
+
+
+class KeywordRetriever(BaseRetriever):
+    """Returns the documents whose text shares a word with the query."""
+
+    documents: list[Document]
+
+    def _get_relevant_documents(self, query, *, run_manager):
+        return [d for d in self.documents if any(w in d.page_content for w in query.split())]
+
+
+def test_follow_up_is_rewritten_before_retrieval():
+    chain, llm = make_chain(["Zephyr Observatory founded year?", "In 1962 [1]"])
+    docs = [doc("Zephyr Observatory was founded in 1962.", "zephyr.txt")]
+    retriever = KeywordRetriever(documents=docs)
+    assert retriever.invoke("When did it open?") == []  # the raw follow-up finds nothing
+    result = chain.answer("When did it open?", retriever, [("Tell me about Zephyr", "...")])
+    assert result.rewritten == "Zephyr Observatory founded year?"
+    assert result.sources[0].source == "zephyr.txt"
+    assert result.text == "In 1962 [1]"
+    assert "When did it open?" in llm.prompts[0] and "Tell me about Zephyr" in llm.prompts[0]
+    assert "Zephyr Observatory founded year?" in llm.prompts[1]
+
+
+def test_no_history_means_no_rewrite_call():
+    chain, llm = make_chain(["answer"])
+    result = chain.answer("Zephyr", KeywordRetriever(documents=[doc("Zephyr!")]))
+    assert result.rewritten is None and len(llm.prompts) == 1
