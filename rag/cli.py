@@ -95,9 +95,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     search.add_argument("query")
     search.add_argument("--top-k", type=int, default=5)
     search.add_argument("--json", action="store_true")
+    evaluate = commands.add_parser("eval", help="measure a KB with a questions .jsonl file")
+    evaluate.add_argument("--kb", required=True)
+    evaluate.add_argument("--questions", required=True, type=Path)
+    evaluate.add_argument("--answers", type=int, default=0, help="also answer the first N")
+    evaluate.add_argument("--out", type=Path, default=Path("eval_report.json"))
     args = parser.parse_args(argv)
     try:
-        return _run_kb(args)
+        return _run_eval(args) if args.group == "eval" else _run_kb(args)
     except ZhikuError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -181,3 +186,32 @@ def _summarize(results: list) -> int:
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "unchanged", "error")}
     print(f"{counts['ok']} added, {counts['unchanged']} unchanged, {counts['error']} failed")
     return 1 if counts["error"] else 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from rag.evaluation import evaluate, load_questions
+    from rag.factory import build_kb_service, build_services, offline_environment
+    from rag.services import kb_search_fn
+    from rag.settings import load_settings
+
+    offline_environment()
+    settings = load_settings()
+    questions = load_questions(args.questions)
+    with tqdm(total=len(questions), unit="q") as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.update(done - bar.n)
+
+        if args.answers > 0:
+            services = build_services(settings, args.kb_root)
+            report = services.evaluate(args.kb, questions, args.answers, progress)
+        else:
+            service = build_kb_service(settings, args.kb_root)
+            search = kb_search_fn(service, args.kb, settings.score_threshold)
+            report = evaluate(args.kb, questions, search, on_progress=progress)
+    print(report.markdown())
+    args.out.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), "utf-8")
+    print(f"report written to {args.out}")
+    return 0

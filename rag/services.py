@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 from langchain_core.language_models import BaseLLM
 
-from rag.chains import ChatEvent, QAChain
+from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
+from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.kb.service import KnowledgeBaseService
 from rag.retrievers import KnowledgeBaseRetriever
 from rag.settings import Settings
@@ -43,3 +44,29 @@ class Services:
         retriever = self.retriever(kb) if kb else None
         with self.llm_gate.slot():
             yield from self.qa.stream(question, retriever, history)
+
+    def evaluate(
+        self,
+        kb: str,
+        questions: list[EvalQuestion],
+        answers: int = 0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> EvalReport:
+        """Retrieval (and, for the first `answers` questions, answer) quality of `kb`."""
+        return evaluate(
+            kb,
+            questions,
+            search=kb_search_fn(self.kb, kb, self.settings.score_threshold),
+            answer=lambda question: collect_answer(self.chat(question, kb)).text,
+            answers=answers,
+            on_progress=on_progress,
+        )
+
+
+def kb_search_fn(
+    service: KnowledgeBaseService, kb: str, threshold: float
+) -> Callable[[str, int], list[tuple[str, str]]]:
+    def search(question: str, k: int) -> list[tuple[str, str]]:
+        return [(hit.source, hit.text) for hit in service.search(kb, question, k, threshold)]
+
+    return search

@@ -15,6 +15,7 @@ import gradio as gr
 
 from rag.chains import Source
 from rag.errors import ZhikuError
+from rag.evaluation import load_questions
 from rag.kb.service import FileResult
 from rag.services import Services
 
@@ -30,6 +31,8 @@ def build_ui(services: Services) -> gr.Blocks:
             chat_kb, refresh_chat_kb = _chat_tab(services)
         with gr.Tab("知识库 Knowledge base", id="kb"):
             kb_select = _kb_tab(services, chat_kb)
+        with gr.Tab("质量 Quality", id="quality"):
+            _quality_tab(services, kb_select)
         ui.load(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
         refresh_chat_kb.click(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
     return ui
@@ -259,6 +262,34 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         show_docs, kb, doc_views
     )
     return kb
+
+
+def _quality_tab(services: Services, kb: gr.Dropdown) -> None:
+    gr.Markdown(
+        "用自己的问题衡量知识库 · Measure a knowledge base with your own questions: a `.jsonl` "
+        'file, one `{"question": …, "answers": [...], "doc_file": …}` per line. Uses the KB '
+        "chosen in the Knowledge base tab."
+    )
+    questions = gr.File(label="问题文件 Questions (.jsonl)", file_types=[".jsonl"])
+    answers = gr.Slider(0, 100, value=0, step=1, label="同时回答前 N 题 Also answer the first N")
+    run = gr.Button("评测 Evaluate", variant="primary")
+    report = gr.Markdown(elem_id="quality-report")
+
+    def on_run(name: str, path: str | None, n: float, progress: Any = gr.Progress()) -> str:  # noqa: B008
+        if not name or not path:
+            return "⚠️ 请选择知识库和问题文件 choose a knowledge base and a questions file"
+        try:
+            result = services.evaluate(
+                name,
+                load_questions(Path(path)),
+                int(n),
+                on_progress=lambda done, total: progress(done / total, desc="searching"),
+            )
+        except ZhikuError as exc:
+            return f"⚠️ {html.escape(str(exc))}"
+        return f"**{html.escape(name)}**\n\n{result.markdown()}"
+
+    run.click(on_run, [kb, questions, answers], report)
 
 
 def _kb_dropdowns(services: Services, select: str | None = None) -> tuple[Any, Any]:
