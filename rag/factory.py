@@ -13,8 +13,9 @@ from langchain_core.language_models import BaseLLM
 from rag.chains import QAChain
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
-from rag.kb.service import ChunkingOptions, KnowledgeBaseService
+from rag.kb.service import ChunkingOptions, KnowledgeBaseService, SearchOptions
 from rag.kb.store import EmbeddingIdentity
+from rag.retrievers.fusion import FusionConfig
 from rag.services import Services
 from rag.settings import Settings
 from rag.splitters import build_splitter
@@ -54,6 +55,16 @@ def build_kb_service(
         splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
         make_index=lambda dim: build_index("faiss_flat_ip", dim),
         chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
+        search_options=SearchOptions(
+            mode=settings.search_mode,
+            fusion=FusionConfig(
+                method=settings.fusion_method,
+                dense_weight=settings.fusion_dense_weight,
+                dense_floor=settings.embedding.score_floor,
+                dense_ceiling=settings.embedding.score_ceiling,
+            ),
+            candidates=settings.search_candidates,
+        ),
     )
 
 

@@ -11,7 +11,7 @@ from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.kb.service import KnowledgeBaseService
-from rag.retrievers import KnowledgeBaseRetriever
+from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
 from rag.settings import Settings
 
 

@@ -55,6 +55,12 @@ class EmbeddingModelEntry(_Entry):
     query_prefix: str = Field(default="", description="Prepended to every query.")
     passage_prefix: str = Field(default="", description="Prepended to every document chunk.")
     batch_size: int = Field(default=32, ge=1, description="Texts embedded per call.")
+    score_floor: float = Field(
+        default=0.0, ge=-1.0, lt=1.0, description="Cosine shown as relevance 0 (per model)."
+    )
+    score_ceiling: float = Field(
+        default=1.0, gt=-1.0, le=1.0, description="Cosine shown as relevance 1 (per model)."
+    )
 
 
 class LLMModelEntry(_Entry):
@@ -95,8 +101,7 @@ class LLMModelEntry(_Entry):
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description="openai: sent as 'Authorization: Bearer <key>'; None for servers without "
-        "keys.",
+        description="openai: sent as 'Authorization: Bearer <key>'; None for servers without keys.",
     )
     api_key_env: str | None = Field(
         default=None,
@@ -154,6 +159,10 @@ class Settings(BaseModel):
     chunk_size: int = Field(default=250, ge=20, le=8000)
     overlap_size: int = Field(default=50, ge=0)
     vector_search_top_k: int = Field(default=5, ge=1, le=100)
+    search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    fusion_method: Literal["weighted", "rrf"] = "weighted"
+    fusion_dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
+    search_candidates: int = Field(default=50, ge=1, le=1000)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     context_char_budget: int = Field(default=2000, ge=100)
     max_upload_mb: float = Field(default=100, gt=0)

@@ -12,7 +12,7 @@ import shutil
 import sqlite3
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -37,6 +37,7 @@ from rag.kb.store import (
     NewChunk,
 )
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
+from rag.retrievers.fusion import FusionConfig, fuse
 from rag.vectorstores import VectorIndex
 
 FileStatus = Literal["ok", "unchanged", "error"]
@@ -75,6 +76,16 @@ class SearchHit:
 
 
 @dataclass(frozen=True)
+class SearchOptions:
+    mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
+    """Which retrievers run; "hybrid" fuses dense and BM25."""
+    fusion: FusionConfig = field(default_factory=FusionConfig)
+    """How scores are calibrated and fused (rag/retrievers/fusion.py)."""
+    candidates: int = 50
+    """Candidates taken from each retriever before fusing."""
+
+
+@dataclass(frozen=True)
 class ChunkingOptions:
     title_prefix: bool = True
     """Put the heading path in front of each chunk's text."""
@@ -91,6 +102,7 @@ class KnowledgeBaseService:
         splitter: TextSplitter,
         make_index: Callable[[int], VectorIndex],
         chunking: ChunkingOptions | None = None,
+        search_options: SearchOptions | None = None,
     ) -> None:
         self.root = root
         self.embeddings = embeddings
@@ -98,6 +110,7 @@ class KnowledgeBaseService:
         self.splitter = splitter
         self.make_index = make_index
         self.chunking = chunking or ChunkingOptions()
+        self.search_options = search_options or SearchOptions()
         self._stores: dict[str, KnowledgeBaseStore] = {}
         self._lock = threading.RLock()
         root.mkdir(parents=True, exist_ok=True)
@@ -273,20 +286,36 @@ class KnowledgeBaseService:
     def search(
         self, kb: str, query: str, top_k: int, score_threshold: float = 0.0
     ) -> list[SearchHit]:
-        """The `top_k` chunks most similar to `query`, best first, scores in [0, 1]."""
+        """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1]."""
         store = self.store(kb)
-        query_vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
-        matches = store.search(query_vector, top_k)
-        records = store.chunks_by_id(chunk_id for chunk_id, _ in matches)
+        options = self.search_options
+        candidates = max(options.candidates, top_k)
+        dense: list[tuple[int, float]] = []
+        if options.mode != "lexical":
+            vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
+            dense = store.search(vector, candidates)
+        lexical, reference = [], 0.0
+        if options.mode != "dense":
+            result = store.lexical_search(query, candidates)
+            lexical, reference = result.hits, result.reference
+        fusion = options.fusion
+        if options.mode != "hybrid":
+            fusion = replace(fusion, method=options.mode)
+        fused = fuse(dense, lexical, reference, fusion, k=top_k)
+        records = store.chunks_by_id(hit.chunk_id for hit in fused)
         hits = []
-        for chunk_id, cosine in matches:
-            record = records.get(chunk_id)
-            score = float(np.clip(cosine, 0.0, 1.0))
-            if record is None or score < score_threshold:
+        for hit in fused:
+            record = records.get(hit.chunk_id)
+            if record is None or hit.score < score_threshold:
                 continue  # deleted since the index was searched, or not relevant enough
             hits.append(
                 SearchHit(
-                    chunk_id, record.text, record.file_name, record.page, record.title_path, score
+                    hit.chunk_id,
+                    record.text,
+                    record.file_name,
+                    record.page,
+                    record.title_path,
+                    hit.score,
                 )
             )
         return hits

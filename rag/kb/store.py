@@ -27,6 +27,8 @@ import numpy as np
 
 from rag.atomic import atomic_copy
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
+from rag.retrievers.lexical import LexicalIndex, LexicalResult
+from rag.retrievers.tokenize import Tokenizer
 from rag.vectorstores import VectorIndex
 
 DB_NAME = "kb.sqlite"
@@ -134,6 +136,8 @@ class KnowledgeBaseStore:
         self._make_index = make_index
         self._index = make_index(embedding.dimension)
         self._load_index()
+        self._lexical = LexicalIndex(self._db, tokenizer=Tokenizer(), db_lock=self._db_lock)
+        self._sync_lexical()
 
     # ---- creation -------------------------------------------------------------------
 
@@ -212,6 +216,19 @@ class KnowledgeBaseStore:
             self._index = fresh
             self._index.save(self.index_path)
 
+    def _sync_lexical(self) -> bool:
+        """Make the BM25 index hold exactly the stored chunks; True if it had to change."""
+        current = [row[0] for row in self._query("SELECT id FROM chunks")]
+        added, removed = self._lexical.sync(current, self._texts_of)
+        return bool(added or removed)
+
+    def _texts_of(self, ids: list[int]) -> dict[int, str]:
+        return {chunk_id: record.text for chunk_id, record in self.chunks_by_id(ids).items()}
+
+    def lexical_matches_metadata(self) -> bool:
+        stored = {row[0] for row in self._query("SELECT id FROM chunks")}
+        return stored == self._lexical.ids()
+
     def save_index(self) -> None:
         with self._write_lock:
             self._index.save(self.index_path)
@@ -262,7 +279,12 @@ class KnowledgeBaseStore:
         return [_chunk(row) for row in rows]
 
     def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """Dense search: (chunk id, cosine) pairs, best first."""
         return self._index.search(query_vector, k)
+
+    def lexical_search(self, query: str, k: int) -> LexicalResult:
+        """BM25 search: (chunk id, BM25) pairs best first, and the query's reference score."""
+        return self._lexical.search_with_reference(query, k)
 
     # ---- writes ---------------------------------------------------------------------
 
@@ -316,6 +338,11 @@ class KnowledgeBaseStore:
             if old_ids:
                 self._index.remove(np.array(old_ids))
             self._index.add(np.array(new_ids, dtype=np.int64), vectors)
+            self._lexical.add(
+                [int(i) for i in new_ids if i is not None],
+                [chunk.text for chunk in chunks],
+                remove=old_ids,
+            )
             if save_index:
                 self._index.save(self.index_path)
 
@@ -333,6 +360,7 @@ class KnowledgeBaseStore:
                 raise DocumentNotFoundError(f"no document {name!r} in knowledge base {self.name!r}")
             if ids:
                 self._index.remove(np.array(ids))
+                self._lexical.remove(ids)
             self._index.save(self.index_path)
             (self.path / CONTENT_DIR / name).unlink(missing_ok=True)
 
@@ -348,7 +376,7 @@ class KnowledgeBaseStore:
             repaired: list[str] = []
             unresolved: list[str] = []
 
-            def found(problem: str, fix: Callable[[], None] | None) -> None:
+            def found(problem: str, fix: Callable[[], object] | None) -> None:
                 if repair and fix is not None:
                     fix()
                     repaired.append(problem)
@@ -357,6 +385,8 @@ class KnowledgeBaseStore:
 
             if not self.index_matches_metadata():
                 found("dense index disagreed with the metadata: rebuilt", self.rebuild_index)
+            if not self.lexical_matches_metadata():
+                found("lexical index disagreed with the metadata: synced", self._sync_lexical)
             content = self.path / CONTENT_DIR
             known = {f.name for f in self.files()}
             for path in sorted(content.iterdir()):

@@ -1,48 +1,6 @@
-"""Retrievers: a LangChain `BaseRetriever` over one knowledge base."""
+"""Retrieval: BM25 (`lexical`), fusion of dense and lexical rankings (`fusion`), their
+tokenizer (`tokenize`), and a LangChain retriever over a knowledge base (`kb_retriever`).
 
-from __future__ import annotations
-
-from langchain_core.callbacks import CallbackManagerForRetrieverRun
-from langchain_core.documents import Document
-from langchain_core.retrievers import BaseRetriever
-from pydantic import ConfigDict
-
-from rag.kb.service import KnowledgeBaseService, SearchHit
-
-
-class KnowledgeBaseRetriever(BaseRetriever):
-    """Top-k chunks of a knowledge base; `metadata["score"]` in [0, 1], higher is better."""
-
-    model_config = ConfigDict(arbitrary_types_allowed=True)
-
-    service: KnowledgeBaseService
-    """The knowledge-base service that owns the stores."""
-    kb: str
-    """Which knowledge base to search."""
-    top_k: int = 5
-    """How many chunks to return."""
-    score_threshold: float = 0.0
-    """Chunks scoring below this are dropped."""
-
-    def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
-    ) -> list[Document]:
-        hits = self.service.search(self.kb, query, self.top_k, self.score_threshold)
-        return [hit_to_document(hit) for hit in hits]
-
-
-def hit_to_document(hit: SearchHit) -> Document:
-    return Document(
-        page_content=hit.text,
-        id=str(hit.chunk_id),
-        metadata={
-            "source": hit.source,
-            "page": hit.page,
-            "title_path": hit.title_path,
-            "score": hit.score,
-            "chunk_id": hit.chunk_id,
-        },
-    )
-
-
-__all__ = ["KnowledgeBaseRetriever", "hit_to_document"]
+Nothing is imported here, so that the knowledge-base store can use the lexical index
+without importing the service that the retriever wraps.
+"""
