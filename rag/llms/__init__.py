@@ -1,19 +1,41 @@
 """Local LLMs as LangChain LLMs: `build_llm(settings)` returns the configured one.
 
 Backends live in their own modules and are imported only when chosen, so that a missing
-optional package (llama-cpp-python, transformers) matters only to the backend needing it.
+optional package (llama-cpp-python, transformers, httpx) matters only to the backend
+needing it:
+
+- `gguf`: llama-cpp-python in this process (the shipped default models);
+- `transformers`: a model folder or hub id through Hugging Face transformers;
+- `openai`: an OpenAI-compatible server (FastChat, vLLM, Ollama, llama_cpp.server,
+  `transformers serve`) over HTTP;
+- `hf_pipeline`: langchain-huggingface's `HuggingFacePipeline`, the plain alternative.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeAlias
 
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.llms.assets import pip_install_hint
 from rag.llms.base import ContextWindowExceededError, StopCutter, ZhikuLLM
 from rag.settings import Settings
 
-__all__ = ["BACKENDS", "ContextWindowExceededError", "StopCutter", "ZhikuLLM", "build_llm"]
+if TYPE_CHECKING:
+    from rag.llms.hf_pipeline import ZhikuHFPipeline
+
+    AnyLLM: TypeAlias = ZhikuLLM | ZhikuHFPipeline
+else:
+    AnyLLM = ZhikuLLM
+
+__all__ = [
+    "BACKENDS",
+    "AnyLLM",
+    "ContextWindowExceededError",
+    "StopCutter",
+    "ZhikuLLM",
+    "build_llm",
+]
 
 
 def _missing(backend: str, exc: ImportError, distributions: list[str]) -> ModelUnavailableError:
@@ -23,7 +45,7 @@ def _missing(backend: str, exc: ImportError, distributions: list[str]) -> ModelU
     )
 
 
-def _build_gguf(settings: Settings) -> ZhikuLLM:
+def _build_gguf(settings: Settings) -> AnyLLM:
     try:
         import llama_cpp  # noqa: F401  (checked here so the error names the package)
 
@@ -33,7 +55,7 @@ def _build_gguf(settings: Settings) -> ZhikuLLM:
     return GGUFLLM.from_settings(settings)
 
 
-def _build_transformers(settings: Settings) -> ZhikuLLM:
+def _build_transformers(settings: Settings) -> AnyLLM:
     try:
         from rag.llms.transformers_backend import TransformersLLM
     except ImportError as exc:
@@ -41,16 +63,39 @@ def _build_transformers(settings: Settings) -> ZhikuLLM:
     return TransformersLLM.from_settings(settings)
 
 
-BACKENDS: dict[str, Callable[[Settings], ZhikuLLM]] = {
+def _build_openai(settings: Settings) -> AnyLLM:
+    try:
+        from rag.llms.openai_compat import OpenAICompatLLM
+    except ImportError as exc:
+        raise _missing("openai", exc, ["httpx"]) from exc
+    return OpenAICompatLLM.from_settings(settings)
+
+
+def _build_hf_pipeline(settings: Settings) -> AnyLLM:
+    try:
+        from rag.llms.hf_pipeline import build_hf_pipeline
+    except ImportError as exc:
+        raise _missing(
+            "hf_pipeline", exc, ["langchain-huggingface", "torch", "transformers"]
+        ) from exc
+    return build_hf_pipeline(settings)
+
+
+BACKENDS: dict[str, Callable[[Settings], AnyLLM]] = {
     "gguf": _build_gguf,
     "transformers": _build_transformers,
+    "openai": _build_openai,
+    "hf_pipeline": _build_hf_pipeline,
 }
 """Backend name (an entry's `backend`) -> builder of the LLM for those settings."""
 
 
-def build_llm(settings: Settings) -> ZhikuLLM:
-    """The LLM `settings.llm_model` names, ready to use; the model loads on first use
-    (call `.load()` to load it now)."""
+def build_llm(settings: Settings) -> AnyLLM:
+    """The LLM `settings.llm_model` names, ready to use.
+
+    A `ZhikuLLM` loads its model on first use (call `.load()` to load it now; for `openai`
+    it checks that the server answers). `hf_pipeline` loads the model here.
+    """
     entry = settings.llm
     builder = BACKENDS.get(entry.backend)
     if builder is None:

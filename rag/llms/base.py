@@ -1,18 +1,28 @@
 """The LangChain LLM every zhiku backend derives from, and the stop-string cutter.
 
 A backend implements two small methods: `_load()` (create the heavy client once) and
-`_stream_text()` (raw text pieces for a list of chat messages). This base class turns them
-into a custom LangChain `LLM`: `invoke`, `stream`, `batch`, their async versions and
-`prompt | llm | parser` all work, callbacks see every token before it is yielded, stop
-strings are cut here the same way for every backend, and one lock per instance serializes
-generation so that one loaded model can serve concurrent requests.
+`_stream_text()` (raw text pieces for a list of chat messages), and may add a native async
+`_astream_text()`. This base class turns them into a custom LangChain `LLM`: `invoke`,
+`stream`, `batch`, their async versions and `prompt | llm | parser` all work, callbacks see
+every token before it is yielded, stop strings are cut here the same way for every backend,
+and one lock per instance serializes generation so that one loaded model can serve
+concurrent requests.
+
+Async calls never block the event loop. A backend without `_astream_text` generates in a
+thread of its own per call (not in the shared executor: a call waiting for the lock must
+not take the thread the running stream needs for its next token); its chunks are handed to
+the loop, where the callbacks are awaited before each chunk is yielded.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextvars
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, Self
 
@@ -22,7 +32,6 @@ from langchain_core.callbacks import (
 )
 from langchain_core.language_models.llms import LLM
 from langchain_core.outputs import Generation, GenerationChunk, LLMResult
-from langchain_core.runnables.config import run_in_executor
 from pydantic import Field, PrivateAttr
 
 from rag.errors import ZhikuError
@@ -116,6 +125,18 @@ class StopCutter:
         return 0
 
 
+_MAX_PARALLEL = 8
+"""Most prompts of one batch sent at once to a server (backends with `serialize = False`)."""
+
+
+def _result(chunks: Sequence[GenerationChunk]) -> LLMResult:
+    return LLMResult(
+        generations=[
+            [Generation(text=chunk.text, generation_info=chunk.generation_info)] for chunk in chunks
+        ]
+    )
+
+
 class ZhikuLLM(LLM, ABC):
     """A local chat model as a LangChain LLM: the string prompt is the user message.
 
@@ -130,7 +151,11 @@ class ZhikuLLM(LLM, ABC):
     """
 
     backend: ClassVar[str]
-    """Name of the backend in `LLM_MODEL_DICT` entries (`"gguf"`, `"transformers"`)."""
+    """Name of the backend in `LLM_MODEL_DICT` entries (`"gguf"`, `"transformers"`...)."""
+
+    serialize: ClassVar[bool] = True
+    """Whether generation holds the instance's lock (one in-process model). A client of a
+    server (`openai`) sets it to False: the server schedules concurrent requests."""
 
     model: str
     """Name of the entry in `LLM_MODEL_DICT` this instance runs."""
@@ -177,6 +202,20 @@ class ZhikuLLM(LLM, ABC):
         `generation_info` of the last chunk. The generator may be closed early (after a
         stop string); it must then stop generating and release its resources.
         """
+
+    def _astream_text(
+        self,
+        messages: list[Message],
+        stop: list[str] | None,
+        gen: GenerationSettings,
+        info: dict[str, Any],
+    ) -> AsyncIterator[str]:
+        """Native async `_stream_text` (an async generator), for backends that have one.
+
+        Not called with the lock held; `_load()` has run. Without it, async calls run
+        `_stream_text` in a worker thread.
+        """
+        raise NotImplementedError
 
     def _model_params(self) -> dict[str, Any]:
         """Backend-specific identifying parameters (model source, context window...)."""
@@ -252,8 +291,7 @@ class ZhikuLLM(LLM, ABC):
         messages = self.messages_for(prompt)
         cutter = StopCutter(stop)
         info: dict[str, Any] = {}
-        with self._lock:
-            self._load()
+        with self._turn():
             pieces = self._stream_text(messages, stop, gen, info)
             try:
                 for piece in pieces:
@@ -288,12 +326,59 @@ class ZhikuLLM(LLM, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        # Like `LLM._generate`, but keeps each answer's `generation_info` (token usage).
-        generations: list[list[Generation]] = []
-        for prompt in prompts:
-            chunk = self._collect(prompt, stop, run_manager, **kwargs)
-            generations.append([Generation(text=chunk.text, generation_info=chunk.generation_info)])
-        return LLMResult(generations=generations)
+        # Like `LLM._generate`, but keeps each answer's `generation_info` (token usage), and
+        # sends a batch's prompts at once to a server (`batch` calls this with all of them).
+        def collect(prompt: str) -> GenerationChunk:
+            return self._collect(prompt, stop, run_manager, **kwargs)
+
+        if self.serialize or len(prompts) < 2:
+            chunks = [collect(prompt) for prompt in prompts]
+        else:
+            with ThreadPoolExecutor(min(len(prompts), _MAX_PARALLEL)) as pool:
+                chunks = list(pool.map(collect, prompts))
+        return _result(chunks)
+
+    async def _astream(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        if not self._has_native_async():
+            async for chunk in self._astream_in_thread(prompt, stop, run_manager, **kwargs):
+                yield chunk
+            return
+        gen = self.generation_settings(kwargs)
+        messages = self.messages_for(prompt)
+        cutter = StopCutter(stop)
+        info: dict[str, Any] = {}
+        with self._lock:
+            self._load()  # a native-async backend's `_load` is quick (creates clients)
+        pieces = self._astream_text(messages, stop, gen, info)
+        try:
+            async for piece in pieces:
+                text = cutter.feed(piece)
+                if text:
+                    yield await self._achunk(text, run_manager)
+                if cutter.stopped:
+                    break
+        finally:
+            aclose = getattr(pieces, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        if cutter.stopped:
+            info["finish_reason"] = "stop"
+        yield await self._achunk(cutter.flush(), run_manager, info)
+
+    async def _acall(
+        self,
+        prompt: str,
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> str:
+        return (await self._acollect(prompt, stop, run_manager, **kwargs)).text
 
     async def _agenerate(
         self,
@@ -302,16 +387,107 @@ class ZhikuLLM(LLM, ABC):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> LLMResult:
-        return await run_in_executor(
-            None,
-            self._generate,
-            prompts,
-            stop,
-            run_manager.get_sync() if run_manager else None,
-            **kwargs,
-        )
+        if self.serialize or len(prompts) < 2:
+            chunks = [
+                await self._acollect(prompt, stop, run_manager, **kwargs) for prompt in prompts
+            ]
+        else:
+            limit = asyncio.Semaphore(_MAX_PARALLEL)
+
+            async def collect(prompt: str) -> GenerationChunk:
+                async with limit:
+                    return await self._acollect(prompt, stop, run_manager, **kwargs)
+
+            chunks = list(await asyncio.gather(*(collect(prompt) for prompt in prompts)))
+        return _result(chunks)
 
     # ---- internals -----------------------------------------------------------------------
+
+    @contextmanager
+    def _turn(self) -> Iterator[None]:
+        """One generation's hold on the model: loaded, and locked when `serialize` is set."""
+        if self.serialize:
+            with self._lock:
+                self._load()
+                yield
+        else:
+            with self._lock:
+                self._load()
+            yield
+
+    def _has_native_async(self) -> bool:
+        return type(self)._astream_text is not ZhikuLLM._astream_text
+
+    async def _astream_in_thread(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> AsyncIterator[GenerationChunk]:
+        """`_stream` run in a thread of its own, its chunks handed over to the event loop.
+
+        The callbacks are awaited here, on the loop, before each chunk is yielded. When the
+        caller stops early, the thread closes the sync stream at its next chunk, which
+        ends generation and releases the lock.
+        """
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        abandoned = threading.Event()
+
+        def hand_over(kind: str, value: Any) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
+            except RuntimeError:  # the loop is closed: nobody is listening any more
+                abandoned.set()
+
+        def produce() -> None:
+            try:
+                chunks = self._stream(prompt, stop, None, **kwargs)
+                try:
+                    for chunk in chunks:
+                        if abandoned.is_set():
+                            break
+                        hand_over("chunk", chunk)
+                finally:
+                    chunks.close()  # type: ignore[attr-defined]
+            except BaseException as exc:  # raised again on the loop
+                hand_over("error", exc)
+            else:
+                hand_over("done", None)
+
+        context = contextvars.copy_context()
+        worker = threading.Thread(
+            target=context.run, args=(produce,), name=f"zhiku-llm-{self.model}", daemon=True
+        )
+        worker.start()
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "chunk":
+                    if run_manager is not None:
+                        await run_manager.on_llm_new_token(value.text, chunk=value)
+                    yield value
+                elif kind == "error":
+                    raise value
+                else:
+                    return
+        finally:
+            abandoned.set()
+
+    async def _acollect(
+        self,
+        prompt: str,
+        stop: list[str] | None,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        **kwargs: Any,
+    ) -> GenerationChunk:
+        """Run `_astream` to the end and merge its chunks into one."""
+        merged: GenerationChunk | None = None
+        async for chunk in self._astream(prompt, stop=stop, run_manager=run_manager, **kwargs):
+            merged = chunk if merged is None else merged + chunk
+        assert merged is not None  # `_astream` always yields a last chunk
+        return merged
 
     def _collect(
         self,
@@ -337,4 +513,16 @@ class ZhikuLLM(LLM, ABC):
         chunk = GenerationChunk(text=text, generation_info=info or None)
         if run_manager is not None:
             run_manager.on_llm_new_token(text, chunk=chunk)
+        return chunk
+
+    @staticmethod
+    async def _achunk(
+        text: str,
+        run_manager: AsyncCallbackManagerForLLMRun | None,
+        info: dict[str, Any] | None = None,
+    ) -> GenerationChunk:
+        """`_chunk` for async runs: the callbacks are awaited before the chunk is yielded."""
+        chunk = GenerationChunk(text=text, generation_info=info or None)
+        if run_manager is not None:
+            await run_manager.on_llm_new_token(text, chunk=chunk)
         return chunk

@@ -45,6 +45,23 @@ def pick_dtype(requested: str, device: str) -> torch.dtype:
     return torch.float32
 
 
+def end_of_turn_ids(model: Any, tokenizer: Any) -> list[int]:
+    """Token ids that end the answer: the generation config's eos plus the tokenizer's.
+
+    Chat models end a turn with a token of their template (`<|im_end|>`, `<|eot_id|>`,
+    GLM's `<|user|>`) that one of the two names, not always both.
+    """
+    ids: list[int] = []
+    configured = model.generation_config.eos_token_id
+    for value in [
+        *(configured if isinstance(configured, list) else [configured]),
+        tokenizer.eos_token_id,
+    ]:
+        if value is not None and value not in ids:
+            ids.append(int(value))
+    return ids
+
+
 class _Cancelled(StoppingCriteria):
     """Stops `generate` once the event is set (the reader went away)."""
 
@@ -168,16 +185,7 @@ class TransformersLLM(ZhikuLLM):
         self._tokenizer, self._model = tokenizer, model
 
     def _end_of_turn_ids(self) -> list[int]:
-        """Token ids that end the answer: the generation config's eos plus the tokenizer's."""
-        ids: list[int] = []
-        configured = self._model.generation_config.eos_token_id
-        for value in [
-            *(configured if isinstance(configured, list) else [configured]),
-            self._tokenizer.eos_token_id,
-        ]:
-            if value is not None and value not in ids:
-                ids.append(int(value))
-        return ids
+        return end_of_turn_ids(self._model, self._tokenizer)
 
     def _encode(self, messages: list[Message]) -> torch.Tensor:
         tokenizer = self._tokenizer

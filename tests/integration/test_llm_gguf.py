@@ -32,6 +32,7 @@ def fast_settings(**overrides: Any) -> Settings:
 @pytest.fixture(scope="module")
 def fast() -> Iterator[ZhikuLLM]:
     llm = build_llm(fast_settings()).load()
+    assert isinstance(llm, ZhikuLLM)
     yield llm
     del llm
 

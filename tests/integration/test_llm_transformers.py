@@ -56,6 +56,7 @@ def hf_llm(hf_model_folder: Path) -> Iterator[ZhikuLLM]:
         llm_device="cpu",
     )
     llm = build_llm(settings).load()
+    assert isinstance(llm, ZhikuLLM)
     yield llm
     del llm
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Generator, Iterator
 from typing import Any, ClassVar, cast
 
 import pytest
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import AsyncCallbackHandler, BaseCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.outputs import GenerationChunk, LLMResult
 from langchain_core.prompts import PromptTemplate
@@ -237,3 +238,64 @@ async def test_async_invoke_and_stream() -> None:
     assert "".join(chunks) == "Hello, "
     result = await llm.agenerate(["q"])
     assert result.generations[0][0].generation_info is not None
+
+
+async def test_many_concurrent_astreams_do_not_deadlock() -> None:
+    # More waiting callers than the default executor has threads: each waits in a thread of
+    # its own, so the stream holding the lock still gets its next token.
+    llm = make(delay=0.002)
+
+    async def consume() -> str:
+        return "".join([chunk async for chunk in llm.astream("q")])
+
+    answers = await asyncio.wait_for(asyncio.gather(*(consume() for _ in range(12))), 30)
+    assert answers == ["Hello, world!"] * 12
+    assert llm._max_active == 1
+
+
+async def test_async_callbacks_come_before_each_chunk() -> None:
+    events: list[tuple[str, str]] = []
+
+    class AsyncRecorder(AsyncCallbackHandler):
+        async def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+            await asyncio.sleep(0)
+            events.append(("token", token))
+
+    async for chunk in make().astream("q", config={"callbacks": [AsyncRecorder()]}):
+        events.append(("yield", chunk))
+    for i in range(0, len(events), 2):
+        assert events[i][0] == "token"
+        assert events[i + 1] == ("yield", events[i][1])
+    assert "".join(text for kind, text in events if kind == "yield") == "Hello, world!"
+
+
+async def test_an_abandoned_astream_releases_the_model() -> None:
+    llm = make(delay=0.01)
+    stream = llm.astream("q")
+    assert await anext(stream) == "Hello"
+    await stream.aclose()  # type: ignore[attr-defined]
+    assert await asyncio.wait_for(llm.ainvoke("q"), 10) == "Hello, world!"
+    assert llm._closed == 2
+
+
+async def test_async_errors_propagate() -> None:
+    class Broken(FakeLLM):
+        def _stream_text(self, *args: Any, **kwargs: Any) -> Iterator[str]:
+            yield "partial"
+            raise RuntimeError("model exploded")
+
+    with pytest.raises(RuntimeError, match="model exploded"):
+        await Broken(model="broken").ainvoke("q")
+    with pytest.raises(RuntimeError, match="model exploded"):
+        [chunk async for chunk in Broken(model="broken").astream("q")]
+
+
+async def test_abatch_and_astream_events() -> None:
+    llm = make()
+    assert await llm.abatch(["a", "b"]) == ["Hello, world!"] * 2
+    events = [event async for event in llm.astream_events("q", version="v2")]
+    kinds = [event["event"] for event in events]
+    assert kinds[0] == "on_llm_start"
+    assert kinds[-1] == "on_llm_end"
+    streamed = [e["data"]["chunk"] for e in events if e["event"] == "on_llm_stream"]
+    assert "".join(c.text if hasattr(c, "text") else c for c in streamed) == "Hello, world!"
