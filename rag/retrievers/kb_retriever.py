@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
@@ -25,9 +27,12 @@ class KnowledgeBaseRetriever(BaseRetriever):
     """Chunks scoring below this are dropped."""
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
     ) -> list[Document]:
-        hits = self.service.search(self.kb, query, self.top_k, self.score_threshold)
+        """`top_k` / `score_threshold` may be given per call, as LangChain retrievers allow."""
+        top_k = int(kwargs.get("top_k", self.top_k))
+        threshold = float(kwargs.get("score_threshold", self.score_threshold))
+        hits = self.service.search(self.kb, query, top_k, threshold)
         return [hit_to_document(hit) for hit in hits]
 
 
