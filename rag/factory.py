@@ -16,6 +16,7 @@ from rag.embeddings import build_embeddings
 from rag.kb.service import ChunkingOptions, KnowledgeBaseService, SearchOptions
 from rag.kb.store import EmbeddingIdentity
 from rag.retrievers.fusion import FusionConfig
+from rag.retrievers.rerank import Reranker, build_reranker
 from rag.services import Services
 from rag.settings import Settings
 from rag.splitters import build_splitter
@@ -41,12 +42,23 @@ def offline_environment() -> None:
         "TOKENIZERS_PARALLELISM": "false",
     }.items():
         os.environ.setdefault(key, value)
+    # transformers' "Loading weights" bar would land in CLI output and error messages
+    from transformers.utils import logging as transformers_logging
+
+    transformers_logging.disable_progress_bar()
 
 
 def build_kb_service(
-    settings: Settings, kb_root: Path | None = None, embeddings: Embeddings | None = None
+    settings: Settings,
+    kb_root: Path | None = None,
+    embeddings: Embeddings | None = None,
+    reranker: Reranker | None = None,
 ) -> KnowledgeBaseService:
+    """Pass `embeddings` / `reranker` to use other (e.g. fake) models; the reranker is
+    otherwise the configured one (None when USE_RERANKER is off)."""
     embeddings = embeddings or build_embeddings(settings.embedding, settings.embedding_device)
+    if reranker is None:
+        reranker = build_reranker(settings)
     dimension = len(embeddings.embed_query("dimension probe"))
     return KnowledgeBaseService(
         root=kb_root or settings.kb_root_path,
@@ -64,7 +76,9 @@ def build_kb_service(
                 dense_ceiling=settings.embedding.score_ceiling,
             ),
             candidates=settings.search_candidates,
+            rerank_top_n=settings.reranker_top_n,
         ),
+        reranker=reranker,
     )
 
 
@@ -92,6 +106,7 @@ def build_services(
         prompt_template=settings.prompt_template,
         context_char_budget=context_budget(settings),
         history_len=settings.llm_history_len,
+        merge_neighbours=settings.merge_neighbours,
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving

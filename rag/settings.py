@@ -166,7 +166,19 @@ class Settings(BaseModel):
     fusion_dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     search_candidates: int = Field(default=50, ge=1, le=1000)
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    use_reranker: bool = Field(
+        default=False, description="Rerank the top fused candidates with a cross-encoder."
+    )
+    reranker_model: str = Field(
+        default="BAAI/bge-reranker-base",
+        description="Cross-encoder: a hub id (from the local cache), a folder, or "
+        "'package:<module>/<sub/path>'.",
+    )
+    reranker_top_n: int = Field(default=20, ge=1, le=1000)
     context_char_budget: int = Field(default=2000, ge=100)
+    merge_neighbours: bool = Field(
+        default=False, description="Widen each retrieved chunk with its neighbours (seq ± 1)."
+    )
     max_upload_mb: float = Field(default=100, gt=0)
     prompt_template: str
     system_prompt: str = "You are a helpful assistant."

@@ -16,6 +16,8 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
+from rag.chains.context import neighbour_lookup, with_neighbours
+
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
     "No relevant content was found in the knowledge base, so I cannot answer."
@@ -123,6 +125,7 @@ class QAChain:
         context_char_budget: int,
         history_len: int,
         condense_template: str = CONDENSE_TEMPLATE,
+        merge_neighbours: bool = False,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
@@ -132,6 +135,7 @@ class QAChain:
         )
         self.context_char_budget = context_char_budget
         self.history_len = history_len
+        self.merge_neighbours = merge_neighbours
 
     def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """`question` rewritten to stand on its own; unchanged when there is no history."""
@@ -160,7 +164,11 @@ class QAChain:
         standalone = self.standalone_question(question, history)
         if standalone != question:
             yield ChatEvent("rewritten", text=standalone)
-        sources = build_context(retriever.invoke(standalone), self.context_char_budget)
+        documents = retriever.invoke(standalone)
+        lookup = neighbour_lookup(retriever) if self.merge_neighbours else None
+        if lookup is not None:  # MERGE_NEIGHBOURS: widen hits with their neighbouring chunks
+            documents = with_neighbours(documents, self.context_char_budget, lookup)
+        sources = build_context(documents, self.context_char_budget)
         yield ChatEvent("sources", sources=sources)
         if not sources:
             yield ChatEvent("token", text=NOTHING_FOUND)

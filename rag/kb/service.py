@@ -32,12 +32,14 @@ from rag.kb.store import (
     CONTENT_DIR,
     DB_NAME,
     CheckReport,
+    ChunkRecord,
     EmbeddingIdentity,
     KnowledgeBaseStore,
     NewChunk,
 )
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
 from rag.retrievers.fusion import FusionConfig, fuse
+from rag.retrievers.rerank import Reranker
 from rag.retrievers.tokenize import Tokenizer
 from rag.vectorstores import VectorIndex
 
@@ -84,6 +86,8 @@ class SearchOptions:
     """How scores are calibrated and fused (rag/retrievers/fusion.py)."""
     candidates: int = 50
     """Candidates taken from each retriever before fusing."""
+    rerank_top_n: int = 20
+    """Fused candidates the reranker (when there is one) reorders."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,7 @@ class KnowledgeBaseService:
         make_index: Callable[[int], VectorIndex],
         chunking: ChunkingOptions | None = None,
         search_options: SearchOptions | None = None,
+        reranker: Reranker | None = None,
     ) -> None:
         self.root = root
         self.embeddings = embeddings
@@ -112,6 +117,7 @@ class KnowledgeBaseService:
         self.make_index = make_index
         self.chunking = chunking or ChunkingOptions()
         self.search_options = search_options or SearchOptions()
+        self.reranker = reranker
         # one tokenizer (and jieba dictionary, ~70 MB) shared by every open knowledge base
         self.tokenizer = Tokenizer()
         self._stores: dict[str, KnowledgeBaseStore] = {}
@@ -289,10 +295,15 @@ class KnowledgeBaseService:
     def search(
         self, kb: str, query: str, top_k: int, score_threshold: float = 0.0
     ) -> list[SearchHit]:
-        """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1]."""
+        """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1].
+
+        With a reranker, the top max(rerank_top_n, top_k) fused candidates are reordered by
+        the reranker's score, which becomes the score (and what `score_threshold` applies to).
+        """
         store = self.store(kb)
         options = self.search_options
-        candidates = max(options.candidates, top_k)
+        depth = max(options.rerank_top_n, top_k) if self.reranker is not None else top_k
+        candidates = max(options.candidates, depth)
         dense: list[tuple[int, float]] = []
         if options.mode != "lexical":
             vector = np.asarray(self.embeddings.embed_query(query), dtype=np.float32)
@@ -304,24 +315,43 @@ class KnowledgeBaseService:
         fusion = options.fusion
         if options.mode != "hybrid":
             fusion = replace(fusion, method=options.mode)
-        fused = fuse(dense, lexical, reference, fusion, k=top_k)
+        fused = fuse(dense, lexical, reference, fusion, k=depth)
         records = store.chunks_by_id(hit.chunk_id for hit in fused)
+        # chunks deleted since the index was searched are dropped
+        scored = [(hit.chunk_id, hit.score) for hit in fused if hit.chunk_id in records]
+        if self.reranker is not None and scored:
+            scores = self.reranker.rerank(query, [records[cid].text for cid, _ in scored])
+            order = sorted(range(len(scored)), key=lambda i: -scores[i])  # stable on ties
+            scored = [(scored[i][0], scores[i]) for i in order[:top_k]]
         hits = []
-        for hit in fused:
-            record = records.get(hit.chunk_id)
-            if record is None or hit.score < score_threshold:
-                continue  # deleted since the index was searched, or not relevant enough
+        for chunk_id, score in scored:
+            if score < score_threshold:
+                continue  # not relevant enough
+            record = records[chunk_id]
             hits.append(
                 SearchHit(
-                    hit.chunk_id,
-                    record.text,
-                    record.file_name,
-                    record.page,
-                    record.title_path,
-                    hit.score,
+                    chunk_id, record.text, record.file_name, record.page, record.title_path, score
                 )
             )
         return hits
+
+    def neighbours(self, kb: str, chunk_id: int, radius: int = 1) -> list[ChunkRecord]:
+        """Chunk `chunk_id` and the chunks of the same file within `radius` of it (seq),
+        in file order; empty when the chunk no longer exists."""
+        store = self.store(kb)
+        # a file's chunks are stored in one go, so their ids are consecutive like their seq;
+        # checked below, and the whole file is read when they are not
+        near = store.chunks_by_id(range(chunk_id - radius, chunk_id + radius + 1))
+        me = near.get(chunk_id)
+        if me is None:
+            return []
+        file = store.file(me.file_name)
+        last = (file.chunks if file else me.seq + 1) - 1
+        wanted = range(max(0, me.seq - radius), min(last, me.seq + radius) + 1)
+        found = [c for c in near.values() if c.file_name == me.file_name and c.seq in wanted]
+        if len(found) < len(wanted):
+            found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
+        return sorted(found, key=lambda c: c.seq)
 
 
 def sha256_of(path: Path) -> str:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from rag.errors import ConfigError
 from rag.vectorstores.base import VectorIndex
 from rag.vectorstores.faiss_index import FaissFlatIndex
+from rag.vectorstores.faiss_ivf import FaissIVFIndex
 
 INDEXES: dict[str, Callable[[int], VectorIndex]] = {
     "faiss_flat_ip": FaissFlatIndex,
+    "faiss_ivf_ip": FaissIVFIndex,  # exact below 200k vectors, IVF (measured nprobe) above
 }
 
 

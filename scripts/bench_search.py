@@ -1,0 +1,555 @@
+"""Search latency and recall: exact FAISS vs IVF (vs HNSW), and hybrid, at 5k / 100k / 1M chunks.
+
+    .venv/bin/python scripts/bench_search.py --out /tmp/bench_search.json
+    .venv/bin/python scripts/bench_search.py --sizes 5000,100000 --queries 200
+
+Vectors are synthetic but shaped like multilingual-e5-small's on the dev set (384-dim,
+normalized): a large shared direction (e5's cosines crowd into 0.75-0.95) plus a residual
+made of topic + document + chunk parts, so chunks cluster by document and documents by
+topic as real ones do; queries are drawn from a random document with more noise. The
+script prints the synthetic set's cosine statistics next to the real dev-set vectors' (when
+`scripts/eval_retrieval.py` has cached them) so the resemblance can be checked.
+
+Per size, each index answers the same queries one at a time through the app's interface
+(`VectorIndex.search`, Python overhead included), interleaved query by query so that load
+from other processes hits every index alike. recall@10 is against exact search.
+
+* ``flat``: `FaissFlatIndex` (the app's current index).
+* ``ivf``: `FaissIVFIndex` with every vector present (trained on all of them, nprobe
+  measured by the index itself); ``ivf-default`` = the class with its default threshold
+  (exact below `DEFAULT_TRAIN_AT`), built by adding 64k vectors at a time as a rebuild would;
+  plus a sweep of fixed nprobe values.
+* ``ivf-sq8``: FAISS `IVF{nlist},SQ8` (8-bit codes, 1/4 of the memory), for reference.
+* ``hnsw``: `IndexHNSWFlat(M=32)` (reference only: FAISS's HNSW cannot delete vectors).
+
+Hybrid (dense + `LexicalIndex` BM25 + `fuse`, 50 candidates each, as the app searches) at the
+sizes in `--hybrid-sizes`, with chunk texts assembled from the dev-set corpus's sentences and
+the dev-set questions as queries. The query embedding is not included (measured by
+scripts/bench_ingest.py: the app's search p50).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import re
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+from rag.vectorstores.faiss_index import FaissFlatIndex
+from rag.vectorstores.faiss_ivf import (
+    DEFAULT_MAX_NLIST,
+    FaissIVFIndex,
+    choose_nlist,
+    recall_at_k,
+)
+
+DIM = 384
+DEVSET = Path("/work/shared/devset")
+REAL_VECTORS = Path("/tmp/zhiku-eval/zh_tw-chunks-250-50.npy")
+REAL_QUERIES = Path("/tmp/zhiku-eval/zh_tw-questions.npy")
+K = 10
+CANDIDATES = 50
+
+# Residual shape: chunk = topic + document + own noise (squared weights); tuned so the
+# cosine statistics match e5-small on the dev set (shared direction 0.904, see module doc).
+SHARED = 0.904
+TOPIC_W2, DOC_W2, NOISE_W2 = 0.15, 0.30, 0.55
+QUERY_NOISE_W2 = 0.9
+QUERY_CHUNK_RHO = 0.46
+CHUNKS_PER_DOC = 8
+DOCS_PER_TOPIC = 50
+
+
+class Synthetic:
+    """A reproducible clustered set of unit vectors, and queries drawn like it.
+
+    Every random direction (topic, document, chunk noise, query noise) is Gaussian with a
+    power-law spectrum, eigenvalue i ~ i**-alpha in a random basis: real embeddings do not
+    spread evenly over their 384 dimensions. alpha = 0.7 gives an effective dimension
+    (participation ratio) of ~100, as the dev-set e5 residuals have (109; their top 10 / 50
+    components carry 23% / 51% of the variance, alpha 0.7: 23% / 47%); alpha = 0 is
+    isotropic (effective dimension ~320), a much harder case for every ANN index.
+    """
+
+    def __init__(self, n: int, seed: int = 7, alpha: float = 0.7) -> None:
+        self.rng = np.random.default_rng(seed)
+        rng = self.rng
+        self.n = n
+        basis, _ = np.linalg.qr(rng.standard_normal((DIM, DIM)))
+        scales = np.arange(1, DIM + 1, dtype=np.float64) ** (-alpha / 2)
+        self.mix = (scales[:, None] * basis.T).astype(np.float64)  # z @ mix: the spectrum
+        self.shared = _unit(rng.standard_normal(DIM))
+        docs = max(1, n // CHUNKS_PER_DOC)
+        topics = max(1, docs // DOCS_PER_TOPIC)
+        self.topic_vectors = self._directions(topics)
+        self.doc_vectors = self._directions(docs)
+        self.doc_topic = rng.integers(0, topics, docs)
+        # documents of uneven length: chunk i belongs to doc_of[i]
+        weights = rng.exponential(1.0, docs)
+        self.doc_of = np.sort(rng.choice(docs, n, p=weights / weights.sum()))
+
+    def _directions(self, count: int) -> np.ndarray:
+        return _rows(self.rng.standard_normal((count, DIM)) @ self.mix)
+
+    def _compose(self, docs: np.ndarray, noise_w2: float) -> np.ndarray:
+        residual = (
+            np.sqrt(TOPIC_W2) * self.topic_vectors[self.doc_topic[docs]]
+            + np.sqrt(DOC_W2) * self.doc_vectors[docs]
+            + np.sqrt(noise_w2) * self._directions(len(docs))
+        )
+        residual -= np.outer(residual @ self.shared, self.shared)
+        residual = _rows(residual)
+        out = SHARED * self.shared + np.sqrt(1 - SHARED**2) * residual
+        return _rows(out).astype(np.float32)
+
+    def vectors(self, block: int = 100_000) -> np.ndarray:
+        out = np.empty((self.n, DIM), dtype=np.float32)
+        for start in range(0, self.n, block):
+            out[start : start + block] = self._compose(self.doc_of[start : start + block], NOISE_W2)
+        return out
+
+    def queries(self, count: int, vectors: np.ndarray) -> np.ndarray:
+        """Half drawn from a random document's mixture component, half near a random chunk
+        (residual cosine QUERY_CHUNK_RHO to it), interleaved."""
+        rng = self.rng
+        by_doc = self._compose(
+            self.doc_of[rng.integers(0, self.n, count - count // 2)], QUERY_NOISE_W2
+        )
+        targets = vectors[rng.integers(0, self.n, count // 2)]
+        residual = targets - np.outer(targets @ self.shared, self.shared)
+        residual = _rows(residual)
+        noise = self._directions(len(residual))
+        noise -= np.outer(noise @ self.shared, self.shared)
+        noise -= (noise * residual).sum(1, keepdims=True) * residual
+        noise = _rows(noise)
+        rho = QUERY_CHUNK_RHO
+        near = _rows(rho * residual + np.sqrt(1 - rho**2) * noise)
+        near = SHARED * self.shared + np.sqrt(1 - SHARED**2) * near
+        out = np.empty((count, DIM), dtype=np.float32)
+        out[0::2] = by_doc
+        out[1::2] = _rows(near)
+        return out
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    return v / np.linalg.norm(v)
+
+
+def _rows(m: np.ndarray) -> np.ndarray:
+    return m / np.linalg.norm(m, axis=1, keepdims=True)
+
+
+def cosine_stats(vectors: np.ndarray, queries: np.ndarray, seed: int = 0) -> dict[str, float]:
+    rng = np.random.default_rng(seed)
+    n = len(vectors)
+    i, j = rng.integers(0, n, 4000), rng.integers(0, n, 4000)
+    index = faiss.IndexFlatIP(vectors.shape[1])
+    index.add(np.ascontiguousarray(vectors))
+    top, _ = index.search(np.ascontiguousarray(queries[:200]), 10)
+    own, _ = index.search(np.ascontiguousarray(vectors[rng.integers(0, n, 200)]), 11)
+    return {
+        "pair_cos_mean": round(float((vectors[i] * vectors[j]).sum(1).mean()), 3),
+        "query_top1": round(float(np.median(top[:, 0])), 3),
+        "query_top10": round(float(np.median(top[:, 9])), 3),
+        "chunk_nn1": round(float(np.median(own[:, 1])), 3),
+        "chunk_nn10": round(float(np.median(own[:, 10])), 3),
+    }
+
+
+# ---- indexes --------------------------------------------------------------------------------
+
+
+class FaissRaw:
+    """A raw FAISS index (IVF-SQ8, HNSW) behind the `search` method the app calls."""
+
+    def __init__(self, index: faiss.Index) -> None:
+        self.index = index
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        scores, ids = self.index.search(query.reshape(1, -1), k)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, time.perf_counter() - started
+
+
+def add_in_batches(index: Any, ids: np.ndarray, vectors: np.ndarray, batch: int) -> None:
+    for start in range(0, len(ids), batch):
+        index.add(ids[start : start + batch], vectors[start : start + batch])
+
+
+def save_seconds(index: Any) -> tuple[float, int]:
+    """Seconds for `index.save` (atomic, fsynced: the store does it after every file)."""
+    with tempfile.TemporaryDirectory(prefix="zhiku-bench-search-") as tmp:
+        path = Path(tmp) / "index.faiss"
+        _, seconds = timed(lambda: index.save(path))
+        return seconds, path.stat().st_size
+
+
+def with_omp(threads: int, search: Callable[[np.ndarray], Any]) -> Callable[[np.ndarray], Any]:
+    """`search` run with FAISS's OpenMP at `threads` (the rest of the bench runs at 1)."""
+
+    def run(query: np.ndarray) -> Any:
+        faiss.omp_set_num_threads(threads)
+        try:
+            return search(query)
+        finally:
+            faiss.omp_set_num_threads(1)
+
+    return run
+
+
+def measure(
+    searchers: dict[str, Callable[[np.ndarray], list[tuple[int, float]]]],
+    queries: np.ndarray,
+    truth: np.ndarray,
+) -> dict[str, dict[str, float]]:
+    """p50/p95 latency (ms) and recall@10 of each searcher, interleaved query by query."""
+    faiss.omp_set_num_threads(1)
+    for search in searchers.values():  # warm up
+        for query in queries[:5]:
+            search(query)
+    times: dict[str, list[float]] = {name: [] for name in searchers}
+    found: dict[str, list[list[int]]] = {name: [] for name in searchers}
+    for query in queries:
+        for name, search in searchers.items():
+            started = time.perf_counter()
+            hits = search(query)
+            times[name].append((time.perf_counter() - started) * 1000)
+            ids = [i for i, _ in hits][:K]
+            found[name].append(ids + [-1] * (K - len(ids)))
+    return {
+        name: {
+            "p50_ms": round(statistics.median(values), 3),
+            "p95_ms": round(float(np.percentile(values, 95)), 3),
+            "recall@10": round(recall_at_k(np.array(found[name]), truth), 4),
+        }
+        for name, values in times.items()
+    }
+
+
+def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    print(f"\n=== {n:,} vectors ===", flush=True)
+    synthetic = Synthetic(n, seed=args.seed, alpha=args.alpha)
+    vectors, gen_s = timed(synthetic.vectors)
+    queries = synthetic.queries(args.queries, vectors)
+    ids = np.arange(1, n + 1, dtype=np.int64)  # chunk ids start at 1, as AUTOINCREMENT's
+    result: dict[str, Any] = {"n": n, "generate_s": round(gen_s, 1), "builds": {}}
+    result["cosines"] = cosine_stats(vectors, queries)
+    print(f"synthetic cosines: {result['cosines']}", flush=True)
+    builds = result["builds"]
+
+    flat = FaissFlatIndex(DIM)
+    _, builds["flat"] = timed(partial(add_in_batches, flat, ids, vectors, 65536))
+    scores_truth, positions = flat._index.search(queries, K)
+    truth = positions  # FaissFlatIndex returns ids already
+    del scores_truth
+    searchers: dict[str, Callable[[np.ndarray], list[tuple[int, float]]]] = {
+        "flat": lambda q: flat.search(q, K)
+    }
+    extra: dict[str, Any] = {}
+
+    nlist = choose_nlist(n, args.max_nlist)
+    ivf = FaissIVFIndex(DIM, train_at=1, max_nlist=args.max_nlist)
+    _, builds["ivf"] = timed(partial(ivf.add, ids, vectors))  # trained once, on everything
+    extra["ivf"] = {"nlist": ivf.nlist, "nprobe": ivf.nprobe, "calibrated": ivf.measured_recall}
+    searchers["ivf"] = lambda q: ivf.search(q, K)
+    print(f"ivf: built in {builds['ivf']:.1f} s, {extra['ivf']}", flush=True)
+
+    if n >= args.default_min:
+        default = FaissIVFIndex(DIM, max_nlist=args.max_nlist)
+        _, builds["ivf-default"] = timed(partial(add_in_batches, default, ids, vectors, 65536))
+        extra["ivf-default"] = {
+            "nlist": default.nlist,
+            "nprobe": default.nprobe,
+            "calibrated": default.measured_recall,
+            "trained_size": default.trained_size,
+        }
+        searchers["ivf-default"] = lambda q: default.search(q, K)
+        print(f"ivf-default: built in {builds['ivf-default']:.1f} s, {extra['ivf-default']}")
+
+    sq8: Any = None
+    if args.sq8:
+        sq8 = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+        sample = vectors[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)]
+
+        def build_sq8(vectors: np.ndarray) -> None:
+            sq8.train(sample)
+            sq8.add_with_ids(vectors, ids)
+            sq8.nprobe = ivf.nprobe or 1
+
+        _, builds["ivf-sq8"] = timed(partial(build_sq8, vectors))
+        raw_sq8 = FaissRaw(sq8)
+        searchers[f"ivf-sq8 (nprobe {sq8.nprobe})"] = lambda q: raw_sq8.search(q, K)
+        for nprobe in args.sq8_nprobes:
+            if nprobe < nlist:
+                searchers[f"ivf-sq8 nprobe {nprobe}"] = _raw_nprobe(sq8, nprobe)
+
+    for extra_nlist in args.extra_nlist:
+        if extra_nlist * 40 > n or extra_nlist == ivf.nlist:
+            continue
+        other = FaissIVFIndex(DIM, train_at=1, nlist=extra_nlist, max_nlist=extra_nlist)
+        name = f"ivf nlist {extra_nlist}"
+        _, builds[name] = timed(partial(other.add, ids, vectors))
+        extra[name] = {"nprobe": other.nprobe, "calibrated": other.measured_recall}
+        print(f"{name}: built in {builds[name]:.1f} s, {extra[name]}", flush=True)
+        searchers[f"{name} (nprobe {other.nprobe})"] = partial(_plain_search, other)
+        for nprobe in args.nprobes:
+            if nprobe < extra_nlist:
+                searchers[f"{name} nprobe {nprobe}"] = _nprobe_search(other, nprobe)
+
+    hnsw: Any = None
+    if n <= args.hnsw_max:
+        hnsw = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = 40
+        _, builds["hnsw"] = timed(partial(hnsw.add, vectors))
+        raw_hnsw = FaissRaw(hnsw)
+        for ef in args.ef:
+            searchers[f"hnsw ef{ef}"] = _hnsw_search(raw_hnsw, hnsw, ef)
+        print(f"hnsw: built in {builds['hnsw']:.1f} s", flush=True)
+
+    searchers[f"flat omp{args.omp_default}"] = with_omp(args.omp_default, searchers["flat"])
+    searchers[f"ivf omp{args.omp_default}"] = with_omp(args.omp_default, searchers["ivf"])
+    for nprobe in args.nprobes:
+        if nprobe <= (ivf.nlist or 0):
+            searchers[f"ivf nprobe {nprobe}"] = _nprobe_search(ivf, nprobe)
+
+    del vectors  # the indexes hold their own copies
+    gc.collect()
+    rows = measure(searchers, queries, truth)
+    faiss.omp_set_num_threads(args.omp_default)
+    result["rows"] = rows
+    result["extra"] = extra
+
+    result["save"] = {}
+    if n <= args.save_max:
+        for name, index in [("flat", flat), ("ivf", ivf)]:
+            seconds, size = save_seconds(index)
+            result["save"][name] = {"s": round(seconds, 2), "mb": round(size / 1e6, 1)}
+
+    if n in args.hybrid_sizes:
+        faiss.omp_set_num_threads(1)  # as the dense rows; the omp2 rows show FAISS's default
+        result["hybrid"] = hybrid(n, flat, ivf, queries, args)
+        faiss.omp_set_num_threads(args.omp_default)
+
+    for name, row in rows.items():
+        print(
+            f"  {name:>22}: p50 {row['p50_ms']:8.3f} ms  p95 {row['p95_ms']:8.3f} ms  "
+            f"recall@10 {row['recall@10']:.4f}"
+        )
+    print(f"  builds (s): { {k: round(v, 1) for k, v in builds.items()} }")
+    print(f"  saves: {result['save']}", flush=True)
+    return result
+
+
+def _hnsw_search(raw: FaissRaw, hnsw: Any, ef: int) -> Callable[[np.ndarray], Any]:
+    def search(q: np.ndarray) -> list[tuple[int, float]]:
+        hnsw.hnsw.efSearch = ef
+        return [(i + 1, s) for i, s in raw.search(q, K)]  # positions -> ids
+
+    return search
+
+
+def _plain_search(index: Any, query: np.ndarray) -> list[tuple[int, float]]:
+    return index.search(query, K)  # type: ignore[no-any-return]
+
+
+def _raw_nprobe(index: Any, nprobe: int) -> Callable[[np.ndarray], Any]:
+    raw = FaissRaw(index)
+
+    def search(q: np.ndarray) -> list[tuple[int, float]]:
+        saved = index.nprobe
+        index.nprobe = nprobe
+        try:
+            return raw.search(q, K)
+        finally:
+            index.nprobe = saved
+
+    return search
+
+
+def _nprobe_search(ivf: FaissIVFIndex, nprobe: int) -> Callable[[np.ndarray], Any]:
+    raw: Any = ivf._index
+
+    def search(q: np.ndarray) -> list[tuple[int, float]]:
+        saved = raw.nprobe
+        raw.nprobe = nprobe
+        try:
+            return ivf.search(q, K)
+        finally:
+            raw.nprobe = saved
+
+    return search
+
+
+# ---- hybrid ---------------------------------------------------------------------------------
+
+
+def corpus_sentences() -> list[str]:
+    from rag.loaders import load_file
+
+    sentences: list[str] = []
+    folder = DEVSET / "corpus" / "zh_tw"
+    for path in sorted(folder.iterdir()):
+        for doc in load_file(path, path.name):
+            sentences += [s for s in re.split(r"(?<=[。！？])", doc.page_content) if len(s) > 8]
+    return sentences
+
+
+def synthetic_texts(n: int, sentences: list[str], seed: int) -> list[str]:
+    """`n` chunks of ~250 characters of consecutive dev-set sentences (random starts)."""
+    rng = np.random.default_rng(seed)
+    starts = rng.integers(0, len(sentences), n)
+    texts = []
+    for start in starts:
+        parts, size, i = [], 0, int(start)
+        while size < 230:
+            parts.append(sentences[i % len(sentences)])
+            size += len(parts[-1])
+            i += 1
+        texts.append("".join(parts)[:250])
+    return texts
+
+
+def hybrid(
+    n: int, flat: FaissFlatIndex, ivf: FaissIVFIndex, queries: np.ndarray, args: argparse.Namespace
+) -> dict[str, Any]:
+    from rag.retrievers.fusion import FusionConfig, fuse
+    from rag.retrievers.lexical import LexicalIndex
+
+    questions = [
+        json.loads(line)["question"]
+        for line in (DEVSET / "questions" / "zh_tw.jsonl").read_text("utf-8").splitlines()
+        if line.strip()
+    ]
+    texts = synthetic_texts(n, corpus_sentences(), args.seed)
+    lexical = LexicalIndex()
+    ids = list(range(1, n + 1))
+    started = time.perf_counter()
+    for start in range(0, n, 5000):
+        lexical.add(ids[start : start + 5000], texts[start : start + 5000])
+    build_s = time.perf_counter() - started
+    print(f"hybrid: BM25 over {n:,} chunks built in {build_s:.1f} s", flush=True)
+    config = FusionConfig(dense_floor=0.80, dense_ceiling=0.95)
+
+    def make(dense_index: Any) -> Callable[[int], Any]:
+        def search(i: int) -> Any:
+            dense = dense_index.search(queries[i % len(queries)], CANDIDATES)
+            result = lexical.search_with_reference(questions[i % len(questions)], CANDIDATES)
+            return fuse(dense, result.hits, result.reference, config, k=K)
+
+        return search
+
+    searchers = {
+        "bm25 only": lambda i: lexical.search_with_reference(
+            questions[i % len(questions)], CANDIDATES
+        ),
+        "hybrid (flat)": make(flat),
+        "hybrid (ivf)": make(ivf),
+    }
+    for search in searchers.values():
+        for i in range(5):
+            search(i)
+    times: dict[str, list[float]] = {name: [] for name in searchers}
+    for i in range(args.queries):
+        for name, search in searchers.items():
+            started = time.perf_counter()
+            search(i)
+            times[name].append((time.perf_counter() - started) * 1000)
+    rows = {
+        name: {
+            "p50_ms": round(statistics.median(v), 3),
+            "p95_ms": round(float(np.percentile(v, 95)), 3),
+        }
+        for name, v in times.items()
+    }
+    for name, row in rows.items():
+        print(f"  {name:>22}: p50 {row['p50_ms']:8.3f} ms  p95 {row['p95_ms']:8.3f} ms")
+    return {"bm25_build_s": round(build_s, 1), "rows": rows}
+
+
+# ---- driver ---------------------------------------------------------------------------------
+
+
+def print_table(results: list[dict[str, Any]]) -> None:
+    print("\n| size | index | p50 ms | p95 ms | p50 / flat | recall@10 |")
+    print("|---:|---|---:|---:|---:|---:|")
+    for result in results:
+        flat_p50 = result["rows"]["flat"]["p50_ms"]
+        for name, row in result["rows"].items():
+            print(
+                f"| {result['n']:,} | {name} | {row['p50_ms']:.3f} | {row['p95_ms']:.3f} | "
+                f"{row['p50_ms'] / flat_p50:.3f} | {row['recall@10']:.4f} |"
+            )
+        for name, row in result.get("hybrid", {}).get("rows", {}).items():
+            print(
+                f"| {result['n']:,} | {name} | {row['p50_ms']:.3f} | {row['p95_ms']:.3f} | "
+                f"{row['p50_ms'] / flat_p50:.3f} | - |"
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="5000,100000,1000000")
+    parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--nprobes", default="4,16,64,128,256,512")
+    parser.add_argument("--ef", default="64,128,256,512", help="HNSW efSearch values")
+    parser.add_argument("--max-nlist", type=int, default=DEFAULT_MAX_NLIST)
+    parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest size for HNSW")
+    parser.add_argument("--save-max", type=int, default=1_000_000, help="largest size timed saving")
+    parser.add_argument("--default-min", type=int, default=100_000, help="smallest ivf-default")
+    parser.add_argument("--no-sq8", dest="sq8", action="store_false")
+    parser.add_argument("--sq8-nprobes", default="", help="fixed nprobe values for IVF-SQ8")
+    parser.add_argument("--extra-nlist", default="", help="also FaissIVFIndex with these nlist")
+    parser.add_argument("--hybrid-sizes", default="5000,100000")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument(
+        "--alpha",
+        type=float,
+        default=0.7,
+        help="spectrum decay of the synthetic set (0: isotropic)",
+    )
+    parser.add_argument("--out", type=Path, default=None)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.nprobes = [int(s) for s in args.nprobes.split(",") if s]
+    args.ef = [int(s) for s in args.ef.split(",") if s]
+    args.sq8_nprobes = [int(s) for s in args.sq8_nprobes.split(",") if s]
+    args.extra_nlist = [int(s) for s in args.extra_nlist.split(",") if s]
+    args.hybrid_sizes = {int(s) for s in args.hybrid_sizes.split(",") if s}
+    args.omp_default = faiss.omp_get_max_threads()
+    print(
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, faiss {faiss.__version__}, "
+        f"omp threads {args.omp_default}; searches run at omp 1 except the 'omp"
+        f"{args.omp_default}' rows (FAISS's default, what the app runs with today)"
+    )
+    reference = None
+    if REAL_VECTORS.exists() and REAL_QUERIES.exists():
+        reference = cosine_stats(np.load(REAL_VECTORS), np.load(REAL_QUERIES))
+        print(f"real dev-set e5 cosines ({REAL_VECTORS.name}): {reference}")
+    results = []
+    for n in sizes:
+        results.append(run_size(n, args))
+        gc.collect()
+    print_table(results)
+    if args.out:
+        args.out.write_text(json.dumps({"real_cosines": reference, "results": results}, indent=2))
+        print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
