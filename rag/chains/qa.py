@@ -16,7 +16,7 @@ from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
-from rag.chains.context import neighbour_lookup, with_neighbours
+from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
 
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
@@ -71,29 +71,16 @@ def build_context(documents: Sequence[Document], char_budget: int) -> list[Sourc
     A chunk that does not fit whole is skipped in favour of a later shorter one; the first
     chunk is always kept, cut to the budget if it must be.
     """
-    sources: list[Source] = []
-    seen: set[str] = set()
-    used = 0
-    for document in documents:
-        text = document.page_content.strip()
-        if not text or text in seen:
-            continue
-        if used + len(text) > char_budget:
-            if sources:
-                continue
-            text = text[:char_budget]
-        seen.add(text)
-        used += len(text)
-        sources.append(
-            Source(
-                index=len(sources) + 1,
-                source=str(document.metadata.get("source", "")),
-                page=document.metadata.get("page"),
-                text=text,
-                score=float(document.metadata.get("score", 0.0)),
-            )
+    return [
+        Source(
+            index=number,
+            source=str(document.metadata.get("source", "")),
+            page=document.metadata.get("page"),
+            text=document.page_content,
+            score=float(document.metadata.get("score", 0.0)),
         )
-    return sources
+        for number, document in enumerate(select_within_budget(documents, char_budget), 1)
+    ]
 
 
 def format_context(sources: Sequence[Source]) -> str:
