@@ -32,13 +32,8 @@ class FaissFlatIndex:
             self._index.remove_ids(np.asarray(ids, dtype=np.int64))  # type: ignore[arg-type]
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dimension)
         with self._lock:
-            k = min(k, self._index.ntotal)
-            if k <= 0:
-                return []
-            scores, ids = self._index.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return search_one(self._index, query, k)
 
     def ids(self) -> np.ndarray:
         with self._lock:
@@ -59,3 +54,13 @@ class FaissFlatIndex:
             raise ValueError(f"index {path} has no stable ids (not an IndexIDMap2)")
         with self._lock:
             self._index = index
+
+
+def search_one(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    """Up to k (id, inner product) pairs for one query vector, best first."""
+    query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, index.d)
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return []
+    scores, ids = index.search(query, k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

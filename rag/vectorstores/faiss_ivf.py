@@ -40,6 +40,7 @@ import faiss
 import numpy as np
 
 from rag.atomic import atomic_write
+from rag.vectorstores.faiss_index import search_one
 
 _HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]  # not in the stubs
 
@@ -213,13 +214,8 @@ class FaissIVFIndex:
     # ---- reads ------------------------------------------------------------------------------
 
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, self.dimension)
         with self._lock:
-            k = min(k, self._index.ntotal)
-            if k <= 0:
-                return []
-            scores, ids = self._index.search(query, k)
-        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+            return search_one(self._index, query, k)
 
     def ids(self) -> np.ndarray:
         with self._lock:
