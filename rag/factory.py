@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
+from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
 from rag.kb.service import ChunkingOptions, KnowledgeBaseService, SearchOptions
@@ -107,6 +108,7 @@ def build_services(
         context_char_budget=context_budget(settings),
         history_len=settings.llm_history_len,
         merge_neighbours=settings.merge_neighbours,
+        script_converter=ScriptConverter() if settings.match_question_script else None,
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving

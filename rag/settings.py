@@ -179,6 +179,11 @@ class Settings(BaseModel):
     merge_neighbours: bool = Field(
         default=False, description="Widen each retrieved chunk with its neighbours (seq ± 1)."
     )
+    match_question_script: bool = Field(
+        default=True,
+        description="Convert Chinese answers to the question's script (Traditional or "
+        "Simplified) with OpenCC.",
+    )
     max_upload_mb: float = Field(default=100, gt=0)
     prompt_template: str
     system_prompt: str = "You are a helpful assistant."

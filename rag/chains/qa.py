@@ -17,6 +17,7 @@ from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
+from rag.chains.script import ScriptConverter, answer_script
 
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
@@ -113,6 +114,7 @@ class QAChain:
         history_len: int,
         condense_template: str = CONDENSE_TEMPLATE,
         merge_neighbours: bool = False,
+        script_converter: ScriptConverter | None = None,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
@@ -123,6 +125,8 @@ class QAChain:
         self.context_char_budget = context_char_budget
         self.history_len = history_len
         self.merge_neighbours = merge_neighbours
+        self.script_converter = script_converter
+        """Converts answers to the question's Chinese script (None: answers left as is)."""
 
     def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """`question` rewritten to stand on its own; unchanged when there is no history."""
@@ -145,7 +149,7 @@ class QAChain:
         if retriever is None:
             yield ChatEvent("sources")
             asked = format_history(history, self.history_len) + question
-            for piece in self.chat_chain.stream(asked):
+            for piece in self._in_script(question, "", self.chat_chain.stream(asked)):
                 yield ChatEvent("token", text=piece)
             return
         standalone = self.standalone_question(question, history)
@@ -158,11 +162,20 @@ class QAChain:
         sources = build_context(documents, self.context_char_budget)
         yield ChatEvent("sources", sources=sources)
         if not sources:
-            yield ChatEvent("token", text=NOTHING_FOUND)
+            yield ChatEvent("token", text="".join(self._in_script(question, "", [NOTHING_FOUND])))
             return
-        inputs = {"context": format_context(sources), "question": standalone}
-        for piece in self.rag_chain.stream(inputs):
+        context = format_context(sources)
+        pieces = self.rag_chain.stream({"context": context, "question": standalone})
+        for piece in self._in_script(question, context, pieces):
             yield ChatEvent("token", text=piece)
+
+    def _in_script(self, question: str, context: str, pieces: Iterable[str]) -> Iterable[str]:
+        """The answer's pieces in the script of the question (or of the context, when the
+        question has no script-specific characters)."""
+        if self.script_converter is None:
+            return pieces
+        script = answer_script(self.script_converter, question, context)
+        return self.script_converter.stream_to(script, pieces)
 
     def answer(
         self,

@@ -1,0 +1,175 @@
+"""Answer quality and first-token time of prompt/context variants, side by side, in-process.
+
+    .venv/bin/python scripts/eval_prompts.py --kb-root /tmp/clikb --kb devset \
+        --start 100 --count 60 --variants current,top3
+
+Each question is retrieved once (the app's hybrid search); every variant then builds its own
+context and prompt and the configured LLM answers it. Variants run interleaved, question by
+question, so machine load hits them alike. Reported per variant: answer "contains" and
+character F1 (the dev set's `run_eval.py` metrics), how often the model said it found nothing,
+how often the answer has Simplified-only characters for a Traditional question, median
+prompt tokens, median first-token time and median whole-answer time.
+
+Tune on questions the report does not use (the dev set harness answers the first 100):
+the default `--start 100` does that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from langchain_core.prompts import PromptTemplate
+
+from rag.chains.qa import build_context, format_context
+from rag.chains.script import Script, ScriptConverter, answer_script
+from rag.evaluation import answer_scores, load_questions
+from rag.factory import build_services
+from rag.settings import load_settings
+
+DEVSET_QUESTIONS = Path("/work/shared/devset/questions/zh_tw.jsonl")
+NOT_FOUND_MARKERS = ("没有找到", "沒有找到", "could not find")
+
+PROMPT_V2 = """Sources:
+{context}
+
+Question: {question}
+
+Answer the question from the sources above, in the language and script of the question \
+(Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
+the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
+none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
+answer in the documents)."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    top_k: int
+    budget: int
+    template: str | None = None  # None: the configured PROMPT_TEMPLATE
+    convert_script: bool = False
+
+
+VARIANTS = {
+    "current": Variant("current", 5, 2000),
+    "top3": Variant("top3", 3, 2000),
+    "top3-1000": Variant("top3-1000", 3, 1000),
+    "v2": Variant("v2", 5, 2000, PROMPT_V2),
+    "v2-top3": Variant("v2-top3", 3, 2000, PROMPT_V2),
+    "v2-top3-s2t": Variant("v2-top3-s2t", 3, 2000, PROMPT_V2, convert_script=True),
+    "current-s2t": Variant("current-s2t", 5, 2000, None, convert_script=True),
+}
+
+
+@dataclass
+class Tally:
+    contains: list[float] = field(default_factory=list)
+    f1: list[float] = field(default_factory=list)
+    not_found: int = 0
+    simplified: int = 0
+    prompt_tokens: list[int] = field(default_factory=list)
+    first_token_s: list[float] = field(default_factory=list)
+    total_s: list[float] = field(default_factory=list)
+    rows: list[dict[str, object]] = field(default_factory=list)
+
+
+def timed_answer(
+    llm: object, prompt: str, convert: Callable[[str], str]
+) -> tuple[str, float, float]:
+    started = time.perf_counter()
+    first = None
+    parts = []
+    for piece in llm.stream(prompt):  # type: ignore[attr-defined]
+        if first is None:
+            first = time.perf_counter() - started
+        parts.append(piece)
+    total = time.perf_counter() - started
+    return convert("".join(parts)), first or total, total
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kb-root", type=Path, required=True)
+    parser.add_argument("--kb", required=True)
+    parser.add_argument("--questions", type=Path, default=DEVSET_QUESTIONS)
+    parser.add_argument("--start", type=int, default=100)
+    parser.add_argument("--count", type=int, default=60)
+    parser.add_argument("--variants", default="current,v2-top3")
+    parser.add_argument("--out", type=Path, default=Path("eval_prompts.json"))
+    args = parser.parse_args()
+
+    variants = [VARIANTS[name] for name in args.variants.split(",")]
+    settings = load_settings()
+    services = build_services(settings, kb_root=args.kb_root)
+    llm = services.llm
+    llama = getattr(llm, "_llama", None)
+    converter = ScriptConverter()
+    questions = load_questions(args.questions)[args.start : args.start + args.count]
+    tallies = {v.name: Tally() for v in variants}
+    retriever = services.retriever(args.kb)
+    retriever.top_k = max(v.top_k for v in variants)
+    for number, q in enumerate(questions, 1):
+        documents = retriever.invoke(q.question)
+        traditional = converter.script_of(q.question) == "traditional"
+        for variant in variants:
+            sources = build_context(documents[: variant.top_k], variant.budget)
+            template = PromptTemplate.from_template(variant.template or settings.prompt_template)
+            prompt = template.format(context=format_context(sources), question=q.question)
+
+            context = format_context(sources)
+            script = answer_script(converter, q.question, context)
+
+            def convert(text: str, v: Variant = variant, to: Script = script) -> str:
+                return converter.convert_to(to, text) if v.convert_script else text
+
+            answer, first, total = timed_answer(llm, prompt, convert)
+            _em, f1, contains = answer_scores(answer, q.answers)
+            tally = tallies[variant.name]
+            tally.contains.append(contains)
+            tally.f1.append(f1)
+            tally.not_found += any(m in answer for m in NOT_FOUND_MARKERS)
+            tally.simplified += traditional and converter.has_simplified_only(answer)
+            if llama is not None:
+                tally.prompt_tokens.append(len(llama.tokenize(prompt.encode())))
+            tally.first_token_s.append(first)
+            tally.total_s.append(total)
+            tally.rows.append({"question": q.question, "answer": answer, "gold": q.answers, "c": contains})
+        line = " ".join(f"{name}={statistics.mean(t.contains):.2f}" for name, t in tallies.items())
+        print(f"[{number}/{len(questions)}] {line}", file=sys.stderr, flush=True)
+
+    print(
+        "| variant | top k | budget | contains | F1 | not found | simplified | "
+        "prompt tokens p50 | first token p50 s | answer p50 s |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    report = {}
+    for variant in variants:
+        t = tallies[variant.name]
+        row = {
+            "contains": round(100 * statistics.mean(t.contains), 1),
+            "f1": round(100 * statistics.mean(t.f1), 1),
+            "not_found": t.not_found,
+            "simplified": t.simplified,
+            "prompt_tokens_p50": statistics.median(t.prompt_tokens) if t.prompt_tokens else None,
+            "first_token_p50_s": round(statistics.median(t.first_token_s), 2),
+            "answer_p50_s": round(statistics.median(t.total_s), 2),
+        }
+        report[variant.name] = {**row, "rows": t.rows}
+        print(
+            f"| {variant.name} | {variant.top_k} | {variant.budget} | {row['contains']} | "
+            f"{row['f1']} | {row['not_found']} | {row['simplified']} | "
+            f"{row['prompt_tokens_p50']} | {row['first_token_p50_s']} | {row['answer_p50_s']} |"
+        )
+    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
