@@ -123,13 +123,14 @@ def create_app(services: Services) -> FastAPI:
     """The REST API under /api (docs at /docs) and the Gradio UI at /."""
     import gradio as gr
 
-    from rag.api import build_router, install_error_handlers
+    from rag.api import build_router, clear_upload_staging, install_error_handlers
     from rag.api.limits import BodySizeLimit
     from rag.ui import build_ui
 
     settings = services.settings
     app = FastAPI(title="zhiku 知库", description="Local knowledge-base question answering.")
     install_error_handlers(app)
+    clear_upload_staging(services.kb.root)
     app.include_router(build_router(services))
     # multipart framing adds a little to the files themselves
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _MULTIPART_SLACK)

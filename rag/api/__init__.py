@@ -9,6 +9,7 @@ import hmac
 import itertools
 import json
 import logging
+import shutil
 import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -113,7 +114,7 @@ def build_router(services: Services) -> APIRouter:
     def upload(name: str, files: Annotated[list[UploadFile], File()]) -> JSONResponse:
         """Add or update files; the request body as a whole is capped by MAX_UPLOAD_MB."""
         kb_service.store(name)
-        with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
+        with upload_staging(kb_service.root) as tmp:
             results = [_ingest_upload(services, name, upload, Path(tmp)) for upload in files]
         return _upload_response(results)
 
@@ -169,7 +170,7 @@ def build_router(services: Services) -> APIRouter:
             raise BadRequestError("send exactly one file in the `files` field to update")
         if kb_service.store(name).file(file_name) is None:
             raise DocumentNotFoundError(f"no document {file_name!r} in {name!r}; upload it")
-        with tempfile.TemporaryDirectory(prefix="zhiku-upload-") as tmp:
+        with upload_staging(kb_service.root) as tmp:
             result = _ingest_upload(services, name, files[0], Path(tmp), stored_as=file_name)
         return _upload_response([result])
 
@@ -178,6 +179,24 @@ def build_router(services: Services) -> APIRouter:
         return _upload_response(kb_service.rebuild_kb(name))
 
     return router
+
+
+UPLOAD_STAGING_DIR = ".uploads"
+"""Folder under the KB root where uploads wait while they are indexed (KB names cannot start
+with a dot). Staying under the KB root keeps users' files out of /tmp; the app empties it at
+start-up, so a killed upload leaves nothing behind for long."""
+
+
+def upload_staging(kb_root: Path) -> tempfile.TemporaryDirectory[str]:
+    """A private temporary folder for one upload request, removed when it ends."""
+    staging = kb_root / UPLOAD_STAGING_DIR
+    staging.mkdir(parents=True, exist_ok=True)
+    return tempfile.TemporaryDirectory(prefix="upload-", dir=staging)
+
+
+def clear_upload_staging(kb_root: Path) -> None:
+    """Remove uploads left by a process that was killed mid-request."""
+    shutil.rmtree(kb_root / UPLOAD_STAGING_DIR, ignore_errors=True)
 
 
 def _token_checker(services: Services) -> Callable[[Request], None]:

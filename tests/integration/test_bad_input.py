@@ -193,3 +193,23 @@ def test_cli_adds_a_folder_of_bad_files(corpus, tmp_path):
         "简体.txt",
         "繁體.txt",
     ]
+
+
+def test_uploads_are_staged_under_the_kb_root_and_left_overs_cleared(tmp_path, corpus):
+    root = tmp_path / "kbs"
+    left_over = root / ".uploads" / "upload-killed" / "half.txt"  # a kill -9 mid-upload
+    left_over.parent.mkdir(parents=True)
+    left_over.write_text("partial")
+    services = build_services(
+        load_settings(env={}),
+        kb_root=root,
+        llm=FakeStreamingListLLM(responses=["ok"]),
+        embeddings=DeterministicFakeEmbedding(size=16),
+    )
+    client = TestClient(create_app(services))
+    assert not left_over.exists()
+    assert client.post("/api/kbs", json={"name": "kb"}).status_code == 201
+    reply = client.post("/api/kbs/kb/docs", files=[("files", ("简体.txt", corpus["简体.txt"]))])
+    assert reply.json()["files"][0]["status"] == "ok"
+    assert list((root / ".uploads").iterdir()) == []  # the request's folder is gone
+    assert client.get("/api/kbs").json()["kbs"][0]["name"] == "kb"  # not listed as a KB
