@@ -6,12 +6,19 @@ Persisted with `faiss.write_index` (FAISS's own binary format), never pickle.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import faiss
 import numpy as np
 
 from rag.atomic import atomic_write
+
+SEARCH_THREADS = 1
+"""OpenMP threads for one query. A single query gains little from a second thread, and under
+load (other requests, the LLM) the extra thread waits for a core: scripts/bench_search.py
+measures both (the "omp2" rows)."""
 
 
 class FaissFlatIndex:
@@ -56,11 +63,30 @@ class FaissFlatIndex:
             self._index = index
 
 
+@contextmanager
+def omp_threads(count: int) -> Iterator[None]:
+    """FAISS's OpenMP thread count set to `count` in this thread, restored afterwards.
+
+    OpenMP keeps the setting per thread (libgomp: a thread started later, e.g. a server's
+    worker, still has the default), so it is set where the search runs, not once at start-up.
+    """
+    previous = faiss.omp_get_max_threads()
+    if previous == count:
+        yield
+        return
+    faiss.omp_set_num_threads(count)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(previous)
+
+
 def search_one(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Up to k (id, inner product) pairs for one query vector, best first."""
+    """Up to k (id, inner product) pairs for one query vector, best first (one thread)."""
     query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, index.d)
     k = min(k, index.ntotal)
     if k <= 0:
         return []
-    scores, ids = index.search(query, k)
+    with omp_threads(SEARCH_THREADS):
+        scores, ids = index.search(query, k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
