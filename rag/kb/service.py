@@ -3,6 +3,12 @@
 Adding a file: check its name and type, skip it if its content is unchanged, load and split
 it (outside any lock: that is the slow part, along with embedding), embed the chunks, then
 store file, chunks and vectors in one step (`KnowledgeBaseStore.put_file`).
+
+Adding several files works in batches (`IngestOptions`): the chunks of a few files are
+embedded in one call (the embedder sorts a call's texts by length, so its batches are fuller
+and less padded than one small file's), each file is then stored in its own SQLite
+transaction as before, and the dense index is saved once per batch. A file that fails to
+load, split, embed or store gets its own "error" and never fails the others of its batch.
 """
 
 from __future__ import annotations
@@ -96,6 +102,29 @@ class ChunkingOptions:
     """Put the heading path in front of each chunk's text."""
 
 
+@dataclass(frozen=True)
+class IngestOptions:
+    """How a multi-file add is batched (memory stays bounded by one batch's chunks)."""
+
+    batch_chunks: int = 256
+    """Chunks embedded in one call at most; a file with more is embedded on its own."""
+    batch_files: int = 8
+    """Files per batch at most: results arrive (and a crash loses) a batch at a time."""
+
+
+@dataclass(frozen=True)
+class _Staged:
+    """A file loaded and split, waiting for its batch to be embedded and stored."""
+
+    position: int
+    given: str
+    """The name the file was given (errors report it, as for a file not batched)."""
+    name: str
+    sha256: str
+    path: Path
+    chunks: list[NewChunk]
+
+
 class KnowledgeBaseService:
     """Create, fill, search and delete knowledge bases under one root folder."""
 
@@ -109,6 +138,7 @@ class KnowledgeBaseService:
         chunking: ChunkingOptions | None = None,
         search_options: SearchOptions | None = None,
         reranker: Reranker | None = None,
+        ingest: IngestOptions | None = None,
     ) -> None:
         self.root = root
         self.embeddings = embeddings
@@ -118,6 +148,7 @@ class KnowledgeBaseService:
         self.chunking = chunking or ChunkingOptions()
         self.search_options = search_options or SearchOptions()
         self.reranker = reranker
+        self.ingest = ingest or IngestOptions()
         # one tokenizer (and jieba dictionary, ~70 MB) shared by every open knowledge base
         self.tokenizer = Tokenizer()
         self._stores: dict[str, KnowledgeBaseStore] = {}
@@ -199,30 +230,128 @@ class KnowledgeBaseService:
         files: Iterable[tuple[str, Path]],
         on_progress: Callable[[FileResult], None] | None = None,
     ) -> list[FileResult]:
-        """Add (or update) each `(display name, path)`; one bad file never stops the others."""
+        """Add (or update) each `(display name, path)`; one bad file never stops the others.
+
+        Results come back in the order of `files`; `on_progress` gets each file's result as
+        soon as it is known (a stored file's when its batch is stored).
+        """
         store = self.store(kb)
-        results = []
-        for name, path in files:
-            result = self._add_one(store, name, path)
-            results.append(result)
+        done: dict[int, FileResult] = {}
+
+        def finish(position: int, result: FileResult) -> None:
+            done[position] = result
             if on_progress:
                 on_progress(result)
-        return results
 
-    def _add_one(self, store: KnowledgeBaseStore, name: str, path: Path) -> FileResult:
+        batch: list[_Staged] = []
+        for position, (name, path) in enumerate(files):
+            staged = self._stage(store, position, name, path, batch, finish)
+            if staged is None:
+                continue
+            if batch and not self._fits(batch, staged):
+                self._store_batch(store, batch, finish)
+            batch.append(staged)
+            if self._full(batch):
+                self._store_batch(store, batch, finish)  # no need to wait for the next file
+        self._store_batch(store, batch, finish)
+        return [done[position] for position in sorted(done)]
+
+    def _stage(
+        self,
+        store: KnowledgeBaseStore,
+        position: int,
+        name: str,
+        path: Path,
+        batch: list[_Staged],
+        finish: Callable[[int, FileResult], None],
+    ) -> _Staged | None:
+        """Check, hash, load and split one file; None when it is done already (unchanged or
+        an error, both passed to `finish`)."""
         try:
             safe_name = safe_file_name(name)
             self.check_file_type(safe_name)
+        except ZhikuError as exc:
+            finish(position, _error(name, exc))
+            return None
+        if any(staged.name == safe_name for staged in batch):
+            # the same name again: the earlier file is stored first, as without batches
+            self._store_batch(store, batch, finish)
+        try:
             digest = sha256_of(path)
             existing = store.file(safe_name)
             if existing and existing.sha256 == digest:
-                return FileResult(safe_name, "unchanged", existing.chunks)
+                finish(position, FileResult(safe_name, "unchanged", existing.chunks))
+                return None
             chunks = self.chunk_documents(load_file(path, safe_name))
-            vectors = self.embed_passages([chunk.text for chunk in chunks])
-            store.put_file(safe_name, digest, path, chunks, vectors)
-            return FileResult(safe_name, "ok", len(chunks))
         except ZhikuError as exc:
-            return FileResult(name, "error", error=str(exc), http_status=exc.http_status)
+            finish(position, _error(name, exc))
+            return None
+        return _Staged(position, name, safe_name, digest, path, chunks)
+
+    def _fits(self, batch: list[_Staged], staged: _Staged) -> bool:
+        """May `staged` join `batch` within the limits of `IngestOptions`?"""
+        chunks = sum(len(s.chunks) for s in batch) + len(staged.chunks)
+        return len(batch) < self.ingest.batch_files and chunks <= self.ingest.batch_chunks
+
+    def _full(self, batch: list[_Staged]) -> bool:
+        chunks = sum(len(s.chunks) for s in batch)
+        return len(batch) >= self.ingest.batch_files or chunks >= self.ingest.batch_chunks
+
+    def _store_batch(
+        self,
+        store: KnowledgeBaseStore,
+        batch: list[_Staged],
+        finish: Callable[[int, FileResult], None],
+    ) -> None:
+        """Embed the batch's chunks in one call, store each file, save the index once;
+        `batch` is emptied."""
+        if not batch:
+            return
+        staged_files = list(batch)
+        batch.clear()
+        stored = 0
+        try:
+            for staged, vectors in zip(staged_files, self._embed_files(staged_files), strict=True):
+                result = self._put(store, staged, vectors)
+                stored += result.status == "ok"
+                finish(staged.position, result)
+        finally:
+            if stored:
+                store.save_index()
+
+    def _embed_files(self, staged_files: list[_Staged]) -> list[np.ndarray | ZhikuError]:
+        """Each file's chunk vectors from one embedding call; when that call fails, file by
+        file, so that only the file at fault gets the error."""
+        sizes = [len(staged.chunks) for staged in staged_files]
+        texts = [chunk.text for staged in staged_files for chunk in staged.chunks]
+        try:
+            vectors = self.embed_passages(texts)
+        except ZhikuError as exc:
+            if len(staged_files) == 1:
+                return [exc]
+            return [self._embed_or_error(staged) for staged in staged_files]
+        bounds = np.cumsum([0, *sizes])
+        return [vectors[bounds[i] : bounds[i + 1]] for i in range(len(sizes))]
+
+    def _embed_or_error(self, staged: _Staged) -> np.ndarray | ZhikuError:
+        try:
+            return self.embed_passages([chunk.text for chunk in staged.chunks])
+        except ZhikuError as exc:
+            return exc
+
+    def _put(
+        self, store: KnowledgeBaseStore, staged: _Staged, vectors: np.ndarray | ZhikuError
+    ) -> FileResult:
+        """Store one file of a batch (its own transaction; the index is saved by the batch)."""
+        if isinstance(vectors, ZhikuError):
+            return _error(staged.given, vectors)
+        try:
+            store.put_file(
+                staged.name, staged.sha256, staged.path, staged.chunks, vectors, save_index=False
+            )
+        except ZhikuError as exc:
+            return _error(staged.given, exc)
+        return FileResult(staged.name, "ok", len(staged.chunks))
 
     @staticmethod
     def check_file_type(name: str) -> None:
@@ -352,6 +481,10 @@ class KnowledgeBaseService:
         if len(found) < len(wanted):
             found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
         return sorted(found, key=lambda c: c.seq)
+
+
+def _error(name: str, exc: ZhikuError) -> FileResult:
+    return FileResult(name, "error", error=str(exc), http_status=exc.http_status)
 
 
 def sha256_of(path: Path) -> str:

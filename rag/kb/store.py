@@ -305,7 +305,8 @@ class KnowledgeBaseStore:
 
         The metadata changes in one SQLite transaction; the original is copied atomically;
         the index follows. A crash in between leaves SQLite right and the index rebuilt from
-        it on the next open.
+        it on the next open. With `save_index=False` the index changes in memory only: call
+        `save_index` after a batch of files (until then a crash costs an index rebuild).
         """
         now = time.time()
         with self._write_lock:
