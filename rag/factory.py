@@ -21,7 +21,7 @@ from rag.retrievers.rerank import Reranker, build_reranker
 from rag.services import Services
 from rag.settings import Settings
 from rag.splitters import build_splitter
-from rag.vectorstores import build_index
+from rag.vectorstores import SizedIndex
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +66,7 @@ def build_kb_service(
         embeddings=embeddings,
         embedding=EmbeddingIdentity(settings.embedding_model, dimension),
         splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
-        make_index=lambda dim: build_index("faiss_flat_ip", dim),
+        make_index=SizedIndex(settings.vector_index),
         chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
         search_options=SearchOptions(
             mode=settings.search_mode,

@@ -165,6 +165,11 @@ class Settings(BaseModel):
     fusion_method: Literal["weighted", "rrf"] = "weighted"
     fusion_dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     search_candidates: int = Field(default=50, ge=1, le=1000)
+    vector_index: Literal["auto", "flat", "ivf"] = Field(
+        default="auto",
+        description="Dense index: exact below 200k chunks and IVF above (auto), always exact "
+        "(flat), or IVF from 1,000 chunks (ivf).",
+    )
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     use_reranker: bool = Field(
         default=False, description="Rerank the top fused candidates with a cross-encoder."

@@ -47,7 +47,7 @@ from rag.loaders import SUPPORTED_EXTENSIONS, load_file
 from rag.retrievers.fusion import FusionConfig, fuse
 from rag.retrievers.rerank import Reranker
 from rag.retrievers.tokenize import Tokenizer
-from rag.vectorstores import VectorIndex
+from rag.vectorstores import IndexPolicy, VectorIndex
 
 FileStatus = Literal["ok", "unchanged", "error"]
 
@@ -134,12 +134,13 @@ class KnowledgeBaseService:
         embeddings: Embeddings,
         embedding: EmbeddingIdentity,
         splitter: TextSplitter,
-        make_index: Callable[[int], VectorIndex],
+        make_index: IndexPolicy | Callable[[int], VectorIndex],
         chunking: ChunkingOptions | None = None,
         search_options: SearchOptions | None = None,
         reranker: Reranker | None = None,
         ingest: IngestOptions | None = None,
     ) -> None:
+        """`make_index`: which dense index each knowledge base uses (see `KnowledgeBaseStore`)."""
         self.root = root
         self.embeddings = embeddings
         self.embedding = embedding

@@ -9,6 +9,10 @@ Chunk vectors are kept in SQLite too, so the index is a rebuildable cache: when 
 missing, torn, or disagrees with the metadata (a crash between the two writes), it is rebuilt
 from SQLite without re-embedding anything. Chunk ids come from AUTOINCREMENT and are never
 reused, so a deleted chunk can never come back under an old id.
+
+Which index type the knowledge base uses follows its size (VECTOR_INDEX, an `IndexPolicy`):
+after each write the store asks the policy whether the index still fits, and rebuilds it
+from SQLite as the other type when it does not (rag/vectorstores/sizing.py).
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ import shutil
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +33,12 @@ from rag.atomic import atomic_copy
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
 from rag.retrievers.lexical import LexicalIndex, LexicalResult
 from rag.retrievers.tokenize import Tokenizer
-from rag.vectorstores import VectorIndex
+from rag.vectorstores import IndexPolicy, VectorIndex, as_policy
 
 DB_NAME = "kb.sqlite"
+_BLOCK = 4096
+"""Vectors read from SQLite at a time when the index is rebuilt."""
+_IDS_PER_QUERY = 500
 INDEX_PATH = Path("vector_store") / "index.faiss"
 CONTENT_DIR = "content"
 
@@ -120,9 +127,11 @@ class KnowledgeBaseStore:
         self,
         path: Path,
         embedding: EmbeddingIdentity,
-        make_index: Callable[[int], VectorIndex],
+        make_index: IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
     ) -> None:
+        """`make_index`: an `IndexPolicy` (e.g. `SizedIndex`, VECTOR_INDEX), or an index
+        class / factory used whatever the size."""
         self.path = path
         self.name = path.name
         self.embedding = embedding
@@ -134,8 +143,8 @@ class KnowledgeBaseStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._check_embedding()
-        self._make_index = make_index
-        self._index = make_index(embedding.dimension)
+        self._policy = as_policy(make_index)
+        self._index = self._policy.empty(embedding.dimension)
         self._load_index()
         self._lexical = LexicalIndex(
             self._db, tokenizer=tokenizer or Tokenizer(), db_lock=self._db_lock
@@ -149,7 +158,7 @@ class KnowledgeBaseStore:
         cls,
         path: Path,
         embedding: EmbeddingIdentity,
-        make_index: Callable[[int], VectorIndex],
+        make_index: IndexPolicy | Callable[[int], VectorIndex],
         description: str = "",
         tokenizer: Tokenizer | None = None,
     ) -> KnowledgeBaseStore:
@@ -190,13 +199,23 @@ class KnowledgeBaseStore:
     def index_path(self) -> Path:
         return self.path / INDEX_PATH
 
+    @property
+    def index_kind(self) -> str:
+        """The dense index's type: "flat" (exact) or "ivf"."""
+        return self._index.kind
+
     def _load_index(self) -> None:
-        """Load the saved index; rebuild it from SQLite when it disagrees with the metadata."""
+        """Load the saved index; rebuild it from SQLite when it disagrees with the metadata
+        or is not the type its size calls for."""
         if self.index_path.exists():
             # a torn or foreign file is ignored: the check below rebuilds it from SQLite
             with contextlib.suppress(RuntimeError, ValueError):
-                self._index.load(self.index_path)
-        if not self.index_path.exists() or not self.index_matches_metadata():
+                self._index = self._policy.load(self.index_path, self.embedding.dimension)
+        if (
+            not self.index_path.exists()
+            or not self.index_matches_metadata()
+            or not self._policy.fits(self._index)
+        ):
             self.rebuild_index()
 
     def index_matches_metadata(self) -> bool:
@@ -204,19 +223,14 @@ class KnowledgeBaseStore:
         return stored == set(self._index.ids().tolist())
 
     def rebuild_index(self) -> None:
-        """Rebuild the dense index from the vectors kept in SQLite, then save it."""
+        """Rebuild the dense index from the vectors kept in SQLite, then save it.
+
+        The type is the one the size calls for. Searches use the old index until the new
+        one replaces it; writes wait.
+        """
         with self._write_lock:
-            fresh = self._make_index(self.embedding.dimension)
-            batch_ids: list[int] = []
-            batch_vectors: list[np.ndarray] = []
-            for chunk_id, blob in self._query("SELECT id, vector FROM chunks ORDER BY id"):
-                batch_ids.append(chunk_id)
-                batch_vectors.append(np.frombuffer(blob, dtype=np.float32))
-                if len(batch_ids) >= 4096:
-                    fresh.add(np.array(batch_ids), np.vstack(batch_vectors))
-                    batch_ids, batch_vectors = [], []
-            if batch_ids:
-                fresh.add(np.array(batch_ids), np.vstack(batch_vectors))
+            source = _StoredVectors(self._query, self.embedding.dimension)
+            fresh = self._policy.build(self.embedding.dimension, source, self._index.kind)
             self._index = fresh
             self._index.save(self.index_path)
 
@@ -234,8 +248,13 @@ class KnowledgeBaseStore:
         return stored == self._lexical.ids()
 
     def save_index(self) -> None:
+        """Persist the dense index, rebuilt first as another type when its size calls for it
+        (`IndexPolicy.fits`)."""
         with self._write_lock:
-            self._index.save(self.index_path)
+            if self._policy.fits(self._index):
+                self._index.save(self.index_path)
+            else:
+                self.rebuild_index()
 
     # ---- reads ----------------------------------------------------------------------
 
@@ -349,7 +368,7 @@ class KnowledgeBaseStore:
                 remove=old_ids,
             )
             if save_index:
-                self._index.save(self.index_path)
+                self.save_index()
 
     def remove_file(self, name: str) -> None:
         """Remove a file's chunks from metadata and index, and its original from content/."""
@@ -366,7 +385,7 @@ class KnowledgeBaseStore:
             if ids:
                 self._index.remove(np.array(ids))
                 self._lexical.remove(ids)
-            self._index.save(self.index_path)
+            self.save_index()
             (self.path / CONTENT_DIR / name).unlink(missing_ok=True)
 
     def check(self, repair: bool = True) -> CheckReport:
@@ -390,6 +409,12 @@ class KnowledgeBaseStore:
 
             if not self.index_matches_metadata():
                 found("dense index disagreed with the metadata: rebuilt", self.rebuild_index)
+            elif not self._policy.fits(self._index):
+                found(
+                    f"dense index is {self._index.kind} at {len(self._index)} chunks, not the "
+                    "type VECTOR_INDEX asks for: rebuilt",
+                    self.rebuild_index,
+                )
             if not self.lexical_matches_metadata():
                 found("lexical index disagreed with the metadata: synced", self._sync_lexical)
             content = self.path / CONTENT_DIR
@@ -417,6 +442,50 @@ class KnowledgeBaseStore:
         with self._write_lock:
             self.close()
             shutil.rmtree(self.path)
+
+
+class _StoredVectors:
+    """The chunk vectors kept in SQLite, as a `VectorSource` for rebuilding the index.
+
+    Read in id order, `_BLOCK` rows per query (keyset pages), so neither the rows nor the
+    vectors are all in memory at once; the caller holds the store's write lock, so nothing
+    changes in between.
+    """
+
+    def __init__(self, query: Callable[[str, Sequence[object]], list[tuple]], dim: int) -> None:
+        self._query = query
+        self._dim = dim
+
+    def count(self) -> int:
+        return int(self._query("SELECT COUNT(*) FROM chunks", ())[0][0])
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        last = -1
+        while True:
+            rows = self._query(
+                "SELECT id, vector FROM chunks WHERE id > ? ORDER BY id LIMIT ?", (last, _BLOCK)
+            )
+            if not rows:
+                return
+            last = rows[-1][0]
+            yield self._arrays(rows)
+
+    def sample(self, count: int, seed: int) -> np.ndarray:
+        ids = np.array([row[0] for row in self._query("SELECT id FROM chunks", ())], np.int64)
+        picks = np.random.default_rng(seed).choice(len(ids), min(count, len(ids)), replace=False)
+        chosen = np.sort(ids[picks]).tolist()
+        parts = [np.zeros((0, self._dim), np.float32)]
+        for start in range(0, len(chosen), _IDS_PER_QUERY):
+            group = chosen[start : start + _IDS_PER_QUERY]
+            marks = ",".join("?" * len(group))
+            rows = self._query(f"SELECT id, vector FROM chunks WHERE id IN ({marks})", group)
+            parts.append(self._arrays(rows)[1])
+        return np.vstack(parts)
+
+    def _arrays(self, rows: list[tuple]) -> tuple[np.ndarray, np.ndarray]:
+        ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
+        return ids, vectors.reshape(len(rows), self._dim)
 
 
 def _chunk(row: tuple) -> ChunkRecord:

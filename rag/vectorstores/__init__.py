@@ -1,4 +1,5 @@
-"""Vector indexes: one interface (`VectorIndex`), picked by VECTOR_INDEX.
+"""Vector indexes: one interface (`VectorIndex`); which one a knowledge base uses is picked by
+VECTOR_INDEX (`SizedIndex`, rag/vectorstores/sizing.py).
 
 Indexes hold vectors under stable int64 ids (the chunk ids of the knowledge base's SQLite
 metadata), never positions, so a delete removes exactly the chunks it names. Vectors are
@@ -11,8 +12,16 @@ from collections.abc import Callable
 
 from rag.errors import ConfigError
 from rag.vectorstores.base import VectorIndex
-from rag.vectorstores.faiss_index import FaissFlatIndex
+from rag.vectorstores.faiss_index import FaissFlatIndex, IndexKind
 from rag.vectorstores.faiss_ivf import FaissIVFIndex
+from rag.vectorstores.sizing import (
+    VECTOR_INDEX_MODES,
+    FixedIndex,
+    IndexPolicy,
+    SizedIndex,
+    VectorIndexMode,
+    as_policy,
+)
 
 INDEXES: dict[str, Callable[[int], VectorIndex]] = {
     "faiss_flat_ip": FaissFlatIndex,
@@ -21,13 +30,27 @@ INDEXES: dict[str, Callable[[int], VectorIndex]] = {
 
 
 def build_index(name: str, dimension: int) -> VectorIndex:
+    """An empty index of class `name` (a key of INDEXES)."""
     try:
         make = INDEXES[name]
     except KeyError:
         raise ConfigError(
-            f"VECTOR_INDEX={name!r} unknown; valid: {', '.join(sorted(INDEXES))}"
+            f"vector index {name!r} unknown; valid: {', '.join(sorted(INDEXES))}"
         ) from None
     return make(dimension)
 
 
-__all__ = ["INDEXES", "FaissFlatIndex", "VectorIndex", "build_index"]
+__all__ = [
+    "INDEXES",
+    "VECTOR_INDEX_MODES",
+    "FaissFlatIndex",
+    "FaissIVFIndex",
+    "FixedIndex",
+    "IndexKind",
+    "IndexPolicy",
+    "SizedIndex",
+    "VectorIndex",
+    "VectorIndexMode",
+    "as_policy",
+    "build_index",
+]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
 import numpy as np
 
@@ -12,6 +12,11 @@ class VectorIndex(Protocol):
     """Normalized vectors under stable int64 ids, searched by inner product (cosine)."""
 
     dimension: int
+
+    @property
+    def kind(self) -> Literal["flat", "ivf"]:
+        """ "flat" (exact search) or "ivf" (inverted lists, approximate)."""
+        ...
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None: ...
 

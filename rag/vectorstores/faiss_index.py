@@ -9,11 +9,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Literal
 
 import faiss
 import numpy as np
 
 from rag.atomic import atomic_write
+
+IndexKind = Literal["flat", "ivf"]
+"""What a `VectorIndex` is: "flat" (exact search) or "ivf" (inverted lists, approximate)."""
 
 SEARCH_THREADS = 1
 """OpenMP threads for one query. A single query gains little from a second thread, and under
@@ -23,6 +27,8 @@ measures both (the "omp2" rows)."""
 
 class FaissFlatIndex:
     """Exact cosine search over normalized vectors, with stable ids."""
+
+    kind: IndexKind = "flat"
 
     def __init__(self, dimension: int) -> None:
         self.dimension = dimension

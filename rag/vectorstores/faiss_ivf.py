@@ -11,17 +11,21 @@ exact scan:
   lists, so every centroid is trained on >= 40 vectors. The ids are stored in the inverted
   lists themselves, with a hash-table direct map, so `remove` deletes exactly the ids named
   without scanning the lists.
-* `nprobe` is measured, not guessed: after training, 256 queries modelled on its own
-  vectors (see `perturbed`: as far from a chunk as real dev-set questions are from their
-  best chunk) are searched exactly and with growing `nprobe`; the smallest `nprobe` whose
-  recall@10 reaches `target_recall` + `recall_margin` is kept. Tightly clustered data needs
-  few lists, random vectors nearly all; e5 embeddings are in between (dev set, 2.2k chunks,
+* `nprobe` is measured, not guessed: after training, 256 queries modelled on the vectors
+  it was trained on (see `perturbed`: as far from a chunk as real dev-set questions are from
+  their best chunk) are searched exactly and with growing `nprobe`; the smallest `nprobe`
+  whose recall@10 reaches `target_recall` + `recall_margin` is kept. Tightly clustered data
+  needs few lists, random vectors nearly all; e5 embeddings are in between (dev set, 2.2k chunks,
   55 lists: real questions need 24 lists for 0.95, the measurement picks 48: 0.989).
 * When the index has grown `retrain_growth` times since it was trained, it is trained anew
   on all its vectors (and `nprobe` measured again), so late documents on new topics get
   centroids of their own. Training re-adds every vector, inside the `add` that crosses the
   size and under the index lock (searches wait): measured 6 s at 100k vectors, 39 s at 1M
   (1024 lists, 2 quiet cores), with ~2x the vectors' memory while it runs.
+
+The same training also runs from outside (`train_from`): a knowledge base switching to IVF
+(rag/vectorstores/sizing.py) trains on a sample of its vectors and streams the rest from
+SQLite in blocks, so it needs the IVF's memory plus one block, not a second copy.
 
 e5-like vectors are only weakly clustered, so the measured `nprobe` is large (384-512 of 1024
 lists at 100k-1M on synthetic vectors shaped like the dev set's): the IVF halves the exact
@@ -33,6 +37,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +45,7 @@ import faiss
 import numpy as np
 
 from rag.atomic import atomic_write
-from rag.vectorstores.faiss_index import search_one
+from rag.vectorstores.faiss_index import IndexKind, search_one
 
 _HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]  # not in the stubs
 
@@ -119,6 +124,11 @@ class FaissIVFIndex:
         return isinstance(self._index, faiss.IndexIVF)
 
     @property
+    def kind(self) -> IndexKind:
+        """Trained: "ivf"; still an exact index: "flat"."""
+        return "ivf" if self.is_ivf else "flat"
+
+    @property
     def nlist(self) -> int | None:
         with self._lock:
             return int(self._index.nlist) if self.is_ivf else None
@@ -163,49 +173,67 @@ class FaissIVFIndex:
         """(Re)build as an IVF trained on every vector held, then measure `nprobe`."""
         ids, vectors = self._contents()
         n = len(ids)
+        rng = np.random.default_rng(self.seed)
+        picks = np.sort(rng.choice(n, self.training_size(n), replace=False))
+        self.train_from(n, vectors[picks], [(ids, vectors)])
+
+    def nlist_for(self, n: int) -> int:
+        """Lists for `n` vectors: the fixed `nlist` or the size rule, >= 40 vectors each."""
         nlist = self.fixed_nlist or choose_nlist(n, self.max_nlist)
-        nlist = max(1, min(nlist, n // MIN_POINTS_PER_LIST or 1))
+        return max(1, min(nlist, n // MIN_POINTS_PER_LIST or 1))
+
+    def training_size(self, n: int) -> int:
+        """How many of `n` vectors k-means trains on (a random sample of them)."""
+        return min(n, self.nlist_for(n) * self.train_points_per_list)
+
+    def train_from(
+        self, n: int, sample: np.ndarray, blocks: Iterable[tuple[np.ndarray, np.ndarray]]
+    ) -> None:
+        """Become an IVF trained on `sample`, holding every (ids, vectors) block of `blocks`.
+
+        `n`: how many vectors `blocks` holds in all (it sets the number of lists); `sample`:
+        `training_size(n)` of them, drawn at random. `blocks` is read once, as it comes (it
+        may stream from disk): the exact top-10 of the calibration queries is gathered on
+        the way, so `nprobe` is measured without a second pass or a copy of the vectors.
+        """
+        sample = np.ascontiguousarray(sample, dtype=np.float32).reshape(-1, self.dimension)
+        nlist = self.nlist_for(n)
         quantizer = faiss.IndexFlatIP(self.dimension)
         index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = self.seed
-        rng = np.random.default_rng(self.seed)
-        sample_size = min(n, nlist * self.train_points_per_list)
         index.cp.max_points_per_centroid = self.train_points_per_list
-        sample = vectors[np.sort(rng.choice(n, sample_size, replace=False))]
         index.train(sample)
         index.set_direct_map_type(_HASHTABLE)
-        for start in range(0, n, 65536):
-            index.add_with_ids(vectors[start : start + 65536], ids[start : start + 65536])
-        if self.fixed_nprobe:
-            index.nprobe = min(self.fixed_nprobe, nlist)
-            self.measured_recall = None
+        rng = np.random.default_rng(self.seed + 1)
+        queries = None if self.fixed_nprobe else calibration_queries(sample, rng)
+        truth = _TopK(queries, min(_CALIBRATION_K, n)) if queries is not None else None
+        for ids, vectors in blocks:
+            ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+            vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+            for start in range(0, len(ids), 65536):
+                index.add_with_ids(vectors[start : start + 65536], ids[start : start + 65536])
+            if truth is not None:
+                truth.add(ids, vectors)
+        if queries is None or truth is None:
+            index.nprobe = min(self.fixed_nprobe or 1, nlist)
+            recall = None
         else:
-            index.nprobe, self.measured_recall = self._calibrate(index, ids, vectors, rng)
-        self._index = index
-        self.trained_size = n
+            index.nprobe, recall = self._calibrate(index, queries, truth.ids())
+        with self._lock:
+            self._index = index
+            self.trained_size = int(index.ntotal)
+            self.measured_recall = recall
 
-    def _calibrate(
-        self,
-        index: Any,
-        ids: np.ndarray,
-        vectors: np.ndarray,
-        rng: np.random.Generator,
-    ) -> tuple[int, float]:
-        """The smallest nprobe whose recall@10 against exact search reaches the target."""
-        n = len(vectors)
-        k = min(_CALIBRATION_K, n)
-        picks = rng.choice(n, min(_CALIBRATION_QUERIES, n), replace=False)
-        queries = perturbed(vectors, picks, _QUERY_RHO, rng)
-        # brute force over the vectors in place (an exact index would copy them)
-        _, positions = faiss.knn(queries, vectors, k, metric=faiss.METRIC_INNER_PRODUCT)
-        truth = np.where(positions >= 0, ids[np.maximum(positions, 0)], -1)
+    def _calibrate(self, index: Any, queries: np.ndarray, truth: np.ndarray) -> tuple[int, float]:
+        """The smallest nprobe whose recall@10 against exact search (`truth`) reaches the
+        target."""
         goal = min(1.0, self.target_recall + self.recall_margin)
         nlist = int(index.nlist)
         steps = [p for p in nprobe_steps(nlist) if p < nlist] + [nlist]
         recall = 0.0
         for nprobe in steps:
             index.nprobe = nprobe
-            _, found = index.search(queries, k)
+            _, found = index.search(queries, truth.shape[1])
             recall = recall_at_k(found, truth)
             if recall >= goal:
                 return nprobe, recall
@@ -270,6 +298,35 @@ class FaissIVFIndex:
             self.measured_recall = None
             if not self.is_ivf:
                 self._maybe_train()  # e.g. a large index written by FaissFlatIndex
+
+
+def calibration_queries(sample: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Queries modelled on `sample` (see `perturbed`) for measuring `nprobe`."""
+    picks = rng.choice(len(sample), min(_CALIBRATION_QUERIES, len(sample)), replace=False)
+    return perturbed(sample, picks, _QUERY_RHO, rng)
+
+
+class _TopK:
+    """The exact top-k ids (inner product) of some queries, over vectors seen block by block."""
+
+    def __init__(self, queries: np.ndarray, k: int) -> None:
+        self.queries = queries
+        self.k = k
+        self._heap = faiss.ResultHeap(len(queries), k, keep_max=True)
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        if not len(ids):
+            return
+        # brute force over the block in place (an exact index would copy it)
+        scores, positions = faiss.knn(
+            self.queries, vectors, min(self.k, len(ids)), metric=faiss.METRIC_INNER_PRODUCT
+        )
+        self._heap.add_result(scores, np.where(positions >= 0, ids[positions], -1))
+
+    def ids(self) -> np.ndarray:
+        """Per query, the ids best first (-1 where fewer than k vectors were seen)."""
+        self._heap.finalize()
+        return np.asarray(self._heap.I)
 
 
 def perturbed(
