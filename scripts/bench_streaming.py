@@ -1,0 +1,211 @@
+"""How long a token takes from the model to the client: REST (SSE) and the Gradio UI's stream.
+
+    .venv/bin/python scripts/bench_streaming.py [--llm fast] [--questions 5]
+
+The app is built in this process (real LLM, real embeddings, a small KB) and served by
+uvicorn on a free loopback port; clients in the same process read the stream. One clock for
+all: every character of the answer gets the time the LLM produced it (the chain's LLM
+stream is wrapped), the time the chain handed it on (after the answer-script conversion,
+which holds back up to 3 characters), and the time the client received it. Prints p50/p95/max
+of each delay per character and writes JSON (--out). The goal: ≤ 0.3 s model → client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import json
+import socket
+import statistics
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from rag.factory import build_services, create_app
+from rag.services import Services
+from rag.settings import load_settings
+
+DOCS = {
+    "company.md": "# 青松公司\n\n青松公司成立於1991年，總部位於成都，主要生產茶葉與茶具。"
+    "公司在2005年開設第一家海外門市，位於新加坡。",
+    "bridge.md": "# Marlow Bridge\n\nThe Marlow Bridge was completed in 1874 and spans the "
+    "Thames. It was restored in 1996 after heavy lorries were banned from it.",
+}
+QUESTIONS = [
+    "青松公司成立於哪一年？請詳細說明公司的歷史。",
+    "When was the Marlow Bridge completed, and what happened to it later?",
+    "青松公司的總部在哪裡？",
+    "What river does the Marlow Bridge span?",
+    "青松公司的第一家海外門市在哪裡？",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class CharClock:
+    """Times at which each character of one answer passed a point, in order."""
+
+    def __init__(self) -> None:
+        self.times: list[float] = []
+
+    def mark(self, text: str) -> None:
+        now = time.monotonic()
+        self.times.extend([now] * len(text))
+
+
+class TimedStream:
+    """Wraps the chain's `rag_chain` so each piece the LLM yields is timed."""
+
+    def __init__(self, inner: Any, clock_ref: list[CharClock]) -> None:
+        self.inner = inner
+        self.clock_ref = clock_ref
+
+    def stream(self, inputs: Any, *args: Any, **kwargs: Any) -> Iterator[str]:
+        for piece in self.inner.stream(inputs, *args, **kwargs):
+            self.clock_ref[0].mark(piece)
+            yield piece
+
+
+def instrument(services: Services) -> tuple[list[CharClock], list[CharClock]]:
+    """Clocks (current answer's, replaced per question) at the LLM and at the chain's output."""
+    produced = [CharClock()]
+    handed_on = [CharClock()]
+    qa = services.qa
+    qa.rag_chain = TimedStream(qa.rag_chain, produced)  # type: ignore[assignment]
+    qa.chat_chain = TimedStream(qa.chat_chain, produced)  # type: ignore[assignment]
+    original_stream = qa.stream
+
+    def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for event in original_stream(*args, **kwargs):
+            if event.kind == "token":
+                handed_on[0].mark(event.text)
+            yield event
+
+    qa.stream = stream  # type: ignore[method-assign]
+    return produced, handed_on
+
+
+def rest_answer(base: str, kb: str, question: str) -> CharClock:
+    received = CharClock()
+    body = {"kb": kb, "query": question, "stream": True}
+    with httpx.stream("POST", f"{base}/api/chat", json=body, timeout=300) as response:
+        response.raise_for_status()
+        event = ""
+        for line in response.iter_lines():
+            if line.startswith("event:"):
+                event = line.split(":", 1)[1].strip()
+            elif line.startswith("data:") and event == "token":
+                received.mark(json.loads(line[5:])["text"])
+    return received
+
+
+def gradio_answer(base: str, kb: str, question: str) -> CharClock:
+    """The UI's own stream (the respond handler), read with gradio_client as the browser
+    reads it: each update carries the answer so far. Plain chat: the UI's KB list is filled
+    when a browser loads the page, so the client cannot pick the KB; the stream's path from
+    the chain to the client is the same."""
+    from gradio_client import Client
+
+    from rag.ui import PLAIN_CHAT
+
+    received = CharClock()
+    client = Client(base + "/", verbose=False)
+    shown = 0
+    job = client.submit(question, [], PLAIN_CHAT, api_name="/respond")
+    for messages, _ in job:
+        if not messages or messages[-1]["role"] != "assistant":
+            continue
+        content = messages[-1]["content"]  # Gradio 6: a list of {"type": "text", "text"} parts
+        if isinstance(content, list):
+            content = "".join(str(part.get("text", "")) for part in content)
+        text = str(content)
+        text = html.unescape(text.split("<", 1)[0])  # the sources block comes at the end
+        if text != "…" and len(text) > shown:
+            received.mark(text[shown:])
+            shown = len(text)
+    return received
+
+
+def delays(later: CharClock, earlier: CharClock) -> list[float]:
+    n = min(len(later.times), len(earlier.times))
+    return [later.times[i] - earlier.times[i] for i in range(n)]
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[int(0.95 * (len(ordered) - 1))], 1),
+        "max_ms": round(1000 * ordered[-1], 1),
+        "chars": len(ordered),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--llm", default="fast")
+    parser.add_argument("--questions", type=int, default=len(QUESTIONS))
+    parser.add_argument("--out", type=Path, default=Path("bench_streaming.json"))
+    args = parser.parse_args()
+
+    kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
+    services = build_services(load_settings(LLM_MODEL=args.llm), kb_root=kb_root)
+    services.kb.create_kb("stream")
+    docs = kb_root / "docs"
+    docs.mkdir()
+    for name, text in DOCS.items():
+        (docs / name).write_text(text, encoding="utf-8")
+    services.kb.add_files("stream", [(p.name, p) for p in sorted(docs.iterdir())])
+    produced, handed_on = instrument(services)
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
+    )
+    threading.Thread(target=server.run, daemon=True).start()
+    base = f"http://127.0.0.1:{port}"
+    while not server.started:
+        time.sleep(0.1)
+
+    results: dict[str, dict[str, list[float]]] = {}
+    for route, read in (("rest_sse", rest_answer), ("gradio_ui", gradio_answer)):
+        route_delays: dict[str, list[float]] = {"conversion": [], "transport": [], "total": []}
+        for question in QUESTIONS[: args.questions]:
+            produced[0], handed_on[0] = CharClock(), CharClock()
+            received = read(base, "stream", question)
+            route_delays["conversion"] += delays(handed_on[0], produced[0])
+            route_delays["transport"] += delays(received, handed_on[0])
+            route_delays["total"] += delays(received, produced[0])
+        results[route] = route_delays
+    server.should_exit = True
+
+    print("| route | delay | p50 ms | p95 ms | max ms | chars |")
+    print("|---|---|---|---|---|---|")
+    report: dict[str, dict[str, dict[str, float]]] = {}
+    for route, route_delays in results.items():
+        report[route] = {}
+        for name, values in route_delays.items():
+            if not values:
+                continue
+            row = summary(values)
+            report[route][name] = row
+            print(
+                f"| {route} | {name} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} | "
+                f"{row['chars']} |"
+            )
+    args.out.write_text(json.dumps({"llm": args.llm, **report}, indent=1), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
