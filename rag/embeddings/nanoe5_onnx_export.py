@@ -154,14 +154,21 @@ def _export_float(folder: Path, out: Path) -> None:
     """The folder's BertModel + mean pooling as a float32 ONNX graph with dynamic shapes."""
     import torch
     from transformers import BertModel
+    from transformers.utils import logging as transformers_logging
 
-    network = BertModel.from_pretrained(
-        str(folder),
-        dtype=torch.float32,
-        add_pooling_layer=False,
-        attn_implementation="eager",
-        local_files_only=True,
-    ).eval()
+    bar = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar goes to stderr
+    try:
+        network = BertModel.from_pretrained(
+            str(folder),
+            dtype=torch.float32,
+            add_pooling_layer=False,
+            attn_implementation="eager",
+            local_files_only=True,
+        ).eval()
+    finally:
+        if bar:
+            transformers_logging.enable_progress_bar()
 
     class _MeanPooled(torch.nn.Module):
         def __init__(self, bert: torch.nn.Module) -> None:
