@@ -30,6 +30,12 @@ def atomic_copy(source: Path, target: Path) -> None:
     atomic_write(target, lambda tmp: shutil.copyfile(source, tmp))
 
 
+def atomic_move(source: Path, target: Path) -> None:
+    """Rename `source` over `target` (same directory) and make the rename durable."""
+    os.replace(source, target)
+    _fsync_dir(target.parent)
+
+
 def _fsync_dir(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY)
     try:

@@ -18,6 +18,7 @@ from SQLite as the other type when it does not (rag/vectorstores/sizing.py).
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import shutil
 import sqlite3
@@ -29,7 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.atomic import atomic_copy
+from rag.atomic import atomic_copy, atomic_move
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
 from rag.retrievers.lexical import LexicalIndex, LexicalResult
 from rag.retrievers.tokenize import Tokenizer
@@ -41,6 +42,9 @@ _BLOCK = 4096
 _IDS_PER_QUERY = 500
 INDEX_PATH = Path("vector_store") / "index.faiss"
 CONTENT_DIR = "content"
+STAGED_PREFIX = ".staged."
+"""content/.staged.<name>: a new original, copied before its metadata is committed and
+renamed into place right after (stored names never start with a dot)."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -328,43 +332,26 @@ class KnowledgeBaseStore:
     ) -> None:
         """Store a new or changed file: its old chunks go before the new ones are added.
 
-        The metadata changes in one SQLite transaction; the original is copied atomically;
-        the index follows. A crash in between leaves SQLite right and the index rebuilt from
-        it on the next open. With `save_index=False` the index changes in memory only: call
-        `save_index` after a batch of files (until then a crash costs an index rebuild).
+        The original is first copied next to its place (content/.staged.<name>, fsynced), the
+        metadata changes in one SQLite transaction, then the copy is renamed into place and
+        the index follows. A crash in between leaves SQLite right, and `check` finishes or
+        drops the staged copy (by its sha256) and rebuilds the index from SQLite. With
+        `save_index=False` the index changes in memory only: call `save_index` after a batch
+        of files (until then a crash costs an index rebuild).
         """
         now = time.time()
         with self._write_lock:
             old_ids = [row[0] for row in self._query(
                 "SELECT id FROM chunks WHERE file_name = ?", (name,)
             )]  # fmt: skip
-            with self._db_lock, self._db:
-                self._db.execute("BEGIN IMMEDIATE")
-                added = self._db.execute("SELECT added_at FROM files WHERE name = ?", (name,))
-                first_added = (added.fetchone() or (now,))[0]
-                self._db.execute("DELETE FROM chunks WHERE file_name = ?", (name,))
-                self._db.execute(
-                    "INSERT OR REPLACE INTO files(name, sha256, bytes, chunks, added_at, "
-                    "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, sha256, original.stat().st_size, len(chunks), first_added, now),
-                )
-                new_ids = [
-                    self._db.execute(
-                        "INSERT INTO chunks(file_name, seq, text, page, title_path, metadata, "
-                        "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (
-                            name,
-                            seq,
-                            chunk.text,
-                            chunk.page,
-                            chunk.title_path,
-                            json.dumps(chunk.metadata, ensure_ascii=False),
-                            np.asarray(vector, dtype=np.float32).tobytes(),
-                        ),
-                    ).lastrowid
-                    for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
-                ]
-            atomic_copy(original, self.path / CONTENT_DIR / name)
+            staged = self.path / CONTENT_DIR / f"{STAGED_PREFIX}{name}"
+            atomic_copy(original, staged)
+            try:
+                new_ids = self._commit_file(name, sha256, original, chunks, vectors, now)
+            except BaseException:
+                staged.unlink(missing_ok=True)
+                raise
+            atomic_move(staged, self.path / CONTENT_DIR / name)
             if old_ids:
                 self._index.remove(np.array(old_ids))
             self._index.add(np.array(new_ids, dtype=np.int64), vectors)
@@ -375,6 +362,44 @@ class KnowledgeBaseStore:
             )
             if save_index:
                 self.save_index()
+
+    def _commit_file(
+        self,
+        name: str,
+        sha256: str,
+        original: Path,
+        chunks: Sequence[NewChunk],
+        vectors: np.ndarray,
+        now: float,
+    ) -> list[int | None]:
+        """Replace file `name`'s row and chunks in one transaction; the new chunk ids."""
+        with self._db_lock, self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            added = self._db.execute("SELECT added_at FROM files WHERE name = ?", (name,))
+            first_added = (added.fetchone() or (now,))[0]
+            self._db.execute("DELETE FROM chunks WHERE file_name = ?", (name,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO files(name, sha256, bytes, chunks, added_at, "
+                "updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (name, sha256, original.stat().st_size, len(chunks), first_added, now),
+            )
+            new_ids = [
+                self._db.execute(
+                    "INSERT INTO chunks(file_name, seq, text, page, title_path, metadata, "
+                    "vector) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        name,
+                        seq,
+                        chunk.text,
+                        chunk.page,
+                        chunk.title_path,
+                        json.dumps(chunk.metadata, ensure_ascii=False),
+                        np.asarray(vector, dtype=np.float32).tobytes(),
+                    ),
+                ).lastrowid
+                for seq, (chunk, vector) in enumerate(zip(chunks, vectors, strict=True))
+            ]
+        return new_ids
 
     def remove_file(self, name: str) -> None:
         """Remove a file's chunks from metadata and index, and its original from content/."""
@@ -399,8 +424,10 @@ class KnowledgeBaseStore:
 
         SQLite is the source of truth (its writes are transactions): a stale index is rebuilt
         from it, leftover temp files and originals with no metadata row (a remove cut short)
-        are deleted. A row whose original is missing cannot be repaired here: it is reported,
-        and the file stays searchable until it is re-added or removed.
+        are deleted, a staged original (a `put_file` cut short) is moved into place when its
+        metadata was committed, else deleted. A row whose original is missing cannot be
+        repaired here: it is reported, and the file stays searchable until it is re-added or
+        removed.
         """
         with self._write_lock:
             repaired: list[str] = []
@@ -424,11 +451,16 @@ class KnowledgeBaseStore:
             if not self.lexical_matches_metadata():
                 found("lexical index disagreed with the metadata: synced", self._sync_lexical)
             content = self.path / CONTENT_DIR
-            known = {f.name for f in self.files()}
+            files = {f.name: f for f in self.files()}
+            pending = {  # committed, the original not yet renamed into place
+                path.name.removeprefix(STAGED_PREFIX)
+                for path in sorted(content.glob(f"{STAGED_PREFIX}*"))
+                if self._check_staged(path, files, found)
+            }
             for path in sorted(content.iterdir()):
-                if path.name not in known:
+                if path.name not in files and not path.name.startswith(STAGED_PREFIX):
                     found(f"{path.name}: in content/ but not indexed: deleted", path.unlink)
-            for name in sorted(known):
+            for name in sorted(set(files) - pending):
                 if not (content / name).exists():
                     found(f"{name}: indexed, but its original is missing: re-add it", None)
             miscounted = self._query(
@@ -438,6 +470,26 @@ class KnowledgeBaseStore:
             for (name,) in miscounted:
                 found(f"{name}: chunk count disagrees: remove and re-add it", None)
             return CheckReport(self.name, repaired, unresolved)
+
+    def _check_staged(
+        self,
+        path: Path,
+        files: dict[str, FileRecord],
+        found: Callable[[str, Callable[[], object] | None], None],
+    ) -> bool:
+        """A staged original left by a crash: its metadata was committed (same sha256) and
+        it is renamed into place (True), or it was not and the copy is deleted (False)."""
+        name = path.name.removeprefix(STAGED_PREFIX)
+        record = files.get(name)
+        if record is not None and _sha256(path) == record.sha256:
+            target = path.with_name(name)
+            found(
+                f"{name}: stored, original not yet in place: moved",
+                lambda: atomic_move(path, target),
+            )
+            return True
+        found(f"{name}: staged original never stored: deleted", path.unlink)
+        return False
 
     def close(self) -> None:
         with self._db_lock:
@@ -492,6 +544,14 @@ class _StoredVectors:
         ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
         vectors = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float32)
         return ids, vectors.reshape(len(rows), self._dim)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _chunk(row: tuple) -> ChunkRecord:

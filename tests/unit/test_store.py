@@ -1,10 +1,12 @@
 """The KB store: exact deletes, no pickle, an index rebuilt from SQLite when it is torn."""
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+import rag.kb.store as store_module
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
 from rag.kb.store import EmbeddingIdentity, KnowledgeBaseStore, NewChunk
 from rag.vectorstores import FaissFlatIndex, build_index
@@ -125,3 +127,41 @@ def test_equivalent_embedding_model_opens_the_kb_and_others_still_do_not(tmp_pat
     unrelated = EmbeddingIdentity("other", DIM, frozenset({"fake-onnx"}))
     with pytest.raises(EmbeddingMismatchError):
         KnowledgeBaseStore(tmp_path / "kb", unrelated, FaissFlatIndex)
+
+
+def test_check_finishes_or_drops_a_staged_original(tmp_path: Path, monkeypatch):
+    store = make_store(tmp_path / "kb")
+    put(store, tmp_path, "a.txt", ["old"], seed=1)
+    content = tmp_path / "kb" / "content"
+    new = tmp_path / "new-a.txt"
+    new.write_text("new", encoding="utf-8")
+    digest = hashlib.sha256(b"new").hexdigest()
+
+    def killed(source: Path, target: Path) -> None:
+        raise KeyboardInterrupt  # the process dies between the commit and the rename
+
+    monkeypatch.setattr(store_module, "atomic_move", killed)
+    with pytest.raises(KeyboardInterrupt):
+        store.put_file("a.txt", digest, new, [NewChunk("new", None, "", {})], unit(2)[None])
+    monkeypatch.undo()
+    assert (content / "a.txt").read_text() == "old"  # the metadata already says "new"
+    report = store.check(repair=False)  # the indexes missed the update too
+    assert report.unresolved == [
+        "dense index disagreed with the metadata: rebuilt",
+        "lexical index disagreed with the metadata: synced",
+        "a.txt: stored, original not yet in place: moved",
+    ]
+    assert store.check().repaired == report.unresolved
+    assert [i for i, _ in store.search(unit(2), 5)] == [c.id for c in store.chunks_of_file("a.txt")]
+    assert (content / "a.txt").read_text() == "new"
+    assert sorted(p.name for p in content.iterdir()) == ["a.txt"]
+
+    # a copy staged for a commit that never happened is dropped; the stored original stays
+    (content / ".staged.a.txt").write_text("newer, never committed")
+    (content / ".staged.b.txt").write_text("never committed")
+    assert sorted(store.check().repaired) == [
+        "a.txt: staged original never stored: deleted",
+        "b.txt: staged original never stored: deleted",
+    ]
+    assert sorted(p.name for p in content.iterdir()) == ["a.txt"]
+    assert store.check(repair=False).ok
