@@ -11,21 +11,30 @@ script prints the synthetic set's cosine statistics next to the real dev-set vec
 `scripts/eval_retrieval.py` has cached them) so the resemblance can be checked.
 
 Per size, each index answers the same queries one at a time through the app's interface
-(`VectorIndex.search`, Python overhead included), interleaved query by query so that load
-from other processes hits every index alike. recall@10 is against exact search.
+(`VectorIndex.search`, Python overhead included, one OpenMP thread per search as the app
+runs it), interleaved query by query so that load from other processes hits every index
+alike. recall@10 is against exact search. `--busy N` adds N processes that spin on a core
+each while the searches are timed (the app shares the machine with the LLM).
 
-* ``flat``: `FaissFlatIndex` (the app's current index).
+* ``app``: the index the app uses at this size (`SizedIndex(VECTOR_INDEX)`, default "auto":
+  exact below 200k chunks, IVF above), built the way a knowledge base rebuilds it from
+  SQLite (`SizedIndex.build`: trained on a sample, the vectors streamed in blocks).
+* ``flat``: `FaissFlatIndex` (exact).
 * ``ivf``: `FaissIVFIndex` with every vector present (trained on all of them, nprobe
-  measured by the index itself); ``ivf-default`` = the class with its default threshold
-  (exact below `DEFAULT_TRAIN_AT`), built by adding 64k vectors at a time as a rebuild would;
-  plus a sweep of fixed nprobe values.
+  measured by the index itself); plus a sweep of fixed nprobe values.
+* ``flat omp2`` / ``ivf omp2``: the same FAISS indexes searched directly at FAISS's default
+  thread count (one per core), as the app searched before it pinned one thread per search.
 * ``ivf-sq8``: FAISS `IVF{nlist},SQ8` (8-bit codes, 1/4 of the memory), for reference.
 * ``hnsw``: `IndexHNSWFlat(M=32)` (reference only: FAISS's HNSW cannot delete vectors).
 
 Hybrid (dense + `LexicalIndex` BM25 + `fuse`, 50 candidates each, as the app searches) at the
-sizes in `--hybrid-sizes`, with chunk texts assembled from the dev-set corpus's sentences and
-the dev-set questions as queries. The query embedding is not included (measured by
+sizes in `--hybrid-sizes` (default: all; BM25 over 1M chunks takes ~20 minutes to build),
+with chunk texts assembled from the dev-set corpus's sentences and the dev-set questions as
+queries. The query embedding is not included (measured by
 scripts/bench_ingest.py: the app's search p50).
+
+The last table sums up per size: the app's index type, its recall@10 and p50/p95 for dense
+and hybrid search, and the exact index at FAISS's default threads for comparison.
 """
 
 from __future__ import annotations
@@ -36,9 +45,12 @@ import json
 import os
 import re
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -46,6 +58,7 @@ from typing import Any
 import faiss
 import numpy as np
 
+from rag.vectorstores import SizedIndex, VectorIndex
 from rag.vectorstores.faiss_index import FaissFlatIndex
 from rag.vectorstores.faiss_ivf import (
     DEFAULT_MAX_NLIST,
@@ -171,7 +184,8 @@ def cosine_stats(vectors: np.ndarray, queries: np.ndarray, seed: int = 0) -> dic
 
 
 class FaissRaw:
-    """A raw FAISS index (IVF-SQ8, HNSW) behind the `search` method the app calls."""
+    """A raw FAISS index (IVF-SQ8, HNSW) behind the `search` method the app calls (searched
+    at whatever OpenMP thread count is set)."""
 
     def __init__(self, index: faiss.Index) -> None:
         self.index = index
@@ -179,6 +193,51 @@ class FaissRaw:
     def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         scores, ids = self.index.search(query.reshape(1, -1), k)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+
+class ArraySource:
+    """Vectors in memory as the `VectorSource` a knowledge base rebuilds its index from."""
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray, block: int = 4096) -> None:
+        self.ids, self.vectors, self.block = ids, vectors, block
+
+    def count(self) -> int:
+        return len(self.ids)
+
+    def blocks(self) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        for start in range(0, len(self.ids), self.block):
+            end = start + self.block
+            yield self.ids[start:end], self.vectors[start:end]
+
+    def sample(self, count: int, seed: int) -> np.ndarray:
+        rng = np.random.default_rng(seed)
+        picks = np.sort(rng.choice(len(self.ids), min(count, len(self.ids)), replace=False))
+        return self.vectors[picks]
+
+
+def describe(index: VectorIndex) -> dict[str, Any]:
+    if isinstance(index, FaissIVFIndex) and index.is_ivf:
+        return {
+            "kind": index.kind,
+            "nlist": index.nlist,
+            "nprobe": index.nprobe,
+            "calibrated": index.measured_recall,
+        }
+    return {"kind": index.kind}
+
+
+@contextmanager
+def busy(processes: int) -> Iterator[None]:
+    """`processes` Python processes spinning on a core each, stopped on leaving."""
+    spinners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(processes)
+    ]
+    try:
+        yield
+    finally:
+        for spinner in spinners:
+            spinner.kill()
+            spinner.wait()
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
@@ -270,17 +329,12 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     searchers["ivf"] = lambda q: ivf.search(q, K)
     print(f"ivf: built in {builds['ivf']:.1f} s, {extra['ivf']}", flush=True)
 
-    if n >= args.default_min:
-        default = FaissIVFIndex(DIM, max_nlist=args.max_nlist)
-        _, builds["ivf-default"] = timed(partial(add_in_batches, default, ids, vectors, 65536))
-        extra["ivf-default"] = {
-            "nlist": default.nlist,
-            "nprobe": default.nprobe,
-            "calibrated": default.measured_recall,
-            "trained_size": default.trained_size,
-        }
-        searchers["ivf-default"] = lambda q: default.search(q, K)
-        print(f"ivf-default: built in {builds['ivf-default']:.1f} s, {extra['ivf-default']}")
+    policy = SizedIndex(args.vector_index, max_nlist=args.max_nlist)
+    app, builds["app"] = timed(partial(policy.build, DIM, ArraySource(ids, vectors), "flat"))
+    extra["app"] = describe(app)
+    result["app_index"] = app.kind
+    searchers["app"] = lambda q: app.search(q, K)
+    print(f"app (VECTOR_INDEX={args.vector_index}): built in {builds['app']:.1f} s, {extra['app']}")
 
     sq8: Any = None
     if args.sq8:
@@ -322,29 +376,33 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             searchers[f"hnsw ef{ef}"] = _hnsw_search(raw_hnsw, hnsw, ef)
         print(f"hnsw: built in {builds['hnsw']:.1f} s", flush=True)
 
-    searchers[f"flat omp{args.omp_default}"] = with_omp(args.omp_default, searchers["flat"])
-    searchers[f"ivf omp{args.omp_default}"] = with_omp(args.omp_default, searchers["ivf"])
+    raw_flat, raw_ivf = FaissRaw(flat._index), FaissRaw(ivf._index)
+    searchers[f"flat omp{args.omp_default}"] = with_omp(
+        args.omp_default, partial(_plain_search, raw_flat)
+    )
+    searchers[f"ivf omp{args.omp_default}"] = with_omp(
+        args.omp_default, partial(_plain_search, raw_ivf)
+    )
     for nprobe in args.nprobes:
         if nprobe <= (ivf.nlist or 0):
             searchers[f"ivf nprobe {nprobe}"] = _nprobe_search(ivf, nprobe)
 
     del vectors  # the indexes hold their own copies
     gc.collect()
-    rows = measure(searchers, queries, truth)
+    with busy(args.busy):
+        rows = measure(searchers, queries, truth)
     faiss.omp_set_num_threads(args.omp_default)
     result["rows"] = rows
     result["extra"] = extra
 
     result["save"] = {}
     if n <= args.save_max:
-        for name, index in [("flat", flat), ("ivf", ivf)]:
+        for name, index in [("flat", flat), ("ivf", ivf)]:  # app: one of the two
             seconds, size = save_seconds(index)
             result["save"][name] = {"s": round(seconds, 2), "mb": round(size / 1e6, 1)}
 
     if n in args.hybrid_sizes:
-        faiss.omp_set_num_threads(1)  # as the dense rows; the omp2 rows show FAISS's default
-        result["hybrid"] = hybrid(n, flat, ivf, queries, args)
-        faiss.omp_set_num_threads(args.omp_default)
+        result["hybrid"] = hybrid(n, {"app": app, "flat": flat, "ivf": ivf}, queries, args)
 
     for name, row in rows.items():
         print(
@@ -426,7 +484,7 @@ def synthetic_texts(n: int, sentences: list[str], seed: int) -> list[str]:
 
 
 def hybrid(
-    n: int, flat: FaissFlatIndex, ivf: FaissIVFIndex, queries: np.ndarray, args: argparse.Namespace
+    n: int, indexes: dict[str, VectorIndex], queries: np.ndarray, args: argparse.Namespace
 ) -> dict[str, Any]:
     from rag.retrievers.fusion import FusionConfig, fuse
     from rag.retrievers.lexical import LexicalIndex
@@ -458,18 +516,18 @@ def hybrid(
         "bm25 only": lambda i: lexical.search_with_reference(
             questions[i % len(questions)], CANDIDATES
         ),
-        "hybrid (flat)": make(flat),
-        "hybrid (ivf)": make(ivf),
+        **{f"hybrid ({name})": make(index) for name, index in indexes.items()},
     }
     for search in searchers.values():
         for i in range(5):
             search(i)
     times: dict[str, list[float]] = {name: [] for name in searchers}
-    for i in range(args.queries):
-        for name, search in searchers.items():
-            started = time.perf_counter()
-            search(i)
-            times[name].append((time.perf_counter() - started) * 1000)
+    with busy(args.busy):
+        for i in range(args.queries):
+            for name, search in searchers.items():
+                started = time.perf_counter()
+                search(i)
+                times[name].append((time.perf_counter() - started) * 1000)
     rows = {
         name: {
             "p50_ms": round(statistics.median(v), 3),
@@ -502,6 +560,29 @@ def print_table(results: list[dict[str, Any]]) -> None:
             )
 
 
+def print_app_table(results: list[dict[str, Any]], omp: int) -> None:
+    """Per size: the app's index, recall@10 against exact, dense and hybrid p50/p95."""
+    print(
+        f"\n| size | app index | recall@10 | dense p50 ms | dense p95 ms | hybrid p50 ms | "
+        f"hybrid p95 ms | exact omp{omp} p50 / p95 ms |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|---:|")
+    for result in results:
+        dense = result["rows"]["app"]
+        mixed = result.get("hybrid", {}).get("rows", {}).get("hybrid (app)")
+        hybrid_cells = f"{mixed['p50_ms']:.2f} | {mixed['p95_ms']:.2f}" if mixed else "- | -"
+        extra = result["extra"]["app"]
+        kind = extra["kind"]
+        if kind == "ivf":
+            kind += f" (nlist {extra['nlist']}, nprobe {extra['nprobe']})"
+        before = result["rows"][f"flat omp{omp}"]
+        print(
+            f"| {result['n']:,} | {kind} | {dense['recall@10']:.4f} | {dense['p50_ms']:.2f} | "
+            f"{dense['p95_ms']:.2f} | {hybrid_cells} | "
+            f"{before['p50_ms']:.2f} / {before['p95_ms']:.2f} |"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="5000,100000,1000000")
@@ -511,11 +592,14 @@ def main() -> None:
     parser.add_argument("--max-nlist", type=int, default=DEFAULT_MAX_NLIST)
     parser.add_argument("--hnsw-max", type=int, default=100_000, help="largest size for HNSW")
     parser.add_argument("--save-max", type=int, default=1_000_000, help="largest size timed saving")
-    parser.add_argument("--default-min", type=int, default=100_000, help="smallest ivf-default")
+    parser.add_argument(
+        "--vector-index", default="auto", help="VECTOR_INDEX for the app row (auto, flat, ivf)"
+    )
+    parser.add_argument("--busy", type=int, default=0, help="spinning processes while timing")
     parser.add_argument("--no-sq8", dest="sq8", action="store_false")
     parser.add_argument("--sq8-nprobes", default="", help="fixed nprobe values for IVF-SQ8")
     parser.add_argument("--extra-nlist", default="", help="also FaissIVFIndex with these nlist")
-    parser.add_argument("--hybrid-sizes", default="5000,100000")
+    parser.add_argument("--hybrid-sizes", default="all", help="sizes with hybrid rows, or all")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--alpha",
@@ -530,12 +614,14 @@ def main() -> None:
     args.ef = [int(s) for s in args.ef.split(",") if s]
     args.sq8_nprobes = [int(s) for s in args.sq8_nprobes.split(",") if s]
     args.extra_nlist = [int(s) for s in args.extra_nlist.split(",") if s]
-    args.hybrid_sizes = {int(s) for s in args.hybrid_sizes.split(",") if s}
+    hybrid_sizes = sizes if args.hybrid_sizes == "all" else args.hybrid_sizes.split(",")
+    args.hybrid_sizes = {int(s) for s in hybrid_sizes if s}
     args.omp_default = faiss.omp_get_max_threads()
     print(
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, faiss {faiss.__version__}, "
         f"omp threads {args.omp_default}; searches run at omp 1 except the 'omp"
-        f"{args.omp_default}' rows (FAISS's default, what the app runs with today)"
+        f"{args.omp_default}' rows (FAISS's default, what the app ran with before); "
+        f"{args.busy} busy processes while timing"
     )
     reference = None
     if REAL_VECTORS.exists() and REAL_QUERIES.exists():
@@ -546,6 +632,7 @@ def main() -> None:
         results.append(run_size(n, args))
         gc.collect()
     print_table(results)
+    print_app_table(results, args.omp_default)
     if args.out:
         args.out.write_text(json.dumps({"real_cosines": reference, "results": results}, indent=2))
         print(f"wrote {args.out}")
