@@ -91,6 +91,10 @@ EMBEDDING_DEVICE = "auto"
 #            order once into the cache and checked against the hash
 #   context_window: tokens the model accepts; the retrieved context is cut to fit
 #   generation settings: max_new_tokens, temperature, top_p, repetition_penalty
+#   weight_repack: "auto" (default), "on" or "off" (gguf): llama.cpp's weight repacking,
+#            which crashes on some CPUs; "auto" tries it once per machine and remembers
+#   seed: sampling seed (gguf; default 0: the same question and sources give the same
+#            answer every time; None for a new seed per answer)
 #   openai only:
 #     api_base_url: the server's API root, ending in /v1
 #     model: the server's name for the model (default: pretrained_model_name, else the key)

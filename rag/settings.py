@@ -100,6 +100,17 @@ class LLMModelEntry(_Entry):
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
     )
     n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch (gguf).")
+    weight_repack: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="gguf: llama.cpp's repacking of quantized weights for faster CPU matrix "
+        "products. 'auto' tries it once per machine in a child process (it crashes on some "
+        "CPUs) and remembers the outcome in the cache folder.",
+    )
+    seed: int | None = Field(
+        default=0,
+        description="Sampling seed (gguf): the same prompt gives the same answer every time, "
+        "so answers and tests are reproducible; None draws a new seed per answer.",
+    )
     api_base_url: str | None = Field(
         default=None,
         description="openai: the server's API root, usually ending in /v1, e.g. "

@@ -19,6 +19,7 @@ from rag.devices import resolve_device
 from rag.errors import ModelUnavailableError
 from rag.llms.assets import pip_install_hint, resolve_gguf_path
 from rag.llms.base import ContextWindowExceededError, GenerationSettings, Message, ZhikuLLM
+from rag.llms.repack import llama_params, repack_enabled
 from rag.settings import LLMModelEntry, Settings
 
 if TYPE_CHECKING:
@@ -91,15 +92,17 @@ class GGUFLLM(ZhikuLLM):
                 f"the gguf backend needs llama-cpp-python: {pip_install_hint(['llama-cpp-python'])}"
             ) from exc
         path = resolve_gguf_path(self.entry, self.cache_dir, name=self.model)
+        repack = repack_enabled(self.entry.weight_repack, path, self.cache_dir)
         try:
-            self._llama = Llama(
-                model_path=str(path),
-                n_ctx=self.entry.context_window,
-                n_threads=self.n_threads,
-                n_batch=self.entry.n_batch,
-                n_gpu_layers=self.n_gpu_layers,
-                verbose=False,
-            )
+            with llama_params(use_extra_bufts=repack):
+                self._llama = Llama(
+                    model_path=str(path),
+                    n_ctx=self.entry.context_window,
+                    n_threads=self.n_threads,
+                    n_batch=self.entry.n_batch,
+                    n_gpu_layers=self.n_gpu_layers,
+                    verbose=False,
+                )
         except ValueError as exc:  # llama-cpp-python's way of saying "cannot load"
             raise ModelUnavailableError(
                 f"llama.cpp cannot load LLM {self.model!r} from {path}: {exc}"
@@ -126,6 +129,7 @@ class GGUFLLM(ZhikuLLM):
                 temperature=gen.temperature,
                 top_p=gen.top_p,
                 repeat_penalty=gen.repetition_penalty,
+                seed=self.entry.seed,
             ),
         )
         prompt_tokens: int | None = None

@@ -148,3 +148,18 @@ def test_default_model_invoke() -> None:
     assert "5" in generation.text
     assert generation.generation_info is not None
     assert generation.generation_info["usage"]["completion_tokens"] >= 1
+
+
+def test_repacking_probe_on_this_machine(fast: ZhikuLLM) -> None:
+    """The probe runs the real model in a child (it crashes there, not here, where repacking
+    breaks) and the model loaded with the outcome answers in several tokens."""
+    from rag.llms.repack import probe_in_child, repack_enabled
+
+    path = fast.model_path  # type: ignore[attr-defined]
+    assert path is not None
+    outcome = probe_in_child(path)
+    assert isinstance(outcome, bool)
+    settings = fast_settings()
+    assert repack_enabled("auto", path, settings.cache_dir) is outcome  # remembered on load
+    answer = fast.invoke(COUNT, max_new_tokens=32, temperature=0)
+    assert "1,2,3" in answer.replace(" ", "")
