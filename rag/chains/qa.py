@@ -17,7 +17,7 @@ from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
-from rag.chains.script import ScriptConverter, answer_script
+from rag.chains.script import ScriptConverter, answer_script, kept_characters
 
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
@@ -175,7 +175,8 @@ class QAChain:
         if self.script_converter is None:
             return pieces
         script = answer_script(self.script_converter, question, context)
-        return self.script_converter.stream_to(script, pieces)
+        keep = kept_characters(self.script_converter, script, context)
+        return self.script_converter.stream_to(script, pieces, keep)
 
     def answer(
         self,

@@ -9,7 +9,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.chains import QAChain
 from rag.chains.qa import NOTHING_FOUND
-from rag.chains.script import ScriptConverter, answer_script
+from rag.chains.script import ScriptConverter, answer_script, kept_characters
 from rag.settings import load_settings
 
 
@@ -106,3 +106,27 @@ def test_nothing_found_is_said_in_the_question_script():
     answer = chain.answer("潮州屬於什麼氣候？", ListRetriever(documents=[]))
     assert answer.text == ScriptConverter().to_traditional(NOTHING_FOUND)
     assert "沒有" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("pieces", "context", "expected"),
+    [
+        (["岳", "飛", " [2]"], "建炎三年，岳飛收復常州。", "岳飛 [2]"),  # OpenCC alone: 嶽飛
+        (["福建范汝为", "之乱"], "鎮壓福建范汝為之亂不力", "福建范汝為之亂"),  # alone: 範
+        (["以「约瑟夫·朴」", "名义"], "以「約瑟夫·朴」名義", "以「約瑟夫·朴」名義"),  # alone: 樸
+        (
+            ["头发", "发展"],
+            "這是繁體的來源。",
+            "頭髮發展",
+        ),  # Simplified-only characters still convert
+    ],
+)
+def test_characters_the_sources_use_are_kept(converter, pieces, context, expected):
+    keep = kept_characters(converter, "traditional", context)
+    assert "".join(converter.stream_to("traditional", pieces, keep)) == expected
+
+
+def test_sources_in_the_other_script_keep_nothing(converter):
+    assert kept_characters(converter, "traditional", "头发在这里发展") == frozenset()
+    assert kept_characters(converter, "neutral", "岳飛") == frozenset()
+    assert "岳" in kept_characters(converter, "traditional", "岳飛收復常州")
