@@ -28,10 +28,10 @@ from pathlib import Path
 from langchain_core.prompts import PromptTemplate
 
 from rag.chains.qa import build_context, format_context
-from rag.chains.script import Script, ScriptConverter, answer_script
+from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
 from rag.evaluation import answer_scores, load_questions
-from rag.factory import build_services
-from rag.settings import load_settings
+from rag.factory import build_services, context_budget
+from rag.settings import Settings, load_settings
 
 DEVSET_QUESTIONS = Path("/work/shared/devset/questions/zh_tw.jsonl")
 NOT_FOUND_MARKERS = ("没有找到", "沒有找到", "could not find")
@@ -69,6 +69,9 @@ class Variant:
 
 
 VARIANTS = {
+    # As the app answers: the configured top k, prompt and script conversion (top_k 0 = the
+    # configured VECTOR_SEARCH_TOP_K; the context budget is the configured one too).
+    "default": Variant("default", 0, 0, None, convert_script=True),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),
@@ -90,6 +93,17 @@ class Tally:
     first_token_s: list[float] = field(default_factory=list)
     total_s: list[float] = field(default_factory=list)
     rows: list[dict[str, object]] = field(default_factory=list)
+
+
+def configured(variant: Variant, settings: Settings) -> Variant:
+    """`variant` with top k 0 / budget 0 replaced by the configured values."""
+    return Variant(
+        variant.name,
+        variant.top_k or settings.vector_search_top_k,
+        variant.budget or context_budget(settings),
+        variant.template,
+        variant.convert_script,
+    )
 
 
 def timed_answer(
@@ -120,12 +134,12 @@ def main() -> int:
     parser.add_argument("--questions", type=Path, default=DEVSET_QUESTIONS)
     parser.add_argument("--start", type=int, default=100)
     parser.add_argument("--count", type=int, default=60)
-    parser.add_argument("--variants", default="current,v2-top3")
+    parser.add_argument("--variants", default="default")
     parser.add_argument("--out", type=Path, default=Path("eval_prompts.json"))
     args = parser.parse_args()
 
-    variants = [VARIANTS[name] for name in args.variants.split(",")]
     settings = load_settings()
+    variants = [configured(VARIANTS[name], settings) for name in args.variants.split(",")]
     services = build_services(settings, kb_root=args.kb_root)
     llm = services.llm
     llama = getattr(llm, "_llama", None)
@@ -145,8 +159,14 @@ def main() -> int:
             context = format_context(sources)
             script = answer_script(converter, q.question, context)
 
-            def convert(text: str, v: Variant = variant, to: Script = script) -> str:
-                return converter.convert_to(to, text) if v.convert_script else text
+            keep = kept_characters(converter, script, context)
+
+            def convert(
+                text: str, v: Variant = variant, to: Script = script, kept: frozenset = keep
+            ) -> str:
+                if not v.convert_script:
+                    return text
+                return "".join(converter.stream_to(to, [text], kept))
 
             answer, first, total = timed_answer(
                 llm, prompt, convert, template.format(context="", question="")
