@@ -58,6 +58,19 @@ that gives the answer in the source's own words, then the number of that source 
 brackets, e.g. "... [1]". Only if none of the sources is about the question, reply: \
 资料中没有找到答案 (I could not find the answer in the documents)."""
 
+# The instruction first: it is the same for every question, so with the system prompt it
+# stays in llama.cpp's cache and only the sources and the question are evaluated.
+PROMPT_V2_FIRST = """Answer the question from the sources below, in the language and script of \
+the question (Traditional Chinese if it is in Traditional Chinese). Write one short sentence \
+that states the answer, then the number of the source it comes from in brackets, e.g. \
+"... [1]". Only if none of the sources is about the question, reply: 资料中没有找到答案 (I \
+could not find the answer in the documents).
+
+Sources:
+{context}
+
+Question: {question}"""
+
 
 @dataclass(frozen=True)
 class Variant:
@@ -72,6 +85,7 @@ VARIANTS = {
     # As the app answers: the configured top k, prompt and script conversion (top_k 0 = the
     # configured VECTOR_SEARCH_TOP_K; the context budget is the configured one too).
     "default": Variant("default", 0, 0, None, convert_script=True),
+    "instruction-first": Variant("instruction-first", 0, 0, PROMPT_V2_FIRST, convert_script=True),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),

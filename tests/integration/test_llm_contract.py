@@ -40,6 +40,7 @@ from langchain_core.prompts import PromptTemplate
 from rag.errors import ModelUnavailableError
 from rag.llms import ContextWindowExceededError, ZhikuLLM, build_llm
 from rag.llms.assets import gguf_to_transformers_folder, resolve_gguf_path
+from rag.llms.repack import repack_enabled
 from rag.settings import Settings, load_settings
 
 pytest.importorskip("llama_cpp")
@@ -134,6 +135,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+SERVER_WITH_REPACK_CHOICE = """
+import runpy, sys
+from rag.llms.repack import llama_params
+repack = sys.argv.pop(1) == "True"
+sys.argv[0] = "llama_cpp.server"
+with llama_params(use_extra_bufts=repack):
+    runpy.run_module("llama_cpp.server", run_name="__main__", alter_sys=True)
+"""
+
+
 class LlamaServer:
     """`python -m llama_cpp.server` on a free loopback port, as a child process."""
 
@@ -141,10 +152,14 @@ class LlamaServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}/v1"
         self.log = log
+        # The server builds its own `Llama`: it gets the weight-repacking choice the app
+        # makes on this machine (repacking crashes llama.cpp on some CPUs).
+        repack = repack_enabled("auto", model, load_settings().cache_dir)
         command = [
             sys.executable,
-            "-m",
-            "llama_cpp.server",
+            "-c",
+            SERVER_WITH_REPACK_CHOICE,
+            str(repack),
             "--model",
             str(model),
             "--host",
