@@ -81,16 +81,19 @@ def machine_key(model_path: Path) -> str:
     return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
 
 
-def probe_in_child(model_path: Path) -> bool:
+def probe_in_child(model_path: Path, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
     """True if a child process loads `model_path` with repacking and evaluates a prompt."""
     root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", _PROBE_SCRIPT, str(model_path)],
-        cwd=root,
-        capture_output=True,
-        timeout=PROBE_TIMEOUT_S,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sys.executable, "-c", _PROBE_SCRIPT, str(model_path)],
+            cwd=root,
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False  # a hung probe proves nothing; loading without repacking is always safe
     return result.returncode == 0
 
 

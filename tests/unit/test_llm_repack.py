@@ -63,3 +63,27 @@ def test_a_torn_record_is_probed_again(model, tmp_path):
     probe = CountingProbe(outcome=True)
     assert repack_enabled("auto", model, cache, probe) is True
     assert probe.calls == 1
+
+
+def test_a_probe_that_hangs_counts_as_a_crash(model, monkeypatch):
+    import subprocess
+
+    from rag.llms import repack
+
+    def hang(*args, **kwargs):
+        raise subprocess.TimeoutExpired(cmd="probe", timeout=kwargs["timeout"])
+
+    monkeypatch.setattr(repack.subprocess, "run", hang)
+    assert repack.probe_in_child(model, timeout_s=0.1) is False
+
+
+def test_a_probe_that_crashes_counts_as_a_crash(model, tmp_path, monkeypatch):
+    """A real child that dies of SIGSEGV, as llama.cpp does where repacking breaks."""
+    from rag.llms import repack
+
+    monkeypatch.setattr(
+        repack, "_PROBE_SCRIPT", "import os, signal; os.kill(os.getpid(), signal.SIGSEGV)"
+    )
+    assert repack.probe_in_child(model) is False
+    monkeypatch.setattr(repack, "_PROBE_SCRIPT", "pass")
+    assert repack.probe_in_child(model) is True
