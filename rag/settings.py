@@ -100,6 +100,11 @@ class LLMModelEntry(_Entry):
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
     )
     n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch (gguf).")
+    flash_attn: bool = Field(
+        default=True,
+        description="gguf: llama.cpp's fused (flash) attention. Measured on 2 CPU cores, "
+        "659-token prompt: 0.95x the prompt time (1.5B), 0.91x (0.5B), decode unchanged.",
+    )
     weight_repack: Literal["auto", "on", "off"] = Field(
         default="auto",
         description="gguf: llama.cpp's repacking of quantized weights for faster CPU matrix "

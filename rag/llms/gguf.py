@@ -100,6 +100,7 @@ class GGUFLLM(ZhikuLLM):
                     n_ctx=self.entry.context_window,
                     n_threads=self.n_threads,
                     n_batch=self.entry.n_batch,
+                    flash_attn=self.entry.flash_attn,
                     n_gpu_layers=self.n_gpu_layers,
                     verbose=False,
                 )
