@@ -72,6 +72,80 @@ Sources:
 Question: {question}"""
 
 
+# Names, numbers and dates as the source writes them: the 1.5B otherwise shortens names
+# (中國民主建國會 -> 民建) and rewrites numbers (二千 -> 2千).
+PROMPT_EXACT = """Sources:
+{context}
+
+Question: {question}
+
+Answer the question from the sources above, in the language and script of the question \
+(Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
+the answer, copying names, numbers and dates exactly as the source writes them, then the \
+number of the source it comes from in brackets, e.g. "... [1]". Only if none of the sources \
+is about the question, reply: 资料中没有找到答案 (I could not find the answer in the \
+documents)."""
+
+# The question asked again before the sources, so the model reads them knowing what to look for.
+PROMPT_QUESTION_TWICE = """Question: {question}
+
+Sources:
+{context}
+
+Question: {question}
+
+Answer the question from the sources above, in the language and script of the question \
+(Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
+the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
+none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
+answer in the documents)."""
+
+# The supporting sentence copied first, then the answer: small models extract better after
+# quoting, and the reader sees the evidence.
+PROMPT_QUOTE = """Sources:
+{context}
+
+Question: {question}
+
+Answer the question from the sources above, in the language and script of the question \
+(Traditional Chinese if it is in Traditional Chinese). First copy the sentence of the \
+sources that answers the question, in quotation marks 「」, followed by its source number, \
+e.g. 「...」[1]; then state the answer in one short sentence. Only if none of the sources is \
+about the question, reply: 资料中没有找到答案 (I could not find the answer in the \
+documents)."""
+
+# The same instruction in Chinese.
+PROMPT_ZH = """資料：
+{context}
+
+問題：{question}
+
+請根據上面的資料回答問題，使用與問題相同的語言和字體（問題是繁體中文就用繁體中文）。用一句簡短的話說出答案，\
+人名、數字和日期照資料原文寫，然後在方括號中寫出答案所在資料的編號，例如「……[1]」。只有當所有資料都與問題無關時，\
+才回答：资料中没有找到答案"""
+
+# Half the instruction's tokens (first-token time): the same rules, fewer words.
+PROMPT_SHORT = """Sources:
+{context}
+
+Question: {question}
+
+Answer from the sources in one short sentence, in the question's language and script, \
+ending with the source number, e.g. "... [1]". If no source is about the question, reply: \
+资料中没有找到答案"""
+
+# Asked again without the way out when the model said "not found" but a source scores high.
+PROMPT_NO_REFUSAL = """Sources:
+{context}
+
+Question: {question}
+
+The answer is in the sources above. Answer the question from them, in the language and \
+script of the question (Traditional Chinese if it is in Traditional Chinese). Write one \
+short sentence that states the answer, then the number of the source it comes from in \
+brackets, e.g. "... [1]"."""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -79,6 +153,8 @@ class Variant:
     budget: int
     template: str | None = None  # None: the configured PROMPT_TEMPLATE
     convert_script: bool = False
+    retry_refusal: float | None = None  # re-ask without refusal when top score >= this
+    best_last: bool = False  # sources listed in reverse, the best nearest the question
 
 
 VARIANTS = {
@@ -86,6 +162,14 @@ VARIANTS = {
     # configured VECTOR_SEARCH_TOP_K; the context budget is the configured one too).
     "default": Variant("default", 0, 0, None, convert_script=True),
     "instruction-first": Variant("instruction-first", 0, 0, PROMPT_V2_FIRST, convert_script=True),
+    "top2": Variant("top2", 2, 0, None, convert_script=True),
+    "exact": Variant("exact", 0, 0, PROMPT_EXACT, convert_script=True),
+    "question-twice": Variant("question-twice", 0, 0, PROMPT_QUESTION_TWICE, convert_script=True),
+    "quote": Variant("quote", 0, 0, PROMPT_QUOTE, convert_script=True),
+    "zh": Variant("zh", 0, 0, PROMPT_ZH, convert_script=True),
+    "short": Variant("short", 0, 0, PROMPT_SHORT, convert_script=True),
+    "best-last": Variant("best-last", 0, 0, None, convert_script=True, best_last=True),
+    "retry": Variant("retry", 0, 0, None, convert_script=True, retry_refusal=0.0),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),
@@ -117,6 +201,8 @@ def configured(variant: Variant, settings: Settings) -> Variant:
         variant.budget or context_budget(settings),
         variant.template,
         variant.convert_script,
+        variant.retry_refusal,
+        variant.best_last,
     )
 
 
@@ -168,7 +254,8 @@ def main() -> int:
         for variant in variants:
             sources = build_context(documents[: variant.top_k], variant.budget)
             template = PromptTemplate.from_template(variant.template or settings.prompt_template)
-            prompt = template.format(context=format_context(sources), question=q.question)
+            listed = sources[::-1] if variant.best_last else sources
+            prompt = template.format(context=format_context(listed), question=q.question)
 
             context = format_context(sources)
             script = answer_script(converter, q.question, context)
@@ -185,6 +272,20 @@ def main() -> int:
             answer, first, total = timed_answer(
                 llm, prompt, convert, template.format(context="", question="")
             )
+            retried = False
+            if (
+                variant.retry_refusal is not None
+                and any(m in answer for m in NOT_FOUND_MARKERS)
+                and sources[0].score >= variant.retry_refusal
+            ):
+                retry_prompt = PromptTemplate.from_template(PROMPT_NO_REFUSAL).format(
+                    context=format_context(sources), question=q.question
+                )
+                answer, _first, more = timed_answer(
+                    llm, retry_prompt, convert, template.format(context="", question="")
+                )
+                total += more
+                retried = True
             _em, f1, contains = answer_scores(answer, q.answers)
             tally = tallies[variant.name]
             tally.contains.append(contains)
@@ -196,7 +297,14 @@ def main() -> int:
             tally.first_token_s.append(first)
             tally.total_s.append(total)
             tally.rows.append(
-                {"question": q.question, "answer": answer, "gold": q.answers, "c": contains}
+                {
+                    "question": q.question,
+                    "answer": answer,
+                    "gold": q.answers,
+                    "c": contains,
+                    "top_score": round(sources[0].score, 3),
+                    "retried": retried,
+                }
             )
             print(
                 f"  {variant.name}: {contains:.0f} {first:.1f}s {answer[:80]!r} gold={q.answers}",
