@@ -87,12 +87,14 @@ def omp_threads(count: int) -> Iterator[None]:
         faiss.omp_set_num_threads(previous)
 
 
-def search_one(index: faiss.Index, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-    """Up to k (id, inner product) pairs for one query vector, best first (one thread)."""
+def search_one(
+    index: faiss.Index, query: np.ndarray, k: int, threads: int = SEARCH_THREADS
+) -> list[tuple[int, float]]:
+    """Up to k (id, inner product) pairs for one query vector, best first."""
     query = np.ascontiguousarray(query, dtype=np.float32).reshape(1, index.d)
     k = min(k, index.ntotal)
     if k <= 0:
         return []
-    with omp_threads(SEARCH_THREADS):
+    with omp_threads(threads):
         scores, ids = index.search(query, k)
     return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]

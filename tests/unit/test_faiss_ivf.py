@@ -113,6 +113,8 @@ def test_save_load_round_trip(tmp_path: Path):
     loaded = FaissIVFIndex(dim)
     loaded.load(path)
     assert loaded.is_ivf and loaded.nlist == index.nlist and loaded.nprobe == index.nprobe
+    # one query's probed lists are split between threads, trained or loaded
+    assert index._index.parallel_mode == loaded._index.parallel_mode == 1
     assert sorted(loaded.ids().tolist()) == sorted(index.ids().tolist())
     queries = unit_rows(20, dim, 6)
     assert (top_ids(loaded, queries, 10) == top_ids(index, queries, 10)).all()
@@ -125,6 +127,30 @@ def test_save_load_round_trip(tmp_path: Path):
         FaissIVFIndex(dim + 1).load(path)
     with pytest.raises(ValueError):  # the flat class refuses it: the store then rebuilds
         FaissFlatIndex(dim).load(path)
+
+
+def test_ivf_search_uses_two_threads_and_finds_the_same(monkeypatch):
+    """Results do not depend on how many threads share the probed lists."""
+    import rag.vectorstores.faiss_ivf as faiss_ivf
+
+    dim = 32
+    vectors = clustered(3000, dim, 11)
+    index = FaissIVFIndex(dim, train_at=2000)
+    index.add(np.arange(3000, dtype=np.int64), vectors)
+    queries = unit_rows(30, dim, 12)
+    seen: list[int] = []
+    real_search_one = faiss_ivf.search_one
+
+    def counting(*args, **kwargs):
+        seen.append(args[3] if len(args) > 3 else kwargs.get("threads", 1))
+        return real_search_one(*args, **kwargs)
+
+    monkeypatch.setattr(faiss_ivf, "search_one", counting)
+    two = top_ids(index, queries, 10)
+    monkeypatch.setattr(faiss_ivf, "IVF_SEARCH_THREADS", 1)
+    one = top_ids(index, queries, 10)
+    assert seen[:30] == [2] * 30 and seen[30:] == [1] * 30
+    assert (one == two).all()
 
 
 def test_reads_small_flat_files_both_ways(tmp_path: Path):
