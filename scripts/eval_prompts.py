@@ -87,18 +87,7 @@ is about the question, reply: 资料中没有找到答案 (I could not find the 
 documents)."""
 
 # The question asked again before the sources, so the model reads them knowing what to look for.
-PROMPT_QUESTION_TWICE = """Question: {question}
-
-Sources:
-{context}
-
-Question: {question}
-
-Answer the question from the sources above, in the language and script of the question \
-(Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
-the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
-none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
-answer in the documents)."""
+PROMPT_QUESTION_TWICE = "Question: {question}\n\n" + PROMPT_V2
 
 # The supporting sentence copied first, then the answer: small models extract better after
 # quoting, and the reader sees the evidence.
