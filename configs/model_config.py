@@ -91,6 +91,11 @@ EMBEDDING_DEVICE = "auto"
 #            order once into the cache and checked against the hash
 #   context_window: tokens the model accepts; the retrieved context is cut to fit
 #   generation settings: max_new_tokens, temperature, top_p, repetition_penalty
+#   vector_search_top_k / context_char_budget: this model's own number of retrieved chunks
+#            and character budget for them (default: VECTOR_SEARCH_TOP_K / CONTEXT_CHAR_BUDGET
+#            in kb_config.py); fewer prompt tokens, a sooner first token
+#   context_token_budget: at most this many tokens of retrieved text, counted with the
+#            model's tokenizer (the best chunk always goes in); None: no token limit
 #   weight_repack: "auto" (default), "on" or "off" (gguf): llama.cpp's weight repacking,
 #            which crashes on some CPUs; "auto" tries it once per machine and remembers
 #   seed: sampling seed (gguf; default 0: the same question and sources give the same
@@ -112,6 +117,9 @@ llm_model_dict = {
         "context_window": 4096,
         "max_new_tokens": 512,
         "temperature": 0.1,
+        # At most 200 tokens of retrieved text: the best Chinese chunk (~170 tokens) or the
+        # best three English ones (~55 each). See README "Prompt and context".
+        "context_token_budget": 200,
     },
     "fast": {
         "backend": "gguf",
@@ -121,6 +129,7 @@ llm_model_dict = {
         "context_window": 4096,
         "max_new_tokens": 512,
         "temperature": 0.1,
+        "context_token_budget": 200,
     },
     # A user's own models: set LLM_MODEL to one of these and LLM_DEVICE = "cuda".
     "chatglm3-6b": {

@@ -16,11 +16,13 @@ from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
 from rag.kb.service import ChunkingOptions, KnowledgeBaseService, SearchOptions
 from rag.kb.store import EmbeddingIdentity
+from rag.llms.base import ZhikuLLM
 from rag.retrievers.fusion import FusionConfig
 from rag.retrievers.rerank import Reranker, build_reranker
 from rag.services import Services
 from rag.settings import Settings
 from rag.splitters import build_splitter
+from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import SizedIndex
 
 logger = logging.getLogger(__name__)
@@ -86,10 +88,17 @@ def build_kb_service(
 
 
 def context_budget(settings: Settings) -> int:
-    """CONTEXT_CHAR_BUDGET, capped so that prompt + answer fit the model's context window."""
+    """CONTEXT_CHAR_BUDGET (or the LLM entry's own), capped so that prompt + answer fit the
+    model's context window."""
     entry = settings.llm
     spare = entry.context_window - entry.max_new_tokens - _PROMPT_OVERHEAD_TOKENS
-    return max(200, min(settings.context_char_budget, int(spare * _CHARS_PER_SPARE_TOKEN)))
+    return max(200, min(settings.answer_char_budget, int(spare * _CHARS_PER_SPARE_TOKEN)))
+
+
+def token_counter(llm: BaseLLM) -> TokenCounter:
+    """Our LLMs count with their own tokenizer; another LLM (a test's fake) is estimated
+    (LangChain's default `get_num_tokens` would fetch GPT-2's tokenizer from the hub)."""
+    return llm.get_num_tokens if isinstance(llm, ZhikuLLM) else estimate_tokens
 
 
 def build_services(
@@ -111,6 +120,8 @@ def build_services(
         history_len=settings.llm_history_len,
         merge_neighbours=settings.merge_neighbours,
         script_converter=ScriptConverter() if settings.match_question_script else None,
+        context_token_budget=settings.llm.context_token_budget,
+        count_tokens=token_counter(llm),
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving

@@ -24,12 +24,13 @@ class Services:
     llm_gate: RequestGate
 
     def retriever(self, kb: str) -> KnowledgeBaseRetriever:
-        """A retriever over `kb`, with the configured top-k and threshold."""
+        """A retriever over `kb` for chat answers: the LLM's number of sources (its entry's
+        `vector_search_top_k`, else VECTOR_SEARCH_TOP_K) and the score threshold."""
         self.kb.store(kb)  # a missing KB is a 404 now, not an empty answer later
         return KnowledgeBaseRetriever(
             service=self.kb,
             kb=kb,
-            top_k=self.settings.vector_search_top_k,
+            top_k=self.settings.answer_top_k,
             score_threshold=self.settings.score_threshold,
         )
 

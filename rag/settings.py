@@ -95,6 +95,28 @@ class LLMModelEntry(_Entry):
         default=False, description="Run the model repo's own Python code (transformers only)."
     )
     torch_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(default="auto")
+    vector_search_top_k: int | None = Field(
+        default=None,
+        ge=1,
+        le=100,
+        description="Retrieved chunks this model answers from; None follows "
+        "VECTOR_SEARCH_TOP_K. Fewer sources mean fewer prompt tokens: a small, fast model "
+        "answers sooner from one or two.",
+    )
+    context_char_budget: int | None = Field(
+        default=None,
+        ge=100,
+        description="At most this many characters of retrieved text for this model; None "
+        "follows CONTEXT_CHAR_BUDGET.",
+    )
+    context_token_budget: int | None = Field(
+        default=None,
+        ge=16,
+        description="At most this many tokens of retrieved text (counted with the model's "
+        "tokenizer; the best chunk is always kept); None: characters only. Tokens are what "
+        "the model reads and what its first token waits on; a character budget gives an "
+        "English chunk a third of the tokens of a Chinese one.",
+    )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
     n_gpu_layers: int | None = Field(
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
@@ -272,6 +294,17 @@ class Settings(BaseModel):
     @property
     def llm(self) -> LLMModelEntry:
         return self.llm_model_dict[self.llm_model]
+
+    @property
+    def answer_top_k(self) -> int:
+        """How many retrieved chunks a chat answer is built from: the LLM entry's own
+        `vector_search_top_k`, else VECTOR_SEARCH_TOP_K."""
+        return self.llm.vector_search_top_k or self.vector_search_top_k
+
+    @property
+    def answer_char_budget(self) -> int:
+        """CONTEXT_CHAR_BUDGET, or the LLM entry's own `context_char_budget`."""
+        return self.llm.context_char_budget or self.context_char_budget
 
     @property
     def auth_configured(self) -> bool:

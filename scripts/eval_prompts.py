@@ -135,6 +135,33 @@ short sentence that states the answer, then the number of the source it comes fr
 brackets, e.g. "... [1]"."""
 
 
+# Worked examples in the system prompt: the same for every question, so they stay in
+# llama.cpp's cache with it and cost no first-token time after the first question. Made-up
+# documents (not from the dev set), one Chinese and one English, showing names and numbers
+# copied as the source writes them and the source number.
+SYSTEM_EXAMPLES = """You are zhiku, a helpful assistant. Answer concisely.
+
+Two examples of questions answered from sources:
+
+Sources:
+[1] (qingshan.docx) 青山鎮志 > 交通
+青山鎮位於河谷東岸。1927年通車的青山鐵路連接鎮上與白沙港，全長四十二公里，由地方商會集資興建。
+
+[2] (qingshan.docx) 青山鎮志 > 物產
+鎮上以茶葉與竹器聞名，每年三月舉辦採茶節。
+
+Question: 青山鐵路有多長？
+Answer: 青山鐵路全長四十二公里。[1]
+
+Sources:
+[1] (marrowby.txt) History of Marrowby > The mill
+The Ashford family rebuilt the water mill in 1884 after the Great Flood, and it ground \
+flour until 1951.
+
+Question: Who rebuilt the water mill?
+Answer: The Ashford family rebuilt it, in 1884. [1]"""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
@@ -144,6 +171,8 @@ class Variant:
     convert_script: bool = False
     retry_refusal: float | None = None  # re-ask without refusal when top score >= this
     best_last: bool = False  # sources listed in reverse, the best nearest the question
+    system_prompt: str | None = None  # None: the configured SYSTEM_PROMPT
+    token_budget: int = 0  # tokens of retrieved text: 0 the LLM entry's, -1 no limit
 
 
 VARIANTS = {
@@ -152,6 +181,11 @@ VARIANTS = {
     "default": Variant("default", 0, 0, None, convert_script=True),
     "instruction-first": Variant("instruction-first", 0, 0, PROMPT_V2_FIRST, convert_script=True),
     "top2": Variant("top2", 2, 0, None, convert_script=True),
+    "top1": Variant("top1", 1, 0, None, convert_script=True),
+    "top3-all": Variant("top3-all", 3, 0, None, convert_script=True, token_budget=-1),
+    "tokens150": Variant("tokens150", 3, 0, None, convert_script=True, token_budget=150),
+    "tokens250": Variant("tokens250", 3, 0, None, convert_script=True, token_budget=250),
+    "examples": Variant("examples", 0, 0, None, convert_script=True, system_prompt=SYSTEM_EXAMPLES),
     "exact": Variant("exact", 0, 0, PROMPT_EXACT, convert_script=True),
     "question-twice": Variant("question-twice", 0, 0, PROMPT_QUESTION_TWICE, convert_script=True),
     "quote": Variant("quote", 0, 0, PROMPT_QUOTE, convert_script=True),
@@ -186,12 +220,14 @@ def configured(variant: Variant, settings: Settings) -> Variant:
     """`variant` with top k 0 / budget 0 replaced by the configured values."""
     return Variant(
         variant.name,
-        variant.top_k or settings.vector_search_top_k,
+        variant.top_k or settings.answer_top_k,
         variant.budget or context_budget(settings),
         variant.template,
         variant.convert_script,
         variant.retry_refusal,
         variant.best_last,
+        variant.system_prompt,
+        variant.token_budget or (settings.llm.context_token_budget or -1),
     )
 
 
@@ -241,7 +277,12 @@ def main() -> int:
         documents = retriever.invoke(q.question)
         traditional = converter.script_of(q.question) == "traditional"
         for variant in variants:
-            sources = build_context(documents[: variant.top_k], variant.budget)
+            sources = build_context(
+                documents[: variant.top_k],
+                variant.budget,
+                variant.token_budget if variant.token_budget > 0 else None,
+                llm.get_num_tokens,
+            )
             template = PromptTemplate.from_template(variant.template or settings.prompt_template)
             listed = sources[::-1] if variant.best_last else sources
             prompt = template.format(context=format_context(listed), question=q.question)
@@ -258,6 +299,7 @@ def main() -> int:
                     return text
                 return "".join(converter.stream_to(to, [text], kept))
 
+            llm.system_prompt = variant.system_prompt or settings.system_prompt  # type: ignore[attr-defined]
             answer, first, total = timed_answer(
                 llm, prompt, convert, template.format(context="", question="")
             )

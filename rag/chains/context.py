@@ -21,6 +21,7 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from rag.kb.store import ChunkRecord
+from rag.tokens import TokenCounter, estimate_tokens
 
 NeighbourLookup = Callable[[int], Sequence[ChunkRecord]]
 """chunk id -> that chunk and its neighbours (seq ± 1, same file), in file order."""
@@ -65,13 +66,22 @@ def _join(left: str, left_title: str, right: str, right_title: str) -> str:
     return merge_overlapping(left, right)
 
 
-def select_within_budget(documents: Sequence[Document], char_budget: int) -> list[Document]:
+def select_within_budget(
+    documents: Sequence[Document],
+    char_budget: int,
+    token_budget: int | None = None,
+    count_tokens: TokenCounter = estimate_tokens,
+) -> list[Document]:
     """The documents `build_context` keeps, in rank order, text stripped (and the first cut
     to the budget if it must be): duplicates dropped, a chunk that does not fit skipped in
-    favour of a later shorter one."""
+    favour of a later shorter one.
+
+    `token_budget` (None: none) also caps the kept text's tokens, counted by `count_tokens`
+    (the LLM's tokenizer): what the model reads, and what its first token waits on. The
+    best chunk is always kept."""
     selected: list[Document] = []
     seen: set[str] = set()
-    used = 0
+    used = used_tokens = 0
     for document in documents:
         text = document.page_content.strip()
         if not text or text in seen:
@@ -80,6 +90,11 @@ def select_within_budget(documents: Sequence[Document], char_budget: int) -> lis
             if selected:
                 continue
             text = text[:char_budget]
+        if token_budget is not None:
+            tokens = count_tokens(text)
+            if selected and used_tokens + tokens > token_budget:
+                continue
+            used_tokens += tokens
         seen.add(text)
         used += len(text)
         selected.append(Document(page_content=text, metadata=dict(document.metadata)))

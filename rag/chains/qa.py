@@ -18,6 +18,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
+from rag.tokens import TokenCounter, estimate_tokens
 
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
@@ -66,12 +67,19 @@ class ChatEvent:
     sources: Sequence[Source] = field(default_factory=tuple)
 
 
-def build_context(documents: Sequence[Document], char_budget: int) -> list[Source]:
-    """Number the retrieved chunks in rank order, dropping duplicates, within the budget.
+def build_context(
+    documents: Sequence[Document],
+    char_budget: int,
+    token_budget: int | None = None,
+    count_tokens: TokenCounter = estimate_tokens,
+) -> list[Source]:
+    """Number the retrieved chunks in rank order, dropping duplicates, within the budget
+    (characters, and tokens when `token_budget` is set).
 
     A chunk that does not fit whole is skipped in favour of a later shorter one; the first
-    chunk is always kept, cut to the budget if it must be.
+    chunk is always kept, cut to the character budget if it must be.
     """
+    kept = select_within_budget(documents, char_budget, token_budget, count_tokens)
     return [
         Source(
             index=number,
@@ -80,7 +88,7 @@ def build_context(documents: Sequence[Document], char_budget: int) -> list[Sourc
             text=document.page_content,
             score=float(document.metadata.get("score", 0.0)),
         )
-        for number, document in enumerate(select_within_budget(documents, char_budget), 1)
+        for number, document in enumerate(kept, 1)
     ]
 
 
@@ -115,6 +123,8 @@ class QAChain:
         condense_template: str = CONDENSE_TEMPLATE,
         merge_neighbours: bool = False,
         script_converter: ScriptConverter | None = None,
+        context_token_budget: int | None = None,
+        count_tokens: TokenCounter = estimate_tokens,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
@@ -123,6 +133,9 @@ class QAChain:
             PromptTemplate.from_template(condense_template) | llm | StrOutputParser()
         )
         self.context_char_budget = context_char_budget
+        self.context_token_budget = context_token_budget
+        """Tokens of retrieved text the prompt may hold (None: characters only)."""
+        self.count_tokens = count_tokens
         self.history_len = history_len
         self.merge_neighbours = merge_neighbours
         self.script_converter = script_converter
@@ -159,7 +172,9 @@ class QAChain:
         lookup = neighbour_lookup(retriever) if self.merge_neighbours else None
         if lookup is not None:  # MERGE_NEIGHBOURS: widen hits with their neighbouring chunks
             documents = with_neighbours(documents, self.context_char_budget, lookup)
-        sources = build_context(documents, self.context_char_budget)
+        sources = build_context(
+            documents, self.context_char_budget, self.context_token_budget, self.count_tokens
+        )
         yield ChatEvent("sources", sources=sources)
         if not sources:
             yield ChatEvent("token", text="".join(self._in_script(question, "", [NOTHING_FOUND])))

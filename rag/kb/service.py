@@ -374,7 +374,8 @@ class KnowledgeBaseService:
             title_path = str(document.metadata.get("title_path") or "")
             page = document.metadata.get("page")
             heading = title_path.rsplit(" > ", 1)[-1]
-            for piece in self.splitter.split_text(document.page_content):
+            pieces = self.splitter.split_text(document.page_content)
+            for piece in fold_heading_pieces(pieces, heading, self.chunking.title_prefix):
                 text = piece
                 if self.chunking.title_prefix and title_path and not piece.startswith(heading):
                     text = f"{title_path}\n{piece}"
@@ -487,6 +488,29 @@ class KnowledgeBaseService:
         if len(found) < len(wanted):
             found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
         return sorted(found, key=lambda c: c.seq)
+
+
+def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> list[str]:
+    """`pieces` of a section without a piece that is only the section's heading.
+
+    A section's text starts with its heading line; when the heading and the first paragraph
+    do not fit one chunk, the splitter cuts between them and the heading stands alone. A
+    bare heading chunk carries no answer but matches the question's words and takes a
+    place in the top results (an ancestor app lost answers to it). With the title prefix on,
+    every other piece already starts with the heading path, so it is dropped; without it,
+    it is put in front of the next piece.
+    """
+    folded: list[str] = []
+    carry = ""
+    for piece in pieces:
+        if heading and piece.strip() == heading:
+            carry = "" if title_prefix else heading
+            continue
+        folded.append(f"{carry}\n{piece}" if carry else piece)
+        carry = ""
+    if carry or (pieces and not folded):  # nothing followed the heading: keep it
+        folded.append(pieces[-1])
+    return folded
 
 
 def _error(name: str, exc: ZhikuError) -> FileResult:

@@ -35,6 +35,7 @@ from langchain_core.outputs import Generation, GenerationChunk, LLMResult
 from pydantic import Field, PrivateAttr
 
 from rag.errors import ZhikuError
+from rag.tokens import estimate_tokens
 
 Message = dict[str, str]
 """One chat message: `{"role": "system" | "user" | "assistant", "content": "..."}`."""
@@ -228,6 +229,12 @@ class ZhikuLLM(LLM, ABC):
         with self._lock:
             self._load()
         return self
+
+    def get_num_tokens(self, text: str) -> int:
+        """`text`'s length in this model's tokens. This base estimates it (LangChain's
+        default would fetch GPT-2's tokenizer from the hub); a backend with its tokenizer at
+        hand counts exactly."""
+        return estimate_tokens(text)
 
     def messages_for(self, prompt: str) -> list[Message]:
         """The chat messages a string prompt is sent as."""

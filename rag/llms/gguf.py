@@ -110,6 +110,13 @@ class GGUFLLM(ZhikuLLM):
             ) from exc
         self._model_path = path
 
+    def get_num_tokens(self, text: str) -> int:
+        """`text`'s length in the model's own tokens (estimated until the model is loaded)."""
+        llama = self._llama
+        if llama is None:
+            return super().get_num_tokens(text)
+        return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
     def _stream_text(
         self,
         messages: list[Message],

@@ -9,6 +9,11 @@ per machine in a child process and remembers the outcome in the cache folder.
 
 Measured on the machine that crashes (Qwen2.5-Coder 1.5B Q4_K_M, 368-token prompt): native
 build without repacking, first token 3.2 s; portable AVX2 build with repacking, 6.5 s.
+The crash is in llama.cpp's AMX kernels (that CPU, a VM, reports AMX): a native build with
+AMX left out (`-mno-amx-tile -mno-amx-int8 -mno-amx-bf16`) repacks without crashing, but
+evaluates prompts slower than the same build without repacking (788 tokens, 2 cores, two
+interleaved rounds: 7.8-8.3 s vs 5.8-6.3 s), so the build keeps AMX and "auto" turns
+repacking off on such machines.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from langchain_core.prompts import PromptTemplate
 
 from rag.llms import ContextWindowExceededError, ZhikuLLM, build_llm
 from rag.settings import Settings, load_settings
+from rag.tokens import estimate_tokens
 
 pytest.importorskip("llama_cpp")
 
@@ -72,6 +73,19 @@ def test_usage_matches_llama_cpp_own_count(fast: ZhikuLLM) -> None:
         )
         assert info["usage"] == reference["usage"]
         assert info["finish_reason"] == reference["choices"][0]["finish_reason"]
+
+
+def test_token_count_is_the_models_own(fast: ZhikuLLM) -> None:
+    """The prompt's token budget counts with the model's tokenizer, not an estimate."""
+    llama: Any = fast._llama  # type: ignore[attr-defined]
+    for text in ["岳飛在建炎四年五月打敗了完顏宗弼。", "The stew keeps for four days."]:
+        exact = len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+        assert fast.get_num_tokens(text) == exact
+    # the estimate used for other models is within a third of it on both scripts
+    chinese = "新北市的海岸線約有一百二十公里，沿岸有多處漁港與海水浴場。" * 4
+    english = "The reading room opens at nine on weekdays and closes at six. " * 4
+    for text in (chinese, english):
+        assert abs(estimate_tokens(text) / fast.get_num_tokens(text) - 1) < 1 / 3
 
 
 def test_stream_yields_several_chunks_after_their_callbacks(fast: ZhikuLLM) -> None:

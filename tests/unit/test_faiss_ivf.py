@@ -11,7 +11,7 @@ import pytest
 
 from rag.kb.store import EmbeddingIdentity, KnowledgeBaseStore, NewChunk
 from rag.vectorstores import FaissFlatIndex
-from rag.vectorstores.faiss_ivf import FaissIVFIndex, choose_nlist, recall_at_k
+from rag.vectorstores.faiss_ivf import FaissIVFIndex, bisect_nprobe, choose_nlist, recall_at_k
 
 
 def unit_rows(n: int, dim: int, seed: int) -> np.ndarray:
@@ -246,3 +246,18 @@ def test_knowledge_base_store_with_ivf(tmp_path: Path):
     reopened = KnowledgeBaseStore(tmp_path / "kb", identity, make)
     assert reopened.index_matches_metadata() and reopened.check(repair=False).ok
     reopened.close()
+
+
+def test_bisect_nprobe_finds_the_smallest_passing_probe_count():
+    """Between a step that falls short (384) and one that reaches the goal (512), bisection
+    lands within 1/8 of 512 above the true smallest passing nprobe (here 420)."""
+    asked: list[int] = []
+
+    def recall_with(nprobe: int) -> float:
+        asked.append(nprobe)
+        return 0.97 if nprobe >= 420 else 0.94
+
+    nprobe, recall = bisect_nprobe(384, 512, 0.97, 0.96, recall_with)
+    assert 420 <= nprobe <= 420 + 512 // 8 and recall == 0.97
+    assert nprobe < 512 and len(asked) <= 3
+    assert bisect_nprobe(0, 1, 0.99, 0.96, recall_with) == (1, 0.99)  # nothing between
