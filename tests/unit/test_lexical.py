@@ -138,7 +138,8 @@ def assert_matches(index: LexicalIndex, docs: dict[int, str], query: str, tok: T
     got = dict(index.search(query, 10_000))
     assert set(got) == set(expected)
     for chunk_id, score in expected.items():
-        assert got[chunk_id] == pytest.approx(score, rel=1e-9)
+        # scores are float32 (rounding ~1e-7); a stale length norm or df is off by far more
+        assert got[chunk_id] == pytest.approx(score, rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
