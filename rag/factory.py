@@ -11,6 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
+from rag.chains.qa import RefusalRetry
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
@@ -101,6 +102,15 @@ def token_counter(llm: BaseLLM) -> TokenCounter:
     return llm.get_num_tokens if isinstance(llm, ZhikuLLM) else estimate_tokens
 
 
+def refusal_retry(settings: Settings) -> RefusalRetry | None:
+    """The second try after a "not found" reply, when RETRY_PROMPT_TEMPLATE is set."""
+    if not settings.retry_prompt_template:
+        return None
+    return RefusalRetry(
+        settings.retry_prompt_template, settings.retry_min_score, settings.not_found_prefixes
+    )
+
+
 def build_services(
     settings: Settings,
     kb_root: Path | None = None,
@@ -122,6 +132,7 @@ def build_services(
         script_converter=ScriptConverter() if settings.match_question_script else None,
         context_token_budget=settings.llm.context_token_budget,
         count_tokens=token_counter(llm),
+        refusal_retry=refusal_retry(settings),
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving

@@ -238,6 +238,17 @@ class Settings(BaseModel):
     )
     max_upload_mb: float = Field(default=100, gt=0)
     prompt_template: str
+    retry_prompt_template: str | None = Field(
+        default=None,
+        description="Asked once more when the answer to PROMPT_TEMPLATE is a 'not found' reply "
+        "although the best source scores at least RETRY_MIN_SCORE; None = no second try.",
+    )
+    retry_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+    not_found_prefixes: tuple[str, ...] = Field(
+        default=("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"),
+        description="How the prompts' 'not found' reply begins: an answer beginning so is "
+        "retried with RETRY_PROMPT_TEMPLATE.",
+    )
     system_prompt: str = "You are a helpful assistant."
 
     api_token: SecretStr | None = Field(
@@ -273,6 +284,8 @@ class Settings(BaseModel):
         for placeholder in ("{context}", "{question}"):
             if placeholder not in self.prompt_template:
                 raise ValueError(f"PROMPT_TEMPLATE must contain {placeholder}")
+            if self.retry_prompt_template and placeholder not in self.retry_prompt_template:
+                raise ValueError(f"RETRY_PROMPT_TEMPLATE must contain {placeholder}")
         return self
 
     @property

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from langchain_core.prompts import PromptTemplate
@@ -31,6 +32,7 @@ from rag.chains.qa import build_context, format_context
 from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
 from rag.evaluation import answer_scores, load_questions
 from rag.factory import build_services, context_budget
+from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.settings import Settings, load_settings
 
 DEVSET_QUESTIONS = Path("/work/shared/devset/questions/zh_tw.jsonl")
@@ -135,6 +137,18 @@ short sentence that states the answer, then the number of the source it comes fr
 brackets, e.g. "... [1]"."""
 
 
+# The shortest phrase of a source, copied: the second try after a "not found" reply
+# (RETRY_PROMPT_TEMPLATE) and, on its own, the "span" variant.
+PROMPT_SPAN = """Sources:
+{context}
+
+Question: {question}
+
+Answer with the words of the sources: copy the shortest phrase of a source that answers \
+the question exactly as it is written there, then the number of that source in brackets, \
+e.g. "... [1]". Only if none of the sources is about the question, reply: 资料中没有找到答案 \
+(I could not find the answer in the documents)."""
+
 # Worked examples in the system prompt: the same for every question, so they stay in
 # llama.cpp's cache with it and cost no first-token time after the first question. Made-up
 # documents (not from the dev set), one Chinese and one English, showing names and numbers
@@ -169,10 +183,16 @@ class Variant:
     budget: int
     template: str | None = None  # None: the configured PROMPT_TEMPLATE
     convert_script: bool = False
-    retry_refusal: float | None = None  # re-ask without refusal when top score >= this
+    # The second try after a "not found" reply (when the best source scores >= retry_refusal):
+    # None the configured RETRY_PROMPT_TEMPLATE / RETRY_MIN_SCORE, "" no second try.
+    retry_refusal: float | None = None
+    retry_template: str | None = None
     best_last: bool = False  # sources listed in reverse, the best nearest the question
     system_prompt: str | None = None  # None: the configured SYSTEM_PROMPT
     token_budget: int = 0  # tokens of retrieved text: 0 the LLM entry's, -1 no limit
+    # "mark": the source sentence sharing most words with the question in **bold**;
+    # "focus": only that sentence and its neighbours
+    focus: str = ""
 
 
 VARIANTS = {
@@ -192,7 +212,19 @@ VARIANTS = {
     "zh": Variant("zh", 0, 0, PROMPT_ZH, convert_script=True),
     "short": Variant("short", 0, 0, PROMPT_SHORT, convert_script=True),
     "best-last": Variant("best-last", 0, 0, None, convert_script=True, best_last=True),
-    "retry": Variant("retry", 0, 0, None, convert_script=True, retry_refusal=0.0),
+    "retry": Variant(
+        "retry",
+        0,
+        0,
+        None,
+        convert_script=True,
+        retry_refusal=0.0,
+        retry_template=PROMPT_NO_REFUSAL,
+    ),
+    "no-retry": Variant("no-retry", 0, 0, None, convert_script=True, retry_template=""),
+    "span": Variant("span", 0, 0, PROMPT_SPAN, convert_script=True, retry_template=""),
+    "mark": Variant("mark", 0, 0, None, convert_script=True, retry_template="", focus="mark"),
+    "focus": Variant("focus", 0, 0, None, convert_script=True, retry_template="", focus="focus"),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),
@@ -217,18 +249,39 @@ class Tally:
 
 
 def configured(variant: Variant, settings: Settings) -> Variant:
-    """`variant` with top k 0 / budget 0 replaced by the configured values."""
-    return Variant(
-        variant.name,
-        variant.top_k or settings.answer_top_k,
-        variant.budget or context_budget(settings),
-        variant.template,
-        variant.convert_script,
-        variant.retry_refusal,
-        variant.best_last,
-        variant.system_prompt,
-        variant.token_budget or (settings.llm.context_token_budget or -1),
+    """`variant` with what it leaves to the configuration (top k 0, budgets 0, retry None)
+    replaced by the configured values."""
+    return replace(
+        variant,
+        top_k=variant.top_k or settings.answer_top_k,
+        budget=variant.budget or context_budget(settings),
+        token_budget=variant.token_budget or (settings.llm.context_token_budget or -1),
+        retry_refusal=(
+            variant.retry_refusal if variant.retry_refusal is not None else settings.retry_min_score
+        ),
+        retry_template=(
+            variant.retry_template
+            if variant.retry_template is not None
+            else (settings.retry_prompt_template or "")
+        ),
     )
+
+
+SENTENCE_END = re.compile(r"(?<=[。！？；!?])|(?<=[.](?=\s))")
+FOCUS_TOKENIZER = Tokenizer("bigram", QUESTION_STOPWORDS)
+
+
+def focused(text: str, question: str, how: str) -> str:
+    """`text` with the sentence sharing most tokens with `question` marked or kept alone."""
+    sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
+    if not how or len(sentences) < 2:
+        return text
+    asked = set(FOCUS_TOKENIZER(question))
+    best = max(range(len(sentences)), key=lambda i: len(asked & set(FOCUS_TOKENIZER(sentences[i]))))
+    if how == "mark":
+        sentences[best] = re.sub(r"^(\s*)(.*?)(\s*)$", r"\1**\2**\3", sentences[best], flags=re.S)
+        return "".join(sentences)
+    return "".join(sentences[max(0, best - 1) : best + 2]).strip()
 
 
 def timed_answer(
@@ -285,6 +338,10 @@ def main() -> int:
             )
             template = PromptTemplate.from_template(variant.template or settings.prompt_template)
             listed = sources[::-1] if variant.best_last else sources
+            if variant.focus:
+                listed = [
+                    replace(x, text=focused(x.text, q.question, variant.focus)) for x in listed
+                ]
             prompt = template.format(context=format_context(listed), question=q.question)
 
             context = format_context(sources)
@@ -305,11 +362,11 @@ def main() -> int:
             )
             retried = False
             if (
-                variant.retry_refusal is not None
-                and any(m in answer for m in NOT_FOUND_MARKERS)
-                and sources[0].score >= variant.retry_refusal
+                variant.retry_template
+                and answer.lstrip().startswith(settings.not_found_prefixes)
+                and sources[0].score >= (variant.retry_refusal or 0.0)
             ):
-                retry_prompt = PromptTemplate.from_template(PROMPT_NO_REFUSAL).format(
+                retry_prompt = PromptTemplate.from_template(variant.retry_template).format(
                     context=format_context(sources), question=q.question
                 )
                 answer, _first, more = timed_answer(

@@ -6,6 +6,7 @@ PROMPT_TEMPLATE, and the retriever from the knowledge-base service.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
@@ -19,6 +20,8 @@ from langchain_core.retrievers import BaseRetriever
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
 from rag.tokens import TokenCounter, estimate_tokens
+
+logger = logging.getLogger(__name__)
 
 NOTHING_FOUND = (
     "知识库中没有找到与问题相关的内容，无法回答。"
@@ -107,6 +110,53 @@ def format_history(history: Sequence[tuple[str, str]], turns: int) -> str:
     return "\n".join(f"Q: {q}\nA: {a}" for q, a in recent) + "\n\n"
 
 
+@dataclass(frozen=True)
+class RefusalRetry:
+    """A second try when the model replies that the sources hold no answer although the best
+    source scores at least `min_score`: small models refuse on text that does answer."""
+
+    template: str
+    """The prompt of the second try ({context} and {question}, as PROMPT_TEMPLATE)."""
+    min_score: float
+    """Retry only when the best source's relevance is at least this (0-1)."""
+    prefixes: tuple[str, ...]
+    """How a "not found" reply begins (as the prompts ask for it, in either script)."""
+
+
+class RefusalWatch:
+    """Holds back the beginning of a streamed answer while it may still be a "not found"
+    reply, so that a refusal is never shown when a second try replaces it.
+
+    Feed it the pieces as they arrive; it returns the text that can be shown now. An answer
+    that cannot begin like any of `prefixes` is passed on at once (usually from its first
+    piece); one that does begin so sets `refused`.
+    """
+
+    def __init__(self, prefixes: Sequence[str]) -> None:
+        self._prefixes = tuple(p for p in prefixes if p)
+        self._held = ""
+        self._decided = not self._prefixes
+        self.refused = False
+
+    def feed(self, piece: str) -> str:
+        if self._decided:
+            return piece
+        self._held += piece
+        lead = self._held.lstrip()
+        if any(lead.startswith(prefix) for prefix in self._prefixes):
+            self._decided = self.refused = True
+            return ""
+        if any(prefix.startswith(lead) for prefix in self._prefixes):
+            return ""  # may still become a refusal
+        self._decided = True
+        return self.flush()
+
+    def flush(self) -> str:
+        """The text held back (at the end of an answer shorter than a refusal's beginning)."""
+        text, self._held = self._held, ""
+        return text
+
+
 class QAChain:
     """Answers a question from a knowledge base (retrieval) or directly (plain chat).
 
@@ -125,9 +175,16 @@ class QAChain:
         script_converter: ScriptConverter | None = None,
         context_token_budget: int | None = None,
         count_tokens: TokenCounter = estimate_tokens,
+        refusal_retry: RefusalRetry | None = None,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
+        self.refusal_retry = refusal_retry
+        self.retry_chain = (
+            PromptTemplate.from_template(refusal_retry.template) | llm | StrOutputParser()
+            if refusal_retry is not None
+            else None
+        )
         self.chat_chain = llm | StrOutputParser()
         self.condense_chain = (
             PromptTemplate.from_template(condense_template) | llm | StrOutputParser()
@@ -181,8 +238,35 @@ class QAChain:
             return
         context = format_context(sources)
         pieces = self.rag_chain.stream({"context": context, "question": standalone})
+        retry = self.refusal_retry
+        if retry is not None and sources[0].score >= retry.min_score:
+            pieces = self._retried_after_refusal(pieces, context, standalone, retry)
         for piece in self._in_script(question, context, pieces):
             yield ChatEvent("token", text=piece)
+
+    def _retried_after_refusal(
+        self, pieces: Iterator[str], context: str, question: str, retry: RefusalRetry
+    ) -> Iterator[str]:
+        """`pieces`, or, when they begin a "not found" reply, the second try's answer."""
+        watch = RefusalWatch(retry.prefixes)
+        try:
+            for piece in pieces:
+                shown = watch.feed(piece)
+                if watch.refused:
+                    break
+                if shown:
+                    yield shown
+            else:
+                if tail := watch.flush():
+                    yield tail
+                return
+        finally:
+            close = getattr(pieces, "close", None)
+            if close is not None:
+                close()  # ends generation and frees the model for the second try
+        assert self.retry_chain is not None  # set with refusal_retry
+        logger.info("the model found no answer in relevant sources; asking once more")
+        yield from self.retry_chain.stream({"context": context, "question": question})
 
     def _in_script(self, question: str, context: str, pieces: Iterable[str]) -> Iterable[str]:
         """The answer's pieces in the script of the question (or of the context, when the

@@ -6,7 +6,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
 from rag.chains import QAChain, build_context
-from rag.chains.qa import NOTHING_FOUND, format_history
+from rag.chains.qa import NOTHING_FOUND, RefusalRetry, RefusalWatch, format_history
 from rag.settings import load_settings
 
 
@@ -106,3 +106,61 @@ def test_no_history_means_no_rewrite_call():
     chain, llm = make_chain(["answer"])
     result = chain.answer("Zephyr", KeywordRetriever(documents=[doc("Zephyr!")]))
     assert result.rewritten is None and len(llm.prompts) == 1
+
+
+REFUSAL = "资料中没有找到答案 (I could not find the answer in the documents)."
+PREFIXES = ("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer")
+
+
+def retrying_chain(responses: list[str], min_score: float = 0.65) -> tuple[QAChain, RecordingLLM]:
+    llm = RecordingLLM(responses=responses)
+    settings = load_settings(env={})
+    retry = RefusalRetry("RETRY {context} / {question}", min_score, PREFIXES)
+    return QAChain(llm, settings.prompt_template, 2000, 3, refusal_retry=retry), llm
+
+
+def test_refusal_with_a_relevant_source_is_asked_again():
+    chain, llm = retrying_chain([REFUSAL, "台北 [1]"])
+    retriever = ListRetriever(documents=[doc("台灣的首都是台北。", score=0.8)])
+    events = list(chain.stream("台灣的首都是哪裡？", retriever))
+    tokens = [e.text for e in events if e.kind == "token"]
+    assert "".join(tokens) == "台北 [1]"  # the refusal is never shown
+    assert len(llm.prompts) == 2
+    assert llm.prompts[1].startswith("RETRY ") and "台灣的首都是台北。" in llm.prompts[1]
+
+
+def test_refusal_in_traditional_script_is_asked_again_too():
+    chain, llm = retrying_chain(["資料中沒有找到答案。", "台北 [1]"])
+    result = chain.answer("台灣的首都是哪裡？", ListRetriever(documents=[doc("首都是台北。")]))
+    assert result.text == "台北 [1]" and len(llm.prompts) == 2
+
+
+def test_refusal_with_weak_sources_is_kept():
+    chain, llm = retrying_chain([REFUSAL, "should not be used"])
+    result = chain.answer("法國的首都？", ListRetriever(documents=[doc("郵票", score=0.5)]))
+    assert result.text == REFUSAL
+    assert len(llm.prompts) == 1
+
+
+def test_an_answer_is_streamed_as_it_comes_and_asked_once():
+    chain, llm = retrying_chain(["I think it is Taipei [1]", "should not be used"])
+    events = list(chain.stream("capital?", ListRetriever(documents=[doc("Taipei.")])))
+    tokens = [e.text for e in events if e.kind == "token"]
+    assert "".join(tokens) == "I think it is Taipei [1]"
+    assert len(tokens) > 10  # not held back until the end
+    assert len(llm.prompts) == 1
+
+
+def test_refusal_watch_holds_only_what_may_become_a_refusal():
+    watch = RefusalWatch(PREFIXES)
+    assert watch.feed("资料") == ""  # the beginning of the refusal
+    assert watch.feed("显示") == "资料显示"  # no longer can be one
+    assert watch.feed("台北") == "台北" and not watch.refused
+
+    watch = RefusalWatch(PREFIXES)
+    assert watch.feed(" I could") == "" and watch.feed(" not find the answer") == ""
+    assert watch.refused
+
+    watch = RefusalWatch(PREFIXES)
+    assert watch.feed("I") == ""  # a one-letter answer is held until the end...
+    assert watch.flush() == "I" and not watch.refused  # ...and then given back

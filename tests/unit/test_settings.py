@@ -97,3 +97,8 @@ def test_same_vectors_as_is_symmetric_and_checked():
             },
             embedding_model="a",
         )
+
+
+def test_retry_prompt_needs_both_placeholders():
+    with pytest.raises(ConfigError, match="RETRY_PROMPT_TEMPLATE must contain"):
+        load_settings(env={}, RETRY_PROMPT_TEMPLATE="{question} only")
