@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
-from rag.chains.qa import RefusalRetry
+from rag.chains.qa import RefusalRetry, refusal_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
@@ -107,7 +107,10 @@ def refusal_retry(settings: Settings) -> RefusalRetry | None:
     if not settings.retry_prompt_template:
         return None
     return RefusalRetry(
-        settings.retry_prompt_template, settings.retry_min_score, settings.not_found_prefixes
+        settings.retry_prompt_template,
+        settings.retry_min_score,
+        settings.not_found_prefixes,
+        refusal_fold(ScriptConverter()),
     )
 
 

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from langchain_core.prompts import PromptTemplate
 
-from rag.chains.qa import build_context, format_context
+from rag.chains.qa import build_context, format_context, refusal_fold
 from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
 from rag.evaluation import answer_scores, load_questions
 from rag.factory import build_services, context_budget
@@ -322,6 +322,8 @@ def main() -> int:
     llm = services.llm
     llama = getattr(llm, "_llama", None)
     converter = ScriptConverter()
+    fold = refusal_fold(converter)
+    refusal_prefixes = tuple(fold(prefix) for prefix in settings.not_found_prefixes)
     questions = load_questions(args.questions)[args.start : args.start + args.count]
     tallies = {v.name: Tally() for v in variants}
     retriever = services.retriever(args.kb)
@@ -363,7 +365,7 @@ def main() -> int:
             retried = False
             if (
                 variant.retry_template
-                and answer.lstrip().startswith(settings.not_found_prefixes)
+                and fold(answer.lstrip()).startswith(refusal_prefixes)
                 and sources[0].score >= (variant.retry_refusal or 0.0)
             ):
                 retry_prompt = PromptTemplate.from_template(variant.retry_template).format(

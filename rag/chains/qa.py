@@ -7,7 +7,7 @@ PROMPT_TEMPLATE, and the retriever from the knowledge-base service.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -120,7 +120,21 @@ class RefusalRetry:
     min_score: float
     """Retry only when the best source's relevance is at least this (0-1)."""
     prefixes: tuple[str, ...]
-    """How a "not found" reply begins (as the prompts ask for it, in either script)."""
+    """How a "not found" reply begins (as the prompts ask for it)."""
+    fold: Callable[[str], str] = str.casefold
+    """Applied to the answer and the prefixes before comparing them (see `refusal_fold`)."""
+
+
+def refusal_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
+    """Case-folded and, with OpenCC, in Simplified script: small models mix scripts within a
+    reply (the 1.5B wrote 資料中没有找到答案)."""
+    if converter is None:
+        return str.casefold
+
+    def folded(text: str) -> str:
+        return converter.to_simplified(text).casefold()
+
+    return folded
 
 
 class RefusalWatch:
@@ -132,8 +146,9 @@ class RefusalWatch:
     piece); one that does begin so sets `refused`.
     """
 
-    def __init__(self, prefixes: Sequence[str]) -> None:
-        self._prefixes = tuple(p for p in prefixes if p)
+    def __init__(self, prefixes: Sequence[str], fold: Callable[[str], str] = str.casefold) -> None:
+        self._fold = fold
+        self._prefixes = tuple(fold(p) for p in prefixes if p)
         self._held = ""
         self._decided = not self._prefixes
         self.refused = False
@@ -142,7 +157,7 @@ class RefusalWatch:
         if self._decided:
             return piece
         self._held += piece
-        lead = self._held.lstrip()
+        lead = self._fold(self._held.lstrip())
         if any(lead.startswith(prefix) for prefix in self._prefixes):
             self._decided = self.refused = True
             return ""
@@ -248,7 +263,7 @@ class QAChain:
         self, pieces: Iterator[str], context: str, question: str, retry: RefusalRetry
     ) -> Iterator[str]:
         """`pieces`, or, when they begin a "not found" reply, the second try's answer."""
-        watch = RefusalWatch(retry.prefixes)
+        watch = RefusalWatch(retry.prefixes, retry.fold)
         try:
             for piece in pieces:
                 shown = watch.feed(piece)

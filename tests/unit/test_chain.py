@@ -6,7 +6,14 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
 from rag.chains import QAChain, build_context
-from rag.chains.qa import NOTHING_FOUND, RefusalRetry, RefusalWatch, format_history
+from rag.chains.qa import (
+    NOTHING_FOUND,
+    RefusalRetry,
+    RefusalWatch,
+    format_history,
+    refusal_fold,
+)
+from rag.chains.script import ScriptConverter
 from rag.settings import load_settings
 
 
@@ -133,6 +140,19 @@ def test_refusal_in_traditional_script_is_asked_again_too():
     chain, llm = retrying_chain(["資料中沒有找到答案。", "台北 [1]"])
     result = chain.answer("台灣的首都是哪裡？", ListRetriever(documents=[doc("首都是台北。")]))
     assert result.text == "台北 [1]" and len(llm.prompts) == 2
+
+
+def test_refusal_in_mixed_scripts_is_recognised():
+    # the 1.5B wrote Traditional 資料 with Simplified 没有 in one reply
+    fold = refusal_fold(ScriptConverter())
+    watch = RefusalWatch(PREFIXES, fold)
+    for piece in ["資料", "中", "没有", "找到", "答案"]:
+        assert watch.feed(piece) == ""
+    assert watch.refused
+    exact = RefusalWatch(("资料中没有找到答案", "資料中沒有找到答案"), str)
+    assert exact.feed("資料中没有找到答案") and not exact.refused  # what the fold fixes
+    english = RefusalWatch(PREFIXES, fold)
+    assert english.feed("i could not find the answer.") == "" and english.refused
 
 
 def test_refusal_with_weak_sources_is_kept():
