@@ -137,18 +137,6 @@ short sentence that states the answer, then the number of the source it comes fr
 brackets, e.g. "... [1]"."""
 
 
-# The shortest phrase of a source, copied: the second try after a "not found" reply
-# (RETRY_PROMPT_TEMPLATE) and, on its own, the "span" variant.
-PROMPT_SPAN = """Sources:
-{context}
-
-Question: {question}
-
-Answer with the words of the sources: copy the shortest phrase of a source that answers \
-the question exactly as it is written there, then the number of that source in brackets, \
-e.g. "... [1]". Only if none of the sources is about the question, reply: 资料中没有找到答案 \
-(I could not find the answer in the documents)."""
-
 # Worked examples in the system prompt: the same for every question, so they stay in
 # llama.cpp's cache with it and cost no first-token time after the first question. Made-up
 # documents (not from the dev set), one Chinese and one English, showing names and numbers
@@ -187,6 +175,7 @@ class Variant:
     # None the configured RETRY_PROMPT_TEMPLATE / RETRY_MIN_SCORE, "" no second try.
     retry_refusal: float | None = None
     retry_template: str | None = None
+    retry_prompt_only: bool = False  # the configured RETRY_PROMPT_TEMPLATE as the prompt
     best_last: bool = False  # sources listed in reverse, the best nearest the question
     system_prompt: str | None = None  # None: the configured SYSTEM_PROMPT
     token_budget: int = 0  # tokens of retrieved text: 0 the LLM entry's, -1 no limit
@@ -222,7 +211,10 @@ VARIANTS = {
         retry_template=PROMPT_NO_REFUSAL,
     ),
     "no-retry": Variant("no-retry", 0, 0, None, convert_script=True, retry_template=""),
-    "span": Variant("span", 0, 0, PROMPT_SPAN, convert_script=True, retry_template=""),
+    # the configured RETRY_PROMPT_TEMPLATE (the source's shortest phrase) as the only prompt
+    "span": Variant(
+        "span", 0, 0, None, convert_script=True, retry_template="", retry_prompt_only=True
+    ),
     "mark": Variant("mark", 0, 0, None, convert_script=True, retry_template="", focus="mark"),
     "focus": Variant("focus", 0, 0, None, convert_script=True, retry_template="", focus="focus"),
     "current": Variant("current", 5, 2000),
@@ -251,8 +243,14 @@ class Tally:
 def configured(variant: Variant, settings: Settings) -> Variant:
     """`variant` with what it leaves to the configuration (top k 0, budgets 0, retry None)
     replaced by the configured values."""
+    template = variant.template
+    if variant.retry_prompt_only:
+        if not settings.retry_prompt_template:
+            raise SystemExit(f"variant {variant.name!r} needs RETRY_PROMPT_TEMPLATE to be set")
+        template = settings.retry_prompt_template
     return replace(
         variant,
+        template=template,
         top_k=variant.top_k or settings.answer_top_k,
         budget=variant.budget or context_budget(settings),
         token_budget=variant.token_budget or (settings.llm.context_token_budget or -1),
