@@ -136,6 +136,7 @@ def build_services(
         context_token_budget=settings.llm.context_token_budget,
         count_tokens=token_counter(llm),
         refusal_retry=refusal_retry(settings),
+        read_simplified=settings.llm.read_chinese_as == "simplified",
     )
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving

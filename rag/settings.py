@@ -117,6 +117,14 @@ class LLMModelEntry(_Entry):
         "the model reads and what its first token waits on; a character budget gives an "
         "English chunk a third of the tokens of a Chinese one.",
     )
+    read_chinese_as: Literal["written", "simplified"] = Field(
+        default="written",
+        description="The Chinese script the model is given its sources and question in. "
+        "'simplified': Traditional text is converted for it (OpenCC) and its answer converted "
+        "back, with the sources' own characters wherever it copies them; for models that "
+        "read Simplified better (Qwen: see README 'Prompt and context'). Needs "
+        "MATCH_QUESTION_SCRIPT.",
+    )
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
     n_gpu_layers: int | None = Field(
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
@@ -276,6 +284,12 @@ class Settings(BaseModel):
                     other,
                     self.embedding_model_dict,
                 )
+        if self.llm.read_chinese_as == "simplified" and not self.match_question_script:
+            raise ValueError(
+                f"llm_model_dict[{self.llm_model!r}] has read_chinese_as 'simplified', which "
+                "needs MATCH_QUESTION_SCRIPT = True to write answers back in the question's "
+                "script: set MATCH_QUESTION_SCRIPT = True, or read_chinese_as 'written'"
+            )
         if self.overlap_size >= self.chunk_size:
             raise ValueError(
                 f"OVERLAP_SIZE ({self.overlap_size}) must be smaller than CHUNK_SIZE "

@@ -18,6 +18,7 @@ from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
+from rag.chains.reading import Reading, simplified_reading
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
 from rag.tokens import TokenCounter, estimate_tokens
 
@@ -191,6 +192,7 @@ class QAChain:
         context_token_budget: int | None = None,
         count_tokens: TokenCounter = estimate_tokens,
         refusal_retry: RefusalRetry | None = None,
+        read_simplified: bool = False,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
@@ -212,6 +214,11 @@ class QAChain:
         self.merge_neighbours = merge_neighbours
         self.script_converter = script_converter
         """Converts answers to the question's Chinese script (None: answers left as is)."""
+        if read_simplified and script_converter is None:
+            raise ValueError("read_simplified needs a script_converter to convert answers back")
+        self.read_simplified = read_simplified
+        """Give the model its sources and question in Simplified script (see
+        `rag.chains.reading`); a second try after a refusal reads them as written."""
 
     def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """`question` rewritten to stand on its own; unchanged when there is no history."""
@@ -252,7 +259,12 @@ class QAChain:
             yield ChatEvent("token", text="".join(self._in_script(question, "", [NOTHING_FOUND])))
             return
         context = format_context(sources)
-        pieces = self.rag_chain.stream({"context": context, "question": standalone})
+        reading = self._reading(question, context, standalone)
+        pieces = iter(
+            reading.restored(
+                self.rag_chain.stream({"context": reading.context, "question": reading.question})
+            )
+        )
         retry = self.refusal_retry
         if retry is not None and sources[0].score >= retry.min_score:
             pieces = self._retried_after_refusal(pieces, context, standalone, retry)
@@ -282,6 +294,14 @@ class QAChain:
         assert self.retry_chain is not None  # set with refusal_retry
         logger.info("the model found no answer in relevant sources; asking once more")
         yield from self.retry_chain.stream({"context": context, "question": question})
+
+    def _reading(self, question: str, context: str, standalone: str) -> Reading:
+        """What the model is given: the sources and question as written, or in Simplified."""
+        converter = self.script_converter
+        if not self.read_simplified or converter is None:
+            return Reading(context, standalone)
+        traditional = answer_script(converter, question, context) == "traditional"
+        return simplified_reading(converter, context, standalone, traditional)
 
     def _in_script(self, question: str, context: str, pieces: Iterable[str]) -> Iterable[str]:
         """The answer's pieces in the script of the question (or of the context, when the

@@ -162,6 +162,36 @@ def test_plain_chat_without_kb(client):
     assert reply.json()["sources"] == []
 
 
+TRADITIONAL_DOC = (
+    "# 建州之亂\n\n建炎四年，范汝為在建州起兵，聚眾十餘萬人，軍隊駐紮在建州城裏的開元寺。"
+    "朝廷派岳飛率軍征討，次年亂事平定。\n"
+)
+
+
+def test_traditional_question_answered_with_the_documents_own_characters(client):
+    # The default model reads Traditional sources in Simplified (read_chinese_as); what it
+    # copies comes back as the document writes it: OpenCC alone turns 城里 into 城裡, and
+    # 范汝为 into 範汝為.
+    from rag.chains.script import ScriptConverter
+
+    assert client.post("/api/kbs", json={"name": "繁體"}).status_code == 201
+    try:
+        assert upload(client, "繁體", {"建州.md": TRADITIONAL_DOC.encode()}).status_code == 200
+        asked = {"who": "建炎四年在建州起兵的人是誰？", "where": "開元寺在哪裡？"}
+        answers = {}
+        for key, query in asked.items():
+            body = {"kb": "繁體", "query": query, "stream": False}
+            answers[key] = client.post("/api/chat", json=body, timeout=300).json()["answer"]
+        assert "范汝為" in answers["who"], answers
+        assert "城裏" in answers["where"], answers
+        answer = "".join(answers.values())
+        converter = ScriptConverter()  # no Simplified characters but the document's own (范)
+        simplified = {c for c in answer if converter.has_simplified_only(c)}
+        assert simplified <= set(TRADITIONAL_DOC), answer
+    finally:
+        assert client.delete("/api/kbs/繁體").status_code == 200
+
+
 def test_errors_are_json_without_tracebacks(client):
     missing = client.post("/api/kbs/nope/search", json={"query": "x"})
     assert missing.status_code == 404

@@ -1,5 +1,6 @@
 """The QA chain's logic with fake models: budget, numbering, nothing-found, history."""
 
+import pytest
 from langchain_core.documents import Document
 from langchain_core.language_models.fake import FakeStreamingListLLM
 from langchain_core.retrievers import BaseRetriever
@@ -184,3 +185,50 @@ def test_refusal_watch_holds_only_what_may_become_a_refusal():
     watch = RefusalWatch(PREFIXES)
     assert watch.feed("I") == ""  # a one-letter answer is held until the end...
     assert watch.flush() == "I" and not watch.refused  # ...and then given back
+
+
+def reading_chain(responses: list[str]) -> tuple[QAChain, RecordingLLM]:
+    llm = RecordingLLM(responses=responses)
+    settings = load_settings(env={})
+    retry = RefusalRetry("RETRY {context} / {question}", 0.5, PREFIXES, refusal_fold(None))
+    chain = QAChain(
+        llm,
+        settings.prompt_template,
+        2000,
+        3,
+        script_converter=ScriptConverter(),
+        refusal_retry=retry,
+        read_simplified=True,
+    )
+    return chain, llm
+
+
+def test_traditional_sources_are_read_in_simplified_and_answered_as_written():
+    # the model copies 范汝为 from what it read; OpenCC alone would write 範汝為
+    chain, llm = reading_chain(["起兵的是范汝为 [1]"])
+    retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
+    result = chain.answer("誰在建州起兵？", retriever)
+    assert "范汝为于建州起兵" in llm.prompts[0] and "谁在建州起兵" in llm.prompts[0]
+    assert result.text == "起兵的是范汝為 [1]"
+    assert result.sources[0].text == "建炎四年，范汝為於建州起兵。"  # shown as written
+
+
+def test_second_try_after_a_refusal_reads_the_sources_as_written():
+    chain, llm = reading_chain([REFUSAL, "范汝為 [1]"])
+    retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
+    assert chain.answer("誰在建州起兵？", retriever).text == "范汝為 [1]"
+    assert llm.prompts[1].startswith("RETRY ") and "范汝為於建州起兵" in llm.prompts[1]
+
+
+def test_simplified_question_gets_a_simplified_answer():
+    chain, llm = reading_chain(["范汝为 [1]"])
+    retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
+    assert chain.answer("谁在建州起兵？", retriever).text == "范汝为 [1]"
+    assert "范汝为于建州起兵" in llm.prompts[0]
+
+
+def test_reading_in_simplified_needs_a_converter():
+    with pytest.raises(ValueError, match="script_converter"):
+        QAChain(
+            RecordingLLM(responses=["x"]), "{context} {question}", 2000, 3, read_simplified=True
+        )

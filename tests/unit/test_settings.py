@@ -102,3 +102,11 @@ def test_same_vectors_as_is_symmetric_and_checked():
 def test_retry_prompt_needs_both_placeholders():
     with pytest.raises(ConfigError, match="RETRY_PROMPT_TEMPLATE must contain"):
         load_settings(env={}, RETRY_PROMPT_TEMPLATE="{question} only")
+
+
+def test_reading_in_simplified_needs_answers_converted_back():
+    assert load_settings(env={}).llm.read_chinese_as == "simplified"  # the shipped models
+    with pytest.raises(ConfigError, match="MATCH_QUESTION_SCRIPT"):
+        load_settings(env={"ZHIKU_MATCH_QUESTION_SCRIPT": "false"})
+    other = {"ZHIKU_MATCH_QUESTION_SCRIPT": "false", "ZHIKU_LLM_MODEL": "chatglm3-6b"}
+    assert load_settings(env=other).llm.read_chinese_as == "written"
