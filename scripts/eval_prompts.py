@@ -24,11 +24,13 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from langchain_core.prompts import PromptTemplate
 
 from rag.chains.qa import build_context, format_context, refusal_fold
+from rag.chains.reading import Reading, simplified_reading
 from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
 from rag.evaluation import answer_scores, load_questions
 from rag.factory import build_services, context_budget
@@ -182,6 +184,9 @@ class Variant:
     # "mark": the source sentence sharing most words with the question in **bold**;
     # "focus": only that sentence and its neighbours
     focus: str = ""
+    # the sources and question given in Simplified script; None: the LLM entry's
+    # read_chinese_as decides
+    read_simplified: bool | None = None
 
 
 VARIANTS = {
@@ -212,11 +217,23 @@ VARIANTS = {
     ),
     "no-retry": Variant("no-retry", 0, 0, None, convert_script=True, retry_template=""),
     # the configured RETRY_PROMPT_TEMPLATE (the source's shortest phrase) as the only prompt
+    # (read as written, as the second try is)
     "span": Variant(
-        "span", 0, 0, None, convert_script=True, retry_template="", retry_prompt_only=True
+        "span",
+        0,
+        0,
+        None,
+        convert_script=True,
+        retry_template="",
+        retry_prompt_only=True,
+        read_simplified=False,
     ),
     "mark": Variant("mark", 0, 0, None, convert_script=True, retry_template="", focus="mark"),
     "focus": Variant("focus", 0, 0, None, convert_script=True, retry_template="", focus="focus"),
+    "read-simplified": Variant(
+        "read-simplified", 0, 0, None, convert_script=True, read_simplified=True
+    ),
+    "read-written": Variant("read-written", 0, 0, None, convert_script=True, read_simplified=False),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),
@@ -256,6 +273,11 @@ def configured(variant: Variant, settings: Settings) -> Variant:
         token_budget=variant.token_budget or (settings.llm.context_token_budget or -1),
         retry_refusal=(
             variant.retry_refusal if variant.retry_refusal is not None else settings.retry_min_score
+        ),
+        read_simplified=(
+            variant.read_simplified
+            if variant.read_simplified is not None
+            else settings.llm.read_chinese_as == "simplified"
         ),
         retry_template=(
             variant.retry_template
@@ -342,19 +364,26 @@ def main() -> int:
                 listed = [
                     replace(x, text=focused(x.text, q.question, variant.focus)) for x in listed
                 ]
-            prompt = template.format(context=format_context(listed), question=q.question)
-
             context = format_context(sources)
             script = answer_script(converter, q.question, context)
-
+            reading = Reading(format_context(listed), q.question)
+            if variant.read_simplified:
+                reading = simplified_reading(
+                    converter, reading.context, reading.question, script == "traditional"
+                )
+            prompt = template.format(context=reading.context, question=reading.question)
             keep = kept_characters(converter, script, context)
 
             def convert(
-                text: str, v: Variant = variant, to: Script = script, kept: frozenset = keep
+                text: str,
+                v: Variant = variant,
+                to: Script = script,
+                kept: frozenset = keep,
+                read: Reading = reading,
             ) -> str:
                 if not v.convert_script:
                     return text
-                return "".join(converter.stream_to(to, [text], kept))
+                return "".join(converter.stream_to(to, read.restored([text]), kept))
 
             llm.system_prompt = variant.system_prompt or settings.system_prompt  # type: ignore[attr-defined]
             answer, first, total = timed_answer(
@@ -367,10 +396,13 @@ def main() -> int:
                 and sources[0].score >= (variant.retry_refusal or 0.0)
             ):
                 retry_prompt = PromptTemplate.from_template(variant.retry_template).format(
-                    context=format_context(sources), question=q.question
-                )
+                    context=context, question=q.question
+                )  # as in the app, the second try reads the sources as written
                 answer, _first, more = timed_answer(
-                    llm, retry_prompt, convert, template.format(context="", question="")
+                    llm,
+                    retry_prompt,
+                    partial(convert, read=Reading(context, q.question)),
+                    template.format(context="", question=""),
                 )
                 total += more
                 retried = True
