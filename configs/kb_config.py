@@ -113,6 +113,11 @@ the question exactly as it is written there, then the number of that source in b
 e.g. "... [1]". Only if none of the sources is about the question, reply: 资料中没有找到答案 \
 (I could not find the answer in the documents)."""
 RETRY_MIN_SCORE = 0.35
+# Also ask RETRY_PROMPT_TEMPLATE when the answer only repeats the question (at least half of
+# it, and nothing else): the 1.5B does so for about one question in thirty. The repeated
+# question has been streamed by then; the chat replaces it with the second try's answer
+# (a "restart" event in the streaming API).
+RETRY_ON_REPEATED_QUESTION = True
 NOT_FOUND_PREFIXES = ["资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"]
 
 # Used when no knowledge base is chosen (plain chat).

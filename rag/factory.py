@@ -11,7 +11,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
-from rag.chains.qa import RefusalRetry, refusal_fold
+from rag.chains.retry import RefusalRetry, refusal_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
@@ -111,6 +111,7 @@ def refusal_retry(settings: Settings) -> RefusalRetry | None:
         settings.retry_min_score,
         settings.not_found_prefixes,
         refusal_fold(ScriptConverter()),
+        on_echo=settings.retry_on_repeated_question,
     )
 
 

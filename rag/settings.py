@@ -252,6 +252,11 @@ class Settings(BaseModel):
         "although the best source scores at least RETRY_MIN_SCORE; None = no second try.",
     )
     retry_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+    retry_on_repeated_question: bool = Field(
+        default=True,
+        description="Also ask RETRY_PROMPT_TEMPLATE when the answer only repeats the question; "
+        "the repeated question is withdrawn (a 'restart' event) and replaced.",
+    )
     not_found_prefixes: tuple[str, ...] = Field(
         default=("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"),
         description="How the prompts' 'not found' reply begins: an answer beginning so is "

@@ -29,8 +29,9 @@ from pathlib import Path
 
 from langchain_core.prompts import PromptTemplate
 
-from rag.chains.qa import build_context, format_context, refusal_fold
+from rag.chains.qa import build_context, format_context
 from rag.chains.reading import Reading, simplified_reading
+from rag.chains.retry import refusal_fold, repeats_question
 from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
 from rag.evaluation import answer_scores, load_questions
 from rag.factory import build_services, context_budget
@@ -187,6 +188,10 @@ class Variant:
     # the sources and question given in Simplified script; None: the LLM entry's
     # read_chinese_as decides
     read_simplified: bool | None = None
+    # the second try also when the answer only repeats the question; None: as configured
+    retry_on_echo: bool | None = None
+    # generation settings for this variant's answers (e.g. temperature), over the entry's
+    generation: tuple[tuple[str, float], ...] = ()
 
 
 VARIANTS = {
@@ -216,6 +221,7 @@ VARIANTS = {
         retry_template=PROMPT_NO_REFUSAL,
     ),
     "no-retry": Variant("no-retry", 0, 0, None, convert_script=True, retry_template=""),
+    "no-echo-retry": Variant("no-echo-retry", 0, 0, None, convert_script=True, retry_on_echo=False),
     # the configured RETRY_PROMPT_TEMPLATE (the source's shortest phrase) as the only prompt
     # (read as written, as the second try is)
     "span": Variant(
@@ -234,6 +240,22 @@ VARIANTS = {
         "read-simplified", 0, 0, None, convert_script=True, read_simplified=True
     ),
     "read-written": Variant("read-written", 0, 0, None, convert_script=True, read_simplified=False),
+    # decoding: greedy (the most likely token every time) and no repetition penalty (which
+    # discourages copying what the prompt's last tokens hold)
+    "greedy": Variant(
+        "greedy", 0, 0, None, convert_script=True, generation=(("temperature", 0.0),)
+    ),
+    "no-penalty": Variant(
+        "no-penalty", 0, 0, None, convert_script=True, generation=(("repetition_penalty", 1.0),)
+    ),
+    "greedy-no-penalty": Variant(
+        "greedy-no-penalty",
+        0,
+        0,
+        None,
+        convert_script=True,
+        generation=(("temperature", 0.0), ("repetition_penalty", 1.0)),
+    ),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),
@@ -274,6 +296,11 @@ def configured(variant: Variant, settings: Settings) -> Variant:
         retry_refusal=(
             variant.retry_refusal if variant.retry_refusal is not None else settings.retry_min_score
         ),
+        retry_on_echo=(
+            variant.retry_on_echo
+            if variant.retry_on_echo is not None
+            else settings.retry_on_repeated_question
+        ),
         read_simplified=(
             variant.read_simplified
             if variant.read_simplified is not None
@@ -305,7 +332,11 @@ def focused(text: str, question: str, how: str) -> str:
 
 
 def timed_answer(
-    llm: object, prompt: str, convert: Callable[[str], str], warm_prompt: str
+    llm: object,
+    prompt: str,
+    convert: Callable[[str], str],
+    warm_prompt: str,
+    generation: tuple[tuple[str, float], ...] = (),
 ) -> tuple[str, float, float]:
     """The answer, first-token and total seconds. As in the app, only the prompt's fixed
     beginning is in llama.cpp's cache: the cache is reset, then a 1-token answer to the
@@ -317,7 +348,7 @@ def timed_answer(
     started = time.perf_counter()
     first = None
     parts = []
-    for piece in llm.stream(prompt):  # type: ignore[attr-defined]
+    for piece in llm.stream(prompt, **dict(generation)):  # type: ignore[attr-defined]
         if first is None:
             first = time.perf_counter() - started
         parts.append(piece)
@@ -387,12 +418,15 @@ def main() -> int:
 
             llm.system_prompt = variant.system_prompt or settings.system_prompt  # type: ignore[attr-defined]
             answer, first, total = timed_answer(
-                llm, prompt, convert, template.format(context="", question="")
+                llm, prompt, convert, template.format(context="", question=""), variant.generation
             )
             retried = False
+            no_answer = fold(answer.lstrip()).startswith(refusal_prefixes) or (
+                variant.retry_on_echo and repeats_question(answer, q.question, fold)
+            )
             if (
                 variant.retry_template
-                and fold(answer.lstrip()).startswith(refusal_prefixes)
+                and no_answer
                 and sources[0].score >= (variant.retry_refusal or 0.0)
             ):
                 retry_prompt = PromptTemplate.from_template(variant.retry_template).format(
@@ -403,6 +437,7 @@ def main() -> int:
                     retry_prompt,
                     partial(convert, read=Reading(context, q.question)),
                     template.format(context="", question=""),
+                    variant.generation,
                 )
                 total += more
                 retried = True

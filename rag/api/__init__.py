@@ -264,7 +264,8 @@ def _upload_response(results: list[FileResult]) -> JSONResponse:
 
 
 def _sse(events: Iterator) -> Iterator[str]:
-    """Server-sent events: `token` events, then one `sources` event, then `done`."""
+    """Server-sent events: `token` events, then one `sources` event, then `done`; a `restart`
+    event withdraws the tokens before it (the answer only repeated the question)."""
     sources: list[dict[str, object]] = []
     try:
         for event in events:
@@ -272,6 +273,8 @@ def _sse(events: Iterator) -> Iterator[str]:
                 sources = [s.as_dict() for s in event.sources]
             elif event.kind == "rewritten":
                 yield _event("rewritten", {"query": event.text})
+            elif event.kind == "restart":
+                yield _event("restart", {})
             elif event.text:
                 yield _event("token", {"text": event.text})
         yield _event("sources", {"sources": sources})

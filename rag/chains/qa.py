@@ -7,7 +7,7 @@ PROMPT_TEMPLATE, and the retriever from the knowledge-base service.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -19,6 +19,7 @@ from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.context import neighbour_lookup, select_within_budget, with_neighbours
 from rag.chains.reading import Reading, simplified_reading
+from rag.chains.retry import RefusalRetry, RefusalWatch, repeats_question
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
 from rag.tokens import TokenCounter, estimate_tokens
 
@@ -64,9 +65,11 @@ class Source:
 @dataclass(frozen=True)
 class ChatEvent:
     """One step of an answer: the standalone question a follow-up was rewritten into, the
-    sources once retrieval is done, or a piece of the answer's text."""
+    sources once retrieval is done, a piece of the answer's text, or "restart": the answer
+    so far is withdrawn (it only repeated the question) and the text that follows replaces
+    it."""
 
-    kind: Literal["sources", "token", "rewritten"]
+    kind: Literal["sources", "token", "rewritten", "restart"]
     text: str = ""
     sources: Sequence[Source] = field(default_factory=tuple)
 
@@ -111,68 +114,6 @@ def format_history(history: Sequence[tuple[str, str]], turns: int) -> str:
     return "\n".join(f"Q: {q}\nA: {a}" for q, a in recent) + "\n\n"
 
 
-@dataclass(frozen=True)
-class RefusalRetry:
-    """A second try when the model replies that the sources hold no answer although the best
-    source scores at least `min_score`: small models refuse on text that does answer."""
-
-    template: str
-    """The prompt of the second try ({context} and {question}, as PROMPT_TEMPLATE)."""
-    min_score: float
-    """Retry only when the best source's relevance is at least this (0-1)."""
-    prefixes: tuple[str, ...]
-    """How a "not found" reply begins (as the prompts ask for it)."""
-    fold: Callable[[str], str] = str.casefold
-    """Applied to the answer and the prefixes before comparing them (see `refusal_fold`)."""
-
-
-def refusal_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
-    """Case-folded and, with OpenCC, in Simplified script: small models mix scripts within a
-    reply (the 1.5B wrote 資料中没有找到答案)."""
-    if converter is None:
-        return str.casefold
-
-    def folded(text: str) -> str:
-        return converter.to_simplified(text).casefold()
-
-    return folded
-
-
-class RefusalWatch:
-    """Holds back the beginning of a streamed answer while it may still be a "not found"
-    reply, so that a refusal is never shown when a second try replaces it.
-
-    Feed it the pieces as they arrive; it returns the text that can be shown now. An answer
-    that cannot begin like any of `prefixes` is passed on at once (usually from its first
-    piece); one that does begin so sets `refused`.
-    """
-
-    def __init__(self, prefixes: Sequence[str], fold: Callable[[str], str] = str.casefold) -> None:
-        self._fold = fold
-        self._prefixes = tuple(fold(p) for p in prefixes if p)
-        self._held = ""
-        self._decided = not self._prefixes
-        self.refused = False
-
-    def feed(self, piece: str) -> str:
-        if self._decided:
-            return piece
-        self._held += piece
-        lead = self._fold(self._held.lstrip())
-        if any(lead.startswith(prefix) for prefix in self._prefixes):
-            self._decided = self.refused = True
-            return ""
-        if any(prefix.startswith(lead) for prefix in self._prefixes):
-            return ""  # may still become a refusal
-        self._decided = True
-        return self.flush()
-
-    def flush(self) -> str:
-        """The text held back (at the end of an answer shorter than a refusal's beginning)."""
-        text, self._held = self._held, ""
-        return text
-
-
 class QAChain:
     """Answers a question from a knowledge base (retrieval) or directly (plain chat).
 
@@ -193,6 +134,7 @@ class QAChain:
         count_tokens: TokenCounter = estimate_tokens,
         refusal_retry: RefusalRetry | None = None,
         read_simplified: bool = False,
+        keep_source_numbers: bool = True,
     ) -> None:
         self.llm = llm
         self.rag_chain = PromptTemplate.from_template(prompt_template) | llm | StrOutputParser()
@@ -217,6 +159,9 @@ class QAChain:
         if read_simplified and script_converter is None:
             raise ValueError("read_simplified needs a script_converter to convert answers back")
         self.read_simplified = read_simplified
+        self.keep_source_numbers = keep_source_numbers
+        """Write the numbers of an answer as its sources do (二千, not 2000: see
+        `rag.chains.numbers`)."""
         """Give the model its sources and question in Simplified script (see
         `rag.chains.reading`); a second try after a refusal reads them as written."""
 
@@ -266,42 +211,39 @@ class QAChain:
             )
         )
         retry = self.refusal_retry
-        if retry is not None and sources[0].score >= retry.min_score:
-            pieces = self._retried_after_refusal(pieces, context, standalone, retry)
-        for piece in self._in_script(question, context, pieces):
+        if retry is None or sources[0].score < retry.min_score:
+            for piece in self._in_script(question, context, pieces):
+                yield ChatEvent("token", text=piece)
+            return
+        watch = RefusalWatch(retry.prefixes, retry.fold)
+        shown = []
+        for piece in self._in_script(question, context, _until_refused(pieces, watch)):
+            shown.append(piece)
+            yield ChatEvent("token", text=piece)
+        if watch.refused:  # nothing of the refusal was shown
+            logger.info("the model found no answer in relevant sources; asking once more")
+        elif retry.on_echo and repeats_question("".join(shown), standalone, retry.fold):
+            logger.info("the model repeated the question; asking once more")
+            yield ChatEvent("restart")
+        else:
+            return
+        for piece in self._in_script(question, context, self._second_try(context, standalone)):
             yield ChatEvent("token", text=piece)
 
-    def _retried_after_refusal(
-        self, pieces: Iterator[str], context: str, question: str, retry: RefusalRetry
-    ) -> Iterator[str]:
-        """`pieces`, or, when they begin a "not found" reply, the second try's answer."""
-        watch = RefusalWatch(retry.prefixes, retry.fold)
-        try:
-            for piece in pieces:
-                shown = watch.feed(piece)
-                if watch.refused:
-                    break
-                if shown:
-                    yield shown
-            else:
-                if tail := watch.flush():
-                    yield tail
-                return
-        finally:
-            close = getattr(pieces, "close", None)
-            if close is not None:
-                close()  # ends generation and frees the model for the second try
+    def _second_try(self, context: str, question: str) -> Iterable[str]:
+        """The answer to RETRY_PROMPT_TEMPLATE, which reads the sources as written."""
         assert self.retry_chain is not None  # set with refusal_retry
-        logger.info("the model found no answer in relevant sources; asking once more")
-        yield from self.retry_chain.stream({"context": context, "question": question})
+        answer = self.retry_chain.stream({"context": context, "question": question})
+        return Reading(context, question, keep_numbers=self.keep_source_numbers).restored(answer)
 
     def _reading(self, question: str, context: str, standalone: str) -> Reading:
         """What the model is given: the sources and question as written, or in Simplified."""
         converter = self.script_converter
+        keep_numbers = self.keep_source_numbers
         if not self.read_simplified or converter is None:
-            return Reading(context, standalone)
+            return Reading(context, standalone, keep_numbers=keep_numbers)
         traditional = answer_script(converter, question, context) == "traditional"
-        return simplified_reading(converter, context, standalone, traditional)
+        return simplified_reading(converter, context, standalone, traditional, keep_numbers)
 
     def _in_script(self, question: str, context: str, pieces: Iterable[str]) -> Iterable[str]:
         """The answer's pieces in the script of the question (or of the context, when the
@@ -322,6 +264,24 @@ class QAChain:
         return collect_answer(self.stream(question, retriever, history))
 
 
+def _until_refused(pieces: Iterator[str], watch: RefusalWatch) -> Iterator[str]:
+    """`pieces` as `watch` lets them through, ending (and closing them, which ends the
+    model's generation and frees it for a second try) if they begin a "not found" reply."""
+    try:
+        for piece in pieces:
+            shown = watch.feed(piece)
+            if watch.refused:
+                return
+            if shown:
+                yield shown
+        if tail := watch.flush():
+            yield tail
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
+
+
 @dataclass(frozen=True)
 class Answer:
     text: str
@@ -339,6 +299,8 @@ def collect_answer(events: Iterable[ChatEvent]) -> Answer:
             sources = list(event.sources)
         elif event.kind == "rewritten":
             rewritten = event.text
+        elif event.kind == "restart":
+            parts.clear()
         else:
             parts.append(event.text)
     return Answer("".join(parts), sources, rewritten)

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from rag.chains.numbers import NumberWording
 from rag.chains.script import ScriptConverter
 
 # The last characters of a copied stretch held back before they are shown: until then the
@@ -117,13 +118,21 @@ class Reading:
     context: str
     question: str
     wording: SourceWording | None = None
+    keep_numbers: bool = True
+    """Numbers the answer rewrites (2000 for 二千) put back as the sources write them."""
 
     def restored(self, pieces: Iterable[str]) -> Iterable[str]:
+        if self.keep_numbers:  # first, while the answer is in the script the model read
+            pieces = NumberWording(f"{self.context}\n{self.question}").stream(pieces)
         return pieces if self.wording is None else self.wording.stream(pieces)
 
 
 def simplified_reading(
-    converter: ScriptConverter, context: str, question: str, answer_in_traditional: bool
+    converter: ScriptConverter,
+    context: str,
+    question: str,
+    answer_in_traditional: bool,
+    keep_numbers: bool = True,
 ) -> Reading:
     """`context` and `question` in Simplified script; when the answer is to be Traditional,
     what it copies from either is put back as written."""
@@ -131,6 +140,6 @@ def simplified_reading(
     read_question = aligned_simplified(converter, question)
     unchanged = read_context == context and read_question == question
     if unchanged or not answer_in_traditional:
-        return Reading(read_context, read_question)
+        return Reading(read_context, read_question, keep_numbers=keep_numbers)
     wording = SourceWording(f"{read_context}\n{read_question}", f"{context}\n{question}")
-    return Reading(read_context, read_question, wording)
+    return Reading(read_context, read_question, wording, keep_numbers)

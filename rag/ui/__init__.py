@@ -86,7 +86,8 @@ def _respond(
             if event.kind == "rewritten":
                 rewritten = event.text
                 continue
-            answer += event.text
+            # "restart": the answer so far only repeated the question; a second try replaces it
+            answer = "" if event.kind == "restart" else answer + event.text
             messages[-1] = {"role": "assistant", "content": html.escape(answer)}
             yield messages, ""
     except ZhikuError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -140,3 +141,32 @@ def test_non_loopback_host_is_refused_without_auth():
     assert result.returncode != 0
     assert "no authentication is configured" in result.stderr
     assert "--insecure" in result.stderr
+
+
+def test_a_withdrawn_answer_is_a_restart_event(tmp_path):
+    """The model repeats the question, is asked once more: streamed, the client is told to
+    drop what it showed; not streamed, only the second answer comes back."""
+    settings = load_settings(env={}, retry_min_score=0.0)
+    echo_then_answer = ["内容是什么？[1]", "内容一 [1]"] * 2
+    services = build_services(
+        settings,
+        kb_root=tmp_path / "kbs",
+        llm=FakeStreamingListLLM(responses=echo_then_answer),
+        embeddings=DeterministicFakeEmbedding(size=16),
+    )
+    client = TestClient(create_app(services))
+    client.post("/api/kbs", json={"name": "kb"})
+    client.post("/api/kbs/kb/docs", files=[("files", ("a.md", "内容一。".encode()))])
+    query = {"kb": "kb", "query": "内容是什么？"}
+    streamed = client.post("/api/chat", json={**query, "stream": True}).text
+    events = [
+        (name.removeprefix("event: "), json.loads(data.removeprefix("data: ")))
+        for name, data in (block.split("\n") for block in streamed.strip().split("\n\n"))
+    ]
+    names = [name for name, _ in events]
+    restart = names.index("restart")
+    assert restart < names.index("sources") < names.index("done")
+    before = "".join(data["text"] for name, data in events[:restart] if name == "token")
+    after = "".join(data["text"] for name, data in events[restart:] if name == "token")
+    assert (before, after) == ("内容是什么？[1]", "内容一 [1]")
+    assert client.post("/api/chat", json=query).json()["answer"] == "内容一 [1]"

@@ -6,14 +6,9 @@ from langchain_core.language_models.fake import FakeStreamingListLLM
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
-from rag.chains import QAChain, build_context
-from rag.chains.qa import (
-    NOTHING_FOUND,
-    RefusalRetry,
-    RefusalWatch,
-    format_history,
-    refusal_fold,
-)
+from rag.chains import QAChain, build_context, collect_answer
+from rag.chains.qa import NOTHING_FOUND, format_history
+from rag.chains.retry import RefusalRetry, RefusalWatch, refusal_fold, repeats_question
 from rag.chains.script import ScriptConverter
 from rag.settings import load_settings
 
@@ -232,3 +227,76 @@ def test_reading_in_simplified_needs_a_converter():
         QAChain(
             RecordingLLM(responses=["x"]), "{context} {question}", 2000, 3, read_simplified=True
         )
+
+
+def test_numbers_the_answer_rewrites_are_written_as_the_sources_write_them():
+    source = doc("岳飛派二千人駐守吉州，其後又派兵收復常州。", score=0.9)
+    chain, _ = reading_chain(["岳飞派2000人驻守吉州。[1]"])  # read in Simplified
+    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
+        "岳飛派二千人駐守吉州。[1]"
+    )
+    chain, _ = make_chain(["岳飛派2000人駐守吉州。[1]"])  # read as written
+    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
+        "岳飛派二千人駐守吉州。[1]"
+    )
+    chain, _ = reading_chain([REFUSAL, "2000人 [1]"])  # the second try
+    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
+        "二千人 [1]"
+    )
+    llm = RecordingLLM(responses=["岳飛派2000人駐守吉州。[1]"])
+    settings = load_settings(env={})
+    kept = QAChain(llm, settings.prompt_template, 2000, 3, keep_source_numbers=False)
+    assert kept.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
+        "岳飛派2000人駐守吉州。[1]"
+    )
+
+
+@pytest.mark.parametrize(
+    ("answer", "question"),
+    [
+        ("萊茵河沿線的第幾大港口是史特拉斯堡港? [1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
+        ("鏡廊中的家具都是純銀打造的 [1]", "在哪一個國王統治時期鏡廊中的家具都是純銀打造的?"),
+        ("... [1]", "應當是汝不可謀殺是於十誡中的哪一項中提到?"),
+        ("Who rebuilt the mill? [1]", "who rebuilt the mill"),
+        ("莱茵河沿线的第几大港口 [1]", "萊茵河沿線的第幾大港口?"),  # in the other script
+    ],
+)
+def test_an_answer_that_only_repeats_the_question_is_recognised(answer, question):
+    assert repeats_question(answer, question, refusal_fold(ScriptConverter()))
+
+
+@pytest.mark.parametrize(
+    ("answer", "question"),
+    [
+        ("高雄 [1]", "台北和高雄哪個比較大？"),  # a word of the question that answers it
+        ("第二大 [1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
+        ("The Ashford family [1]", "Who rebuilt the mill?"),
+    ],
+)
+def test_an_answer_is_not_taken_for_a_repeated_question(answer, question):
+    assert not repeats_question(answer, question, refusal_fold(ScriptConverter()))
+
+
+def test_a_repeated_question_is_withdrawn_and_asked_again():
+    chain, llm = retrying_chain(["史特拉斯堡港是第幾大港口？[1]", "第二大 [1]"])
+    retriever = ListRetriever(documents=[doc("史特拉斯堡港是萊茵河沿線的第二大港口。")])
+    events = list(chain.stream("史特拉斯堡港是第幾大港口？", retriever))
+    kinds = [e.kind for e in events]
+    restart = kinds.index("restart")
+    first = "".join(e.text for e in events[:restart] if e.kind == "token")
+    assert first == "史特拉斯堡港是第幾大港口？[1]"  # streamed as it came, then withdrawn
+    assert "".join(e.text for e in events[restart:] if e.kind == "token") == "第二大 [1]"
+    assert collect_answer(events).text == "第二大 [1]"
+    assert len(llm.prompts) == 2 and llm.prompts[1].startswith("RETRY ")
+
+
+def test_a_repeated_question_is_kept_with_weak_sources_or_the_option_off():
+    chain, llm = retrying_chain(["第幾大港口？[1]", "should not be used"], min_score=0.9)
+    retriever = ListRetriever(documents=[doc("史特拉斯堡港是第二大港口。", score=0.5)])
+    assert chain.answer("第幾大港口？", retriever).text == "第幾大港口？[1]"
+    assert len(llm.prompts) == 1
+    llm = RecordingLLM(responses=["第幾大港口？[1]", "should not be used"])
+    retry = RefusalRetry("RETRY {context} / {question}", 0.5, PREFIXES, on_echo=False)
+    chain = QAChain(llm, load_settings(env={}).prompt_template, 2000, 3, refusal_retry=retry)
+    assert chain.answer("第幾大港口？", retriever).text == "第幾大港口？[1]"
+    assert len(llm.prompts) == 1

@@ -1,0 +1,43 @@
+"""The chat panel's handler with a fake service: what the user sees while an answer comes."""
+
+from __future__ import annotations
+
+from rag.chains import ChatEvent, Source
+from rag.ui import SOURCES_MARK, _respond
+
+
+class ScriptedServices:
+    """Answers every question with the same events."""
+
+    def __init__(self, events: list[ChatEvent]) -> None:
+        self.events = events
+        self.asked: list[tuple[str, str | None]] = []
+
+    def chat(self, question, kb, history):
+        self.asked.append((question, kb))
+        return iter(self.events)
+
+
+def shown_answers(services, question="港口是第幾大？") -> list[str]:
+    return [messages[-1]["content"] for messages, _ in _respond(services, question, [], "kb")]
+
+
+def test_a_restart_replaces_the_text_shown_so_far():
+    source = Source(1, "port.md", None, "史特拉斯堡港是第二大港口。", 0.9)
+    events = [
+        ChatEvent("sources", sources=[source]),
+        ChatEvent("token", text="港口是"),
+        ChatEvent("token", text="第幾大？[1]"),
+        ChatEvent("restart"),
+        ChatEvent("token", text="第二大 [1]"),
+    ]
+    shown = shown_answers(ScriptedServices(events))
+    assert "港口是第幾大？[1]" in shown  # the first try was streamed as it came
+    final = shown[-1]
+    assert final.startswith("第二大 [1]" + SOURCES_MARK) and "port.md" in final
+    assert "第幾大？[1]" not in final
+
+
+def test_tokens_accumulate_without_a_restart():
+    events = [ChatEvent("sources"), ChatEvent("token", text="第二"), ChatEvent("token", text="大")]
+    assert shown_answers(ScriptedServices(events))[-1] == "第二大"
