@@ -121,6 +121,9 @@ llm_model_dict = {
         "context_window": 4096,
         "max_new_tokens": 512,
         "temperature": 0.1,
+        # No repetition penalty: Qwen writes numbers digit by digit, and the penalty pushed a
+        # repeated digit aside (明治 1869 for the source's 1868). Questions 100-199: 84 -> 85 %.
+        "repetition_penalty": 1.0,
         # At most 200 tokens of retrieved text: the best Chinese chunk (~170 tokens) or the
         # best three English ones (~55 each). See README "Prompt and context".
         "context_token_budget": 200,
@@ -136,6 +139,7 @@ llm_model_dict = {
         "context_window": 4096,
         "max_new_tokens": 512,
         "temperature": 0.1,
+        "repetition_penalty": 1.0,  # as the 1.5B's
         "context_token_budget": 200,
         "read_chinese_as": "simplified",  # questions 100-199: 39 -> 45 % (README)
     },

@@ -256,6 +256,16 @@ VARIANTS = {
         convert_script=True,
         generation=(("temperature", 0.0), ("repetition_penalty", 1.0)),
     ),
+    # the default before 2026-12-05: a repetition penalty of 1.05, no second try on echoes
+    "penalty-no-echo-retry": Variant(
+        "penalty-no-echo-retry",
+        0,
+        0,
+        None,
+        convert_script=True,
+        retry_on_echo=False,
+        generation=(("repetition_penalty", 1.05),),
+    ),
     "current": Variant("current", 5, 2000),
     "top3": Variant("top3", 3, 2000),
     "top3-1000": Variant("top3-1000", 3, 1000),

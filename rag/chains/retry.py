@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from difflib import SequenceMatcher
 
 from rag.chains.script import ScriptConverter
 
@@ -75,6 +76,8 @@ class RefusalWatch:
         return text
 
 
+# A question repeated with a word or two changed: this share of its characters as asked.
+_NEARLY_ALL = 0.9
 _CITATION = re.compile(r"\[\d+(?:\s*[,，]\s*\d+)*\]")
 
 
@@ -87,11 +90,22 @@ def repeats_question(answer: str, question: str, fold: Callable[[str], str] = st
     """Whether `answer` says nothing but (at least half of) the question, or nothing at all.
 
     The 1.5B answers about one question in thirty (on the dev set) by repeating it: "萊茵河
-    沿線的第幾大港口是史特拉斯堡港? [1]". A short answer that happens to be a word of the
-    question ("高雄" for "台北和高雄哪個大？") is an answer, so it must cover half the question.
+    沿線的第幾大港口是史特拉斯堡港? [1]", sometimes with a word changed (許多 for 很多), but
+    then still as a question. A short answer that happens to be a word of the question
+    ("高雄" for "台北和高雄哪個大？") is an answer, so it must cover half the question; and an
+    answer that restates the question with the answer in it ("...第二大港口是...港。") differs
+    from it where the answer is, so a changed word counts only in a question.
     """
     said = _letters(answer, fold)
     asked = _letters(question, fold)
     if not said:
         return True
-    return said in asked and 2 * len(said) >= len(asked)
+    if 2 * len(said) < len(asked):
+        return False
+    if said in asked:
+        return True
+    if not _CITATION.sub("", answer).rstrip().endswith(("?", "？")):
+        return False
+    matcher = SequenceMatcher(None, said, asked, autojunk=False)
+    copied = sum(block.size for block in matcher.get_matching_blocks())
+    return copied >= _NEARLY_ALL * len(said)

@@ -192,6 +192,32 @@ def test_traditional_question_answered_with_the_documents_own_characters(client)
         assert client.delete("/api/kbs/繁體").status_code == 200
 
 
+NUMBERS_DOCS = {
+    "吉州.md": "# 吉州防務\n\n1130年，金兵南下。紹興元年（1131年），岳飛派二千人駐守吉州，"
+    "又令部將率三百騎巡視贛江沿岸，1132年返回。\n",
+    "華碩.md": "# 華碩\n\n華碩成立於1989年，總部位於台北。華碩是2015年銷量第四的個人電腦"
+    "供應商，2016年營收為147億美元。\n",
+    "港口.md": "# 港口\n\n史特拉斯堡港建於1920年，是萊茵河沿線的第二大港口，2010年貨運量"
+    "為850萬噸。\n",
+}
+
+
+def test_numbers_in_answers_are_written_as_the_document_writes_them(client):
+    # Among the years of this text the 1.5B copies 三百騎 as 300騎 (checked with
+    # rag.chains.numbers switched off); the document's own number comes back.
+    assert client.post("/api/kbs", json={"name": "數字"}).status_code == 201
+    try:
+        docs = {name: text.encode() for name, text in NUMBERS_DOCS.items()}
+        assert upload(client, "數字", docs).status_code == 200
+        asked = {"三百騎": "岳飛令部將率多少騎巡視贛江？", "二千人": "岳飛派多少人駐守吉州？"}
+        for written, query in asked.items():
+            body = {"kb": "數字", "query": query, "stream": False}
+            answer = client.post("/api/chat", json=body, timeout=300).json()["answer"]
+            assert written in answer, answer
+    finally:
+        assert client.delete("/api/kbs/數字").status_code == 200
+
+
 def test_errors_are_json_without_tracebacks(client):
     missing = client.post("/api/kbs/nope/search", json={"query": "x"})
     assert missing.status_code == 404

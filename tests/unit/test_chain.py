@@ -259,6 +259,11 @@ def test_numbers_the_answer_rewrites_are_written_as_the_sources_write_them():
         ("... [1]", "應當是汝不可謀殺是於十誡中的哪一項中提到?"),
         ("Who rebuilt the mill? [1]", "who rebuilt the mill"),
         ("莱茵河沿线的第几大港口 [1]", "萊茵河沿線的第幾大港口?"),  # in the other script
+        # a word changed (許多 for 很多), but still a question
+        (
+            "許多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言? [1]",
+            "很多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言?",
+        ),
     ],
 )
 def test_an_answer_that_only_repeats_the_question_is_recognised(answer, question):
@@ -270,6 +275,9 @@ def test_an_answer_that_only_repeats_the_question_is_recognised(answer, question
     [
         ("高雄 [1]", "台北和高雄哪個比較大？"),  # a word of the question that answers it
         ("第二大 [1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
+        # the question restated with the answer in it
+        ("萊茵河沿線的第二大港口是史特拉斯堡港。[1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
+        ("許多穆斯林只能看懂阿拉伯字母。[1]", "很多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言?"),
         ("The Ashford family [1]", "Who rebuilt the mill?"),
     ],
 )
