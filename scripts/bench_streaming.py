@@ -7,7 +7,8 @@ uvicorn on a free loopback port; clients in the same process read the stream. On
 all: every character of the answer gets the time the LLM produced it (the chain's LLM
 stream is wrapped), the time the chain handed it on (after the answer-script conversion,
 which holds back up to 3 characters, and, for a model reading Traditional sources in
-Simplified, the restoring of copied stretches, up to 2 more), and the time the client
+Simplified, the restoring of copied stretches, up to 2 more; a number waits for the
+character after it, to be written as the sources write it), and the time the client
 received it. Prints p50/p95/max of each delay per character and writes JSON (--out). The
 goal: ≤ 0.3 s model → client.
 """
@@ -163,6 +164,12 @@ def main() -> int:
         choices=("written", "simplified"),
         help="override the LLM entry's read_chinese_as (a baseline for its hold-back)",
     )
+    parser.add_argument(
+        "--numbers-as-generated",
+        action="store_true",
+        help="leave the answer's numbers as the model writes them (a baseline for the hold-back "
+        "of rag.chains.numbers)",
+    )
     args = parser.parse_args()
 
     kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
@@ -172,6 +179,7 @@ def main() -> int:
         models = {**settings.llm_model_dict, args.llm: entry}
         settings = settings.model_copy(update={"llm_model_dict": models})
     services = build_services(settings, kb_root=kb_root)
+    services.qa.keep_source_numbers = not args.numbers_as_generated
     services.kb.create_kb("stream")
     docs = kb_root / "docs"
     docs.mkdir()
