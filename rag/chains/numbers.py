@@ -14,6 +14,8 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
+from rag.chains.streams import closing
+
 _DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "兩": 2, "两": 2, "三": 3, "四": 4, "五": 5}
 _DIGITS |= {"六": 6, "七": 7, "八": 8, "九": 9}
 _SMALL_UNITS = {"十": 10, "百": 100, "千": 1000}
@@ -96,13 +98,7 @@ class NumberWording:
         return "".join(self.stream([answer]))
 
     def stream(self, pieces: Iterable[str]) -> Iterator[str]:
-        source = iter(pieces)
-        try:
-            yield from self._rewriting(source)
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()  # stopped early (a refusal to retry): end the model's generation too
+        return closing(pieces, self._rewriting)
 
     def _rewriting(self, pieces: Iterator[str]) -> Iterator[str]:
         before = ""  # the character before the number being held

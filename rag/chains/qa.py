@@ -21,6 +21,7 @@ from rag.chains.context import neighbour_lookup, select_within_budget, with_neig
 from rag.chains.reading import Reading, simplified_reading
 from rag.chains.retry import RefusalRetry, RefusalWatch, repeats_question
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
+from rag.chains.streams import closing
 from rag.tokens import TokenCounter, estimate_tokens
 
 logger = logging.getLogger(__name__)
@@ -267,19 +268,18 @@ class QAChain:
 def _until_refused(pieces: Iterator[str], watch: RefusalWatch) -> Iterator[str]:
     """`pieces` as `watch` lets them through, ending (and closing them, which ends the
     model's generation and frees it for a second try) if they begin a "not found" reply."""
-    try:
-        for piece in pieces:
-            shown = watch.feed(piece)
-            if watch.refused:
-                return
-            if shown:
-                yield shown
-        if tail := watch.flush():
-            yield tail
-    finally:
-        close = getattr(pieces, "close", None)
-        if close is not None:
-            close()
+    return closing(pieces, lambda source: _let_through(source, watch))
+
+
+def _let_through(pieces: Iterator[str], watch: RefusalWatch) -> Iterator[str]:
+    for piece in pieces:
+        shown = watch.feed(piece)
+        if watch.refused:
+            return
+        if shown:
+            yield shown
+    if tail := watch.flush():
+        yield tail
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from rag.chains.numbers import NumberWording
 from rag.chains.script import ScriptConverter
+from rag.chains.streams import closing
 
 # The last characters of a copied stretch held back before they are shown: until then the
 # stretch may still turn out to come from another place in the sources (which could change
@@ -43,13 +44,7 @@ class SourceWording:
         return "".join(self.stream([answer]))
 
     def stream(self, pieces: Iterable[str]) -> Iterator[str]:
-        source = iter(pieces)
-        try:
-            yield from self._restoring(source)
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()  # stopped early (a refusal to retry): end the model's generation too
+        return closing(pieces, self._restoring)
 
     def _restoring(self, pieces: Iterator[str]) -> Iterator[str]:
         read = self._read

@@ -88,18 +88,3 @@ def test_a_number_at_the_end_is_not_lost():
 def test_text_without_numbers_streams_piece_by_piece():
     shown = list(NumberWording(SOURCE).stream(iter(["岳飛", "駐守", "吉州"])))
     assert shown == ["岳飛", "駐守", "吉州"]
-
-
-def test_stopping_early_closes_the_model_stream():
-    closed = []
-
-    def model():
-        try:
-            yield from ["岳飛", "駐守", "吉州"]
-        finally:
-            closed.append(True)
-
-    stream = NumberWording(SOURCE).stream(model())
-    assert next(stream) == "岳飛"
-    stream.close()
-    assert closed == [True]

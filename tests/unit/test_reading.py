@@ -55,21 +55,6 @@ def test_a_long_copied_stretch_streams_before_it_ends(converter):
     assert "".join(out for _, out in shown) == "劉玉娘為皇后後唐莊宗劉玉娘"
 
 
-def test_stopping_early_closes_the_model_stream(converter):
-    closed = []
-
-    def pieces():
-        try:
-            yield from ["岳飞", "派二千人", "驻守"]
-        finally:
-            closed.append(True)
-
-    stream = SourceWording(converter.to_simplified(SOURCE), SOURCE).stream(pieces())
-    next(stream)
-    stream.close()
-    assert closed == [True]
-
-
 class LengthChangingConverter:
     """Converts one phrase to a longer one, as OpenCC phrase tables may."""
 
