@@ -12,28 +12,38 @@ prompt tokens, median first-token time and median whole-answer time.
 
 Tune on questions the report does not use (the dev set harness answers the first 100):
 the default `--start 100` does that.
+
+`--logprobs` (GGUF models) also records the log-probability of every token of each answer
+(the model's own distribution, before temperature) and reports, for each pair of variants,
+what choosing the more confident of their two answers would score: a test of confidence as a
+selector between two ways of asking.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import itertools
 import json
 import re
 import statistics
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 from langchain_core.prompts import PromptTemplate
+from langchain_core.retrievers import BaseRetriever
 
 from rag.chains.qa import build_context, format_context
 from rag.chains.reading import Reading, simplified_reading
 from rag.chains.retry import refusal_fold, repeats_question
 from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
-from rag.evaluation import answer_scores, load_questions
+from rag.evaluation import EvalQuestion, answer_scores, load_questions
 from rag.factory import build_services, context_budget
 from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.settings import Settings, load_settings
@@ -287,6 +297,7 @@ class Tally:
     first_token_s: list[float] = field(default_factory=list)
     total_s: list[float] = field(default_factory=list)
     rows: list[dict[str, object]] = field(default_factory=list)
+    mean_logprob: list[float] = field(default_factory=list)  # --logprobs
 
 
 def configured(variant: Variant, settings: Settings) -> Variant:
@@ -341,6 +352,58 @@ def focused(text: str, question: str, how: str) -> str:
     return "".join(sentences[max(0, best - 1) : best + 2]).strip()
 
 
+class TokenLogprobs:
+    """Records the log-probability of each token llama.cpp samples (`--logprobs`), through a
+    logits processor: each step sees the logits of the next token, and the token sampled at
+    the step before is the last of the context by then."""
+
+    def __init__(self) -> None:
+        self.values: list[float] = []
+        self._previous: np.ndarray | None = None
+
+    def __call__(self, input_ids: np.ndarray, logits: np.ndarray) -> np.ndarray:
+        if self._previous is not None:
+            self.values.append(float(self._previous[int(input_ids[-1])]))
+        x = np.asarray(logits, dtype=np.float64)
+        top = x.max()
+        self._previous = x - top - np.log(np.exp(x - top).sum())
+        return logits
+
+
+@contextlib.contextmanager
+def recording_logprobs(llama: Any, record: list[TokenLogprobs]) -> Iterator[None]:
+    """While open, every chat completion of `llama` appends its `TokenLogprobs` to `record`."""
+    from llama_cpp import LogitsProcessorList
+
+    original = llama.create_chat_completion
+
+    def create_chat_completion(*args: object, **kwargs: object) -> object:
+        recorder = TokenLogprobs()
+        record.append(recorder)
+        return original(*args, logits_processor=LogitsProcessorList([recorder]), **kwargs)
+
+    llama.create_chat_completion = create_chat_completion
+    try:
+        yield
+    finally:
+        del llama.create_chat_completion
+
+
+def confidence_selection(tallies: dict[str, Tally]) -> list[str]:
+    """Markdown lines: for each pair of variants, "contains" when each question takes the
+    answer with the higher mean token log-probability (and the oracle: either right)."""
+    lines = ["", "| more confident of | contains | either right |", "|---|---:|---:|"]
+    for (a, ta), (b, tb) in itertools.combinations(tallies.items(), 2):
+        pairs = list(zip(ta.contains, ta.mean_logprob, tb.contains, tb.mean_logprob, strict=True))
+        picked = [cb if lb > la else ca for ca, la, cb, lb in pairs]
+        either = [max(ca, cb) for ca, _la, cb, _lb in pairs]
+        lines.append(
+            f"| {a}, {b} | {100 * statistics.mean(picked):.1f} | "
+            f"{100 * statistics.mean(either):.1f} |"
+        )
+    return lines
+
+
 def timed_answer(
     llm: object,
     prompt: str,
@@ -375,6 +438,9 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=60)
     parser.add_argument("--variants", default="default")
     parser.add_argument("--out", type=Path, default=Path("eval_prompts.json"))
+    parser.add_argument(
+        "--logprobs", action="store_true", help="record answers' token log-probabilities (gguf)"
+    )
     args = parser.parse_args()
 
     settings = load_settings()
@@ -382,13 +448,37 @@ def main() -> int:
     services = build_services(settings, kb_root=args.kb_root)
     llm = services.llm
     llama = getattr(llm, "_llama", None)
-    converter = ScriptConverter()
-    fold = refusal_fold(converter)
-    refusal_prefixes = tuple(fold(prefix) for prefix in settings.not_found_prefixes)
+    logprobs: list[TokenLogprobs] = []
+    recording: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
+    if args.logprobs:
+        llm.invoke("Hi", max_new_tokens=1)  # loads the model
+        llama = getattr(llm, "_llama", None)
+        if llama is None:
+            raise SystemExit("--logprobs needs a gguf model (llama-cpp-python)")
+        recording = recording_logprobs(llama, logprobs)
     questions = load_questions(args.questions)[args.start : args.start + args.count]
     tallies = {v.name: Tally() for v in variants}
     retriever = services.retriever(args.kb)
     retriever.top_k = max(v.top_k for v in variants)
+    with recording:
+        answer_all(questions, variants, tallies, retriever, llm, llama, settings, logprobs)
+    print_report(variants, tallies, args.out, bool(args.logprobs))
+    return 0
+
+
+def answer_all(
+    questions: list[EvalQuestion],
+    variants: list[Variant],
+    tallies: dict[str, Tally],
+    retriever: BaseRetriever,
+    llm: Any,
+    llama: Any,
+    settings: Settings,
+    logprobs: list[TokenLogprobs],
+) -> None:
+    converter = ScriptConverter()
+    fold = refusal_fold(converter)
+    refusal_prefixes = tuple(fold(prefix) for prefix in settings.not_found_prefixes)
     for number, q in enumerate(questions, 1):
         documents = retriever.invoke(q.question)
         traditional = converter.script_of(q.question) == "traditional"
@@ -453,6 +543,9 @@ def main() -> int:
                 retried = True
             _em, f1, contains = answer_scores(answer, q.answers)
             tally = tallies[variant.name]
+            # the answer's last call is the answer (the warm-up call comes before it)
+            confidence = statistics.mean(logprobs[-1].values or [0.0]) if logprobs else 0.0
+            tally.mean_logprob.append(confidence)
             tally.contains.append(contains)
             tally.f1.append(f1)
             tally.not_found += any(m in answer for m in NOT_FOUND_MARKERS)
@@ -469,6 +562,7 @@ def main() -> int:
                     "c": contains,
                     "top_score": round(sources[0].score, 3),
                     "retried": retried,
+                    "mean_logprob": round(confidence, 4) if logprobs else None,
                 }
             )
             print(
@@ -479,6 +573,10 @@ def main() -> int:
         line = " ".join(f"{name}={statistics.mean(t.contains):.2f}" for name, t in tallies.items())
         print(f"[{number}/{len(questions)}] {line}", file=sys.stderr, flush=True)
 
+
+def print_report(
+    variants: list[Variant], tallies: dict[str, Tally], out: Path, logprobs: bool
+) -> None:
     print(
         "| variant | top k | budget | contains | F1 | not found | simplified | "
         "prompt tokens p50 | first token p50 s | answer p50 s |"
@@ -502,8 +600,9 @@ def main() -> int:
             f"{row['f1']} | {row['not_found']} | {row['simplified']} | "
             f"{row['prompt_tokens_p50']} | {row['first_token_p50_s']} | {row['answer_p50_s']} |"
         )
-    args.out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
-    return 0
+    if logprobs and len(tallies) > 1:
+        print("\n".join(confidence_selection(tallies)))
+    out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
 if __name__ == "__main__":
