@@ -16,7 +16,8 @@ the default `--start 100` does that.
 `--logprobs` (GGUF models) also records the log-probability of every token of each answer
 (the model's own distribution, before temperature) and reports, for each pair of variants,
 what choosing the more confident of their two answers would score: a test of confidence as a
-selector between two ways of asking.
+selector between two ways of asking. With three variants or more it also reports a
+majority: the answer most of the others agree with, instead of the first variant's.
 """
 
 from __future__ import annotations
@@ -404,6 +405,52 @@ def confidence_selection(tallies: dict[str, Tally]) -> list[str]:
     return lines
 
 
+ANSWER_PUNCTUATION = re.compile(r"\[\d+\]|[\s。，,.!?？！:：;；、\"'“”「」《》()（）]")
+
+
+def added_bigrams(answer: str, question: str) -> set[str]:
+    """The character bigrams `answer` adds to `question` (none for a "not found" reply)."""
+    if any(marker in answer for marker in NOT_FOUND_MARKERS):
+        return set()
+
+    def bigrams(text: str) -> set[str]:
+        text = ANSWER_PUNCTUATION.sub("", text)
+        return {text[i : i + 2] for i in range(len(text) - 1)} or ({text} if text else set())
+
+    return bigrams(answer) - bigrams(question)
+
+
+def agreement(a: set[str], b: set[str]) -> float:
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
+def majority_selection(tallies: dict[str, Tally], least: float = 0.5) -> list[str]:
+    """Markdown lines: "contains" when each question takes the answer that agrees most with
+    the other variants' answers (on what it adds to the question) instead of the first
+    variant's, where the first's agreement is below `least` and the other's is not."""
+    names = list(tallies)
+    picked = []
+    for rows in zip(*(tallies[name].rows for name in names), strict=True):
+        added = [added_bigrams(str(row["answer"]), str(row["question"])) for row in rows]
+        support = [
+            sum(agreement(added[i], added[j]) for j in range(len(rows)) if j != i)
+            for i in range(len(rows))
+        ]
+        best = 0
+        for i in range(1, len(rows)):
+            if support[0] < least <= support[i] and support[i] > support[best]:
+                best = i
+        picked.append(float(rows[best]["c"]))  # type: ignore[arg-type]
+    either = [max(t) for t in zip(*(tallies[name].contains for name in names), strict=True)]
+    return [
+        "",
+        "| majority of | contains | one right |",
+        "|---|---:|---:|",
+        f"| {', '.join(names)} | {100 * statistics.mean(picked):.1f} | "
+        f"{100 * statistics.mean(either):.1f} |",
+    ]
+
+
 def timed_answer(
     llm: object,
     prompt: str,
@@ -602,6 +649,8 @@ def print_report(
         )
     if logprobs and len(tallies) > 1:
         print("\n".join(confidence_selection(tallies)))
+    if len(tallies) > 2:
+        print("\n".join(majority_selection(tallies)))
     out.write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 
 
