@@ -13,3 +13,12 @@ UI_PASSWORD = None
 
 # Chat requests allowed to wait for the LLM at once; more get 503 with Retry-After.
 LLM_QUEUE_SIZE = 32
+
+# Host names the app answers to besides 127.0.0.1 / localhost and the address it is bound
+# to: e.g. ["zhiku.example.org"] behind a reverse proxy; ["*"] for any. On a loopback bind,
+# requests naming any other host are refused (a page re-pointing its name at 127.0.0.1).
+ALLOWED_HOSTS = []
+
+# Other web apps (origins "http://host:port") whose pages may send changes to this app
+# through the user's browser; the app's own pages always may, other sites never.
+ALLOWED_ORIGINS = []

@@ -9,8 +9,12 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rag.errors import ZhikuError
+
+if TYPE_CHECKING:
+    from rag.settings import Settings
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
 
@@ -37,6 +41,26 @@ def serve_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def exposed_without_auth(host: str, settings: Settings) -> str:
+    """Why a non-loopback bind is refused, naming the settings still missing."""
+    missing = [
+        name
+        for name, value in (
+            ("API_TOKEN", settings.api_token),
+            ("UI_USERNAME", settings.ui_username),
+            ("UI_PASSWORD", settings.ui_password),
+        )
+        if not value
+    ]
+    return (
+        f"error: --host {host} exposes your documents to the network, and {', '.join(missing)} "
+        f"{'is' if len(missing) == 1 else 'are'} not set: the API needs API_TOKEN and the "
+        "browser UI a login (UI_USERNAME and UI_PASSWORD), in configs/server_config.py or as "
+        "ZHIKU_API_TOKEN, ZHIKU_UI_USERNAME, ZHIKU_UI_PASSWORD. Or bind 127.0.0.1, or pass "
+        "--insecure if you really mean it"
+    )
+
+
 def serve_main(argv: Sequence[str] | None = None) -> None:
     args = serve_parser().parse_args(argv)
     logging.basicConfig(
@@ -51,14 +75,9 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
 
         settings = load_settings()
         if not is_loopback(args.host) and not (settings.auth_configured or args.insecure):
-            sys.exit(
-                f"error: --host {args.host} exposes your documents to the network, and no "
-                "authentication is configured: set API_TOKEN, UI_USERNAME and UI_PASSWORD in "
-                "configs/server_config.py (or ZHIKU_API_TOKEN, …), bind 127.0.0.1, or pass "
-                "--insecure if you really mean it"
-            )
+            sys.exit(exposed_without_auth(args.host, settings))
         services = build_services(settings, kb_root=args.kb_root)
-        app = create_app(services)
+        app = create_app(services, bind_host=args.host)
     except ZhikuError as exc:
         sys.exit(f"error: {exc}")
     if args.insecure and not is_loopback(args.host) and not settings.auth_configured:

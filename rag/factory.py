@@ -148,24 +148,62 @@ def build_services(
     return Services(settings, kb_service, llm, qa, RequestGate(settings.llm_queue_size))
 
 
-def create_app(services: Services) -> FastAPI:
-    """The REST API under /api (docs at /docs) and the Gradio UI at /."""
+def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
+    """The REST API under /api (docs at /docs) and the Gradio UI at /, served on `bind_host`
+    (which host names and origins the app accepts follow from it)."""
     import gradio as gr
 
-    from rag.api import build_router, clear_upload_staging, install_error_handlers
+    from rag.api import (
+        UPLOAD_STAGING_DIR,
+        build_router,
+        clear_upload_staging,
+        install_docs,
+        install_error_handlers,
+    )
     from rag.api.limits import BodySizeLimit
+    from rag.api.origin import OriginGuard, allowed_host_names
     from rag.ui import build_ui
+    from rag.ui.uploads import GradioFileGuard
 
     settings = services.settings
-    app = FastAPI(title="zhiku 知库", description="Local knowledge-base question answering.")
+    app = FastAPI(
+        title="zhiku 知库",
+        description="Local knowledge-base question answering.",
+        docs_url=None,  # served by install_docs, behind the API token when one is set
+        redoc_url=None,
+        openapi_url=None,
+    )
     install_error_handlers(app)
     clear_upload_staging(services.kb.root)
+    upload_dir = gradio_upload_dir(services.kb.root / UPLOAD_STAGING_DIR)
     app.include_router(build_router(services))
+    install_docs(app, services)
     # multipart framing adds a little to the files themselves
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _MULTIPART_SLACK)
+    app.add_middleware(GradioFileGuard, upload_dir=upload_dir)
+    app.add_middleware(
+        OriginGuard,
+        allowed_hosts=allowed_host_names(bind_host, settings.allowed_hosts),
+        allowed_origins=settings.allowed_origins,
+    )
     login = None
     if settings.ui_username and settings.ui_password:
         login = (settings.ui_username, settings.ui_password.get_secret_value())
-    return gr.mount_gradio_app(
-        app, build_ui(services), path="/", auth=login, max_file_size=settings.max_upload_bytes
+    ui = build_ui(services, upload_dir)
+    app = gr.mount_gradio_app(
+        app, ui, path="/", auth=login, max_file_size=settings.max_upload_bytes
     )
+    # Gradio checks that a file value names an upload only once it believes it "launched",
+    # which a mounted app never does; GradioFileGuard checks before it, this is a second lock
+    ui.has_launched = True
+    return app
+
+
+def gradio_upload_dir(staging: Path) -> Path:
+    """Gradio's upload cache, under the KB root's staging folder (emptied at start-up) rather
+    than the system's temp folder, so users' files stay where the README says they are.
+    Gradio reads the folder from GRADIO_TEMP_DIR."""
+    upload_dir = (staging / "gradio").resolve()
+    upload_dir.mkdir(parents=True, exist_ok=True)
+    os.environ["GRADIO_TEMP_DIR"] = str(upload_dir)
+    return upload_dir

@@ -272,6 +272,17 @@ class Settings(BaseModel):
     llm_queue_size: int = Field(
         default=32, ge=1, description="Chat requests that may wait for the LLM at once."
     )
+    allowed_hosts: tuple[str, ...] = Field(
+        default=(),
+        description="Host names the app answers to besides the loopback names and the bound "
+        "address (a name behind a reverse proxy, a LAN name); '*' = any. On a loopback bind "
+        "any other name is refused (DNS rebinding).",
+    )
+    allowed_origins: tuple[str, ...] = Field(
+        default=(),
+        description="Web origins (scheme://host:port) of other web apps allowed to send "
+        "changes through the browser (POST, PUT, DELETE); the app's own pages always may.",
+    )
 
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),

@@ -17,7 +17,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, File, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
 
 from rag.chains import collect_answer
@@ -181,6 +182,24 @@ def build_router(services: Services) -> APIRouter:
     return router
 
 
+def install_docs(app: FastAPI, services: Services) -> None:
+    """OpenAPI docs at /docs, /redoc and /openapi.json, behind the API token when one is set
+    (the app is built with FastAPI's own docs routes switched off)."""
+    guarded = [Depends(_token_checker(services))]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=guarded)
+    def openapi() -> dict[str, object]:
+        return app.openapi()
+
+    @app.get("/docs", include_in_schema=False, dependencies=guarded)
+    def swagger() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} API")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=guarded)
+    def redoc() -> HTMLResponse:
+        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} API")
+
+
 UPLOAD_STAGING_DIR = ".uploads"
 """Folder under the KB root where uploads wait while they are indexed (KB names cannot start
 with a dot). Staying under the KB root keeps users' files out of /tmp; the app empties it at
@@ -290,4 +309,4 @@ def _event(name: str, data: dict[str, object]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-__all__ = ["build_router", "install_error_handlers"]
+__all__ = ["build_router", "install_docs", "install_error_handlers"]

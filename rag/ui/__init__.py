@@ -1,12 +1,12 @@
 """The Gradio UI: a chat tab and a knowledge-base tab, both over the same services as the API.
 
-Document text and file names are HTML-escaped wherever they are rendered, so a document that
-contains `<script>` shows as text.
+Nothing a document or the model writes is rendered as HTML, an image or a link
+(`rag/ui/render.py`), and file inputs accept only what the browser uploaded
+(`rag/ui/uploads.py`).
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,21 +18,28 @@ from rag.errors import ZhikuError
 from rag.evaluation import load_questions
 from rag.kb.service import FileResult
 from rag.services import Services
+from rag.ui.render import (
+    SOURCES_MARK,
+    answer_markdown,
+    markdown_text,
+    plain_answer,
+    sources_html,
+)
+from rag.ui.uploads import discard_uploads, uploaded_paths
 
 PLAIN_CHAT = "（不使用知识库 / plain chat）"
-SOURCES_MARK = "\n\n---\n"
-SCORE_NOTE = "相关度 relevance 0–1，越高越相关 (higher = more relevant)"
 
 
-def build_ui(services: Services) -> gr.Blocks:
+def build_ui(services: Services, upload_dir: Path) -> gr.Blocks:
+    """`upload_dir`: Gradio's upload folder, the only place file inputs may name."""
     with gr.Blocks(title="zhiku 知库") as ui:
         gr.Markdown("# 知库 zhiku\n本地知识库问答 · local knowledge-base Q&A, fully offline")
         with gr.Tab("对话 Chat", id="chat"):
             chat_kb, refresh_chat_kb = _chat_tab(services)
         with gr.Tab("知识库 Knowledge base", id="kb"):
-            kb_select = _kb_tab(services, chat_kb)
+            kb_select = _kb_tab(services, chat_kb, upload_dir)
         with gr.Tab("质量 Quality", id="quality"):
-            _quality_tab(services, kb_select)
+            _quality_tab(services, kb_select, upload_dir)
         ui.load(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
         refresh_chat_kb.click(lambda: _kb_dropdowns(services), outputs=[chat_kb, kb_select])
     return ui
@@ -47,7 +54,8 @@ def _chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
             label="知识库 Knowledge base", choices=[PLAIN_CHAT], value=PLAIN_CHAT, scale=4
         )
         refresh = gr.Button("刷新 Refresh", scale=1)
-    chatbot = gr.Chatbot(label="对话 Chat", height=520, elem_id="chatbot")
+    # no LaTeX: "$5 and $10" in a document is money, not math
+    chatbot = gr.Chatbot(label="对话 Chat", height=520, elem_id="chatbot", latex_delimiters=[])
     with gr.Row():
         question = gr.Textbox(
             placeholder="输入问题 Ask a question…", show_label=False, scale=5, elem_id="question"
@@ -71,7 +79,7 @@ def _respond(
     if not message:
         return
     history = history_pairs(messages)
-    messages = [*messages, {"role": "user", "content": html.escape(message)}]
+    messages = [*messages, {"role": "user", "content": answer_markdown(message)}]
     messages.append({"role": "assistant", "content": "…"})
     yield messages, ""
     answer = ""
@@ -88,35 +96,15 @@ def _respond(
                 continue
             # "restart": the answer so far only repeated the question; a second try replaces it
             answer = "" if event.kind == "restart" else answer + event.text
-            messages[-1] = {"role": "assistant", "content": html.escape(answer)}
+            messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             yield messages, ""
     except ZhikuError as exc:
         answer = f"⚠️ {exc}"
     messages[-1] = {
         "role": "assistant",
-        "content": html.escape(answer) + render_sources(sources, rewritten),
+        "content": answer_markdown(answer) + sources_html(sources, rewritten),
     }
     yield messages, ""
-
-
-def render_sources(sources: Sequence[Source], rewritten: str = "") -> str:
-    """Sources as escaped markdown under the answer: file, page, score and the snippet;
-    and the standalone question a follow-up was searched as."""
-    if not sources and not rewritten:
-        return ""
-    lines = [SOURCES_MARK.rstrip("\n")]
-    if rewritten:
-        lines.append(f"\n*检索问题 searched as:* {html.escape(rewritten)}")
-    if sources:
-        lines.append(f"\n**来源 Sources** · {SCORE_NOTE}")
-    for source in sources:
-        page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
-        snippet = html.escape(source.text[:300]).replace("\n", " ")
-        lines.append(
-            f"\n**[{source.index}] {html.escape(source.source)}**{page} · "
-            f"score {source.score:.2f}\n> {snippet}"
-        )
-    return "\n".join(lines)
 
 
 def history_pairs(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
@@ -124,11 +112,11 @@ def history_pairs(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
     pairs: list[tuple[str, str]] = []
     question: str | None = None
     for message in messages:
-        text = html.unescape(_text_of(message.get("content")))
+        text = plain_answer(_text_of(message.get("content")))
         if message.get("role") == "user":
             question = text
         elif question is not None:
-            pairs.append((question, text.split(SOURCES_MARK, 1)[0]))
+            pairs.append((question, text))
             question = None
     return pairs
 
@@ -146,7 +134,7 @@ def _text_of(content: Any) -> str:
 # ---- knowledge bases -------------------------------------------------------------------
 
 
-def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
+def _kb_tab(services: Services, chat_kb: gr.Dropdown, upload_dir: Path) -> gr.Dropdown:
     with gr.Row():
         kb = gr.Dropdown(label="选择知识库 Knowledge base", choices=[], scale=3, elem_id="kb")
         new_name = gr.Textbox(label="新知识库名称 New KB name", scale=2, elem_id="new-kb")
@@ -192,9 +180,9 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         try:
             summary = services.kb.create_kb(name, text or "")
         except ZhikuError as exc:
-            return gr.update(), gr.update(), f"⚠️ {html.escape(str(exc))}"
+            return gr.update(), gr.update(), _warning(exc)
         chat, manage = _kb_dropdowns(services, select=summary.name)
-        return chat, manage, f"✅ 已创建 created: **{html.escape(summary.name)}**"
+        return chat, manage, f"✅ 已创建 created: **{markdown_text(summary.name)}**"
 
     def on_upload(
         name: str,
@@ -202,22 +190,24 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         progress: Any = gr.Progress(),  # noqa: B008 - Gradio injects progress this way
     ) -> Any:
         if not name:
-            return [], "⚠️ 请先选择或新建知识库 choose or create a knowledge base first"
+            return [], "⚠️ 请先选择或新建知识库 choose or create a knowledge base first", gr.update()
         if not paths:
-            return [], "⚠️ 请选择文件 choose files to upload"
-        items = [(Path(p).name, Path(p)) for p in paths]
+            return [], "⚠️ 请选择文件 choose files to upload", gr.update()
         done: list[FileResult] = []
 
         def step(result: FileResult) -> None:
             done.append(result)
-            progress(len(done) / len(items), desc=f"{result.name}: {result.status}")
+            progress(len(done) / len(paths), desc=f"{result.name}: {result.status}")
 
         try:
-            outcome = services.kb.add_files(name, items, on_progress=step)
+            files = uploaded_paths(paths, upload_dir)
+            outcome = services.kb.add_files(name, [(p.name, p) for p in files], on_progress=step)
         except ZhikuError as exc:
-            return [], f"⚠️ {html.escape(str(exc))}"
+            return [], _warning(exc), gr.update()
+        discard_uploads(files, upload_dir)  # the KB keeps its own copy of each original
         ok = sum(r.status == "ok" for r in outcome)
-        return [_result_row(r) for r in outcome], f"{ok}/{len(outcome)} 个文件已索引 files indexed"
+        status = f"{ok}/{len(outcome)} 个文件已索引 files indexed"
+        return [_result_row(r) for r in outcome], status, None
 
     def on_delete_doc(name: str, doc: str) -> str:
         if not (name and doc):
@@ -225,8 +215,8 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         try:
             services.kb.delete_doc(name, doc)
         except ZhikuError as exc:
-            return f"⚠️ {html.escape(str(exc))}"
-        return f"🗑️ 已删除 removed: {html.escape(doc)}"
+            return _warning(exc)
+        return f"🗑️ 已删除 removed: {markdown_text(doc)}"
 
     def on_delete_kb(name: str, sure: bool) -> tuple[Any, Any, str, bool]:
         if not name:
@@ -236,9 +226,9 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         try:
             services.kb.delete_kb(name)
         except ZhikuError as exc:
-            return gr.update(), gr.update(), f"⚠️ {html.escape(str(exc))}", False
+            return gr.update(), gr.update(), _warning(exc), False
         chat, manage = _kb_dropdowns(services)
-        return chat, manage, f"🗑️ 已删除知识库 deleted: {html.escape(name)}", False
+        return chat, manage, f"🗑️ 已删除知识库 deleted: {markdown_text(name)}", False
 
     def show_docs(name: str) -> tuple[Any, Any, Any]:
         return (*_docs_table(services, name), _kb_rows(services))
@@ -249,13 +239,13 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
         try:
             outcome = services.kb.rebuild_kb(name)
         except ZhikuError as exc:
-            return [], f"⚠️ {html.escape(str(exc))}"
+            return [], _warning(exc)
         ok = sum(r.status == "ok" for r in outcome)
         return [_result_row(r) for r in outcome], f"🔁 重建完成 rebuilt: {ok}/{len(outcome)}"
 
     create.click(on_create, [new_name, description], [chat_kb, kb, status])
     doc_views = [docs, doc_to_delete, kb_table]
-    upload.click(on_upload, [kb, files], [results, status]).then(show_docs, kb, doc_views)
+    upload.click(on_upload, [kb, files], [results, status, files]).then(show_docs, kb, doc_views)
     kb.change(show_docs, kb, doc_views)
     delete_doc.click(on_delete_doc, [kb, doc_to_delete], status).then(show_docs, kb, doc_views)
     rebuild.click(on_rebuild, kb, [results, status]).then(show_docs, kb, doc_views)
@@ -265,7 +255,7 @@ def _kb_tab(services: Services, chat_kb: gr.Dropdown) -> gr.Dropdown:
     return kb
 
 
-def _quality_tab(services: Services, kb: gr.Dropdown) -> None:
+def _quality_tab(services: Services, kb: gr.Dropdown, upload_dir: Path) -> None:
     gr.Markdown(
         "用自己的问题衡量知识库 · Measure a knowledge base with your own questions: a `.jsonl` "
         'file, one `{"question": …, "answers": [...], "doc_file": …}` per line. Uses the KB '
@@ -280,15 +270,16 @@ def _quality_tab(services: Services, kb: gr.Dropdown) -> None:
         if not name or not path:
             return "⚠️ 请选择知识库和问题文件 choose a knowledge base and a questions file"
         try:
+            [questions_file] = uploaded_paths([path], upload_dir)
             result = services.evaluate(
                 name,
-                load_questions(Path(path)),
+                load_questions(questions_file),
                 int(n),
                 on_progress=lambda done, total: progress(done / total, desc="searching"),
             )
         except ZhikuError as exc:
-            return f"⚠️ {html.escape(str(exc))}"
-        return f"**{html.escape(name)}**\n\n{result.markdown()}"
+            return _warning(exc)
+        return f"**{markdown_text(name)}**\n\n{result.markdown()}"
 
     run.click(on_run, [kb, questions, answers], report)
 
@@ -308,24 +299,21 @@ def _docs_table(services: Services, name: str | None) -> tuple[Any, Any]:
         docs = services.kb.list_docs(name)
     except ZhikuError:
         return [], gr.update(choices=[], value=None)
-    rows = [[html.escape(str(d["name"])), d["chunks"], d["bytes"]] for d in docs]
+    # table cells are plain text: escaping them would show &lt; for <
+    rows = [[str(d["name"]), d["chunks"], d["bytes"]] for d in docs]
     return rows, gr.update(choices=[str(d["name"]) for d in docs], value=None)
 
 
 def _kb_rows(services: Services) -> list[list[Any]]:
-    return [
-        [html.escape(s.name), s.docs, s.chunks, html.escape(s.description)]
-        for s in services.kb.list_kbs()
-    ]
+    return [[s.name, s.docs, s.chunks, s.description] for s in services.kb.list_kbs()]
 
 
 def _result_row(result: FileResult) -> list[Any]:
-    return [
-        html.escape(result.name),
-        result.status,
-        result.chunks,
-        html.escape(result.error or ""),
-    ]
+    return [result.name, result.status, result.chunks, result.error or ""]
 
 
-__all__ = ["build_ui", "history_pairs", "render_sources"]
+def _warning(exc: ZhikuError) -> str:
+    return f"⚠️ {markdown_text(str(exc))}"
+
+
+__all__ = ["SOURCES_MARK", "build_ui", "history_pairs"]

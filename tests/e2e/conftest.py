@@ -29,6 +29,7 @@ class RunningApp:
     base_url: str
     process: subprocess.Popen
     log_path: Path
+    kb_root: Path
 
     def stop(self) -> None:
         self.process.terminate()
@@ -39,9 +40,12 @@ class RunningApp:
             self.process.wait()
 
 
-def start_app(kb_root: Path, log_path: Path, llm_model: str = "fast") -> RunningApp:
+def start_app(
+    kb_root: Path, log_path: Path, llm_model: str = "fast", env: dict[str, str] | None = None
+) -> RunningApp:
+    """`env`: extra variables (ZHIKU_* settings) for this app."""
     port = free_port()
-    env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1", **(env or {})}
     log = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--kb-root", str(kb_root)],
@@ -50,13 +54,14 @@ def start_app(kb_root: Path, log_path: Path, llm_model: str = "fast") -> Running
         stdout=log,
         stderr=subprocess.STDOUT,
     )
-    app = RunningApp(f"http://127.0.0.1:{port}", process, log_path)
+    app = RunningApp(f"http://127.0.0.1:{port}", process, log_path, kb_root)
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"app exited early:\n{log_path.read_text(errors='replace')[-3000:]}")
         try:
-            if httpx.get(app.base_url + "/api/kbs", timeout=2).status_code == 200:
+            # /api/kbs answers 401 when the app was started with a token: it is up either way
+            if httpx.get(app.base_url + "/api/kbs", timeout=2).status_code in (200, 401):
                 return app
         except httpx.HTTPError:
             pass
@@ -72,8 +77,8 @@ def app_factory(tmp_path_factory) -> Iterator:
     kb_root = tmp_path_factory.mktemp("kb-root")
     log_dir = tmp_path_factory.mktemp("logs")
 
-    def start(llm_model: str = "fast") -> RunningApp:
-        app = start_app(kb_root, log_dir / "app.log", llm_model)
+    def start(llm_model: str = "fast", env: dict[str, str] | None = None) -> RunningApp:
+        app = start_app(kb_root, log_dir / "app.log", llm_model, env)
         started.append(app)
         return app
 

@@ -76,7 +76,7 @@ def api(tmp_path):
         llm=FakeStreamingListLLM(responses=["ok"]),
         embeddings=DeterministicFakeEmbedding(size=16),
     )
-    client = TestClient(create_app(services))
+    client = TestClient(create_app(services), base_url="http://127.0.0.1")
     assert client.post("/api/kbs", json={"name": "kb"}).status_code == 201
     return client, tmp_path / "kbs"
 
@@ -206,7 +206,7 @@ def test_uploads_are_staged_under_the_kb_root_and_left_overs_cleared(tmp_path, c
         llm=FakeStreamingListLLM(responses=["ok"]),
         embeddings=DeterministicFakeEmbedding(size=16),
     )
-    client = TestClient(create_app(services))
+    client = TestClient(create_app(services), base_url="http://127.0.0.1")
     assert not left_over.exists()
     assert client.post("/api/kbs", json={"name": "kb"}).status_code == 201
     reply = client.post("/api/kbs/kb/docs", files=[("files", ("简体.txt", corpus["简体.txt"]))])

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_core.language_models.fake import FakeStreamingListLLM
 
+from rag.cli import exposed_without_auth
 from rag.concurrency import RequestGate
 from rag.errors import BusyError
 from rag.factory import build_services, create_app
@@ -28,7 +29,7 @@ def make_client(tmp_path: Path, **overrides) -> TestClient:
         llm=FakeStreamingListLLM(responses=["答案 [1]"] * 50),
         embeddings=DeterministicFakeEmbedding(size=16),
     )
-    return TestClient(create_app(services))
+    return TestClient(create_app(services), base_url="http://127.0.0.1")
 
 
 @pytest.fixture
@@ -111,7 +112,7 @@ def test_full_llm_queue_is_503_with_retry_after(tmp_path):
         llm=FakeStreamingListLLM(responses=["x"]),
         embeddings=DeterministicFakeEmbedding(size=16),
     )
-    app = TestClient(create_app(services))
+    app = TestClient(create_app(services), base_url="http://127.0.0.1")
     with services.llm_gate.slot():
         reply = app.post("/api/chat", json={"query": "hi"})
         assert reply.status_code == 503
@@ -139,8 +140,19 @@ def test_non_loopback_host_is_refused_without_auth():
         timeout=120,
     )
     assert result.returncode != 0
-    assert "no authentication is configured" in result.stderr
+    assert "API_TOKEN, UI_USERNAME, UI_PASSWORD are not set" in result.stderr
     assert "--insecure" in result.stderr
+
+
+def test_the_refusal_names_the_missing_ui_login_when_a_token_is_set():
+    settings = load_settings(env={}, api_token="t0ken")
+    message = exposed_without_auth("0.0.0.0", settings)
+    assert "UI_USERNAME, UI_PASSWORD are not set" in message
+    assert "and UI_USERNAME" in message and "t0ken" not in message
+    only_password = exposed_without_auth(
+        "0.0.0.0", load_settings(env={}, api_token="t", ui_username="u")
+    )
+    assert "UI_PASSWORD is not set" in only_password
 
 
 def test_a_withdrawn_answer_is_a_restart_event(tmp_path):
@@ -154,7 +166,7 @@ def test_a_withdrawn_answer_is_a_restart_event(tmp_path):
         llm=FakeStreamingListLLM(responses=echo_then_answer),
         embeddings=DeterministicFakeEmbedding(size=16),
     )
-    client = TestClient(create_app(services))
+    client = TestClient(create_app(services), base_url="http://127.0.0.1")
     client.post("/api/kbs", json={"name": "kb"})
     client.post("/api/kbs/kb/docs", files=[("files", ("a.md", "内容一。".encode()))])
     query = {"kb": "kb", "query": "内容是什么？"}

@@ -13,7 +13,7 @@ from langchain_core.language_models.fake import FakeStreamingListLLM
 from rag.chains import Source
 from rag.factory import build_services, create_app
 from rag.settings import load_settings
-from rag.ui import render_sources
+from rag.ui.render import sources_html
 
 ROOT = Path(__file__).resolve().parents[2]
 CODE = [p for d in ("rag", "configs") for p in (ROOT / d).rglob("*.py")] + [ROOT / "app.py"]
@@ -40,7 +40,9 @@ def test_api_errors_carry_no_paths_or_tracebacks(tmp_path):
         llm=FakeStreamingListLLM(responses=["x"]),
         embeddings=DeterministicFakeEmbedding(size=8),
     )
-    client = TestClient(create_app(services), raise_server_exceptions=False)
+    client = TestClient(
+        create_app(services), base_url="http://127.0.0.1", raise_server_exceptions=False
+    )
     client.post("/api/kbs", json={"name": "kb"})
     replies = [
         client.get("/api/kbs/none/docs"),
@@ -56,6 +58,6 @@ def test_api_errors_carry_no_paths_or_tracebacks(tmp_path):
 
 def test_sources_are_escaped_in_the_ui():
     evil = Source(1, '<img src=x onerror="alert(1)">.md', None, "<script>alert(1)</script>", 0.5)
-    rendered = render_sources([evil])
+    rendered = sources_html([evil])
     assert "<script>" not in rendered and "<img" not in rendered
     assert "&lt;script&gt;" in rendered

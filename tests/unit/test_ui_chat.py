@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rag.chains import ChatEvent, Source
 from rag.ui import SOURCES_MARK, _respond
+from rag.ui.render import plain_answer
 
 
 class ScriptedServices:
@@ -19,7 +20,15 @@ class ScriptedServices:
 
 
 def shown_answers(services, question="港口是第幾大？") -> list[str]:
-    return [messages[-1]["content"] for messages, _ in _respond(services, question, [], "kb")]
+    """The answer's text as the chat shows it (Markdown escapes undone), sources included."""
+    return [
+        plain_answer(messages[-1]["content"]) + sources_part(messages[-1]["content"])
+        for messages, _ in _respond(services, question, [], "kb")
+    ]
+
+
+def sources_part(content: str) -> str:
+    return SOURCES_MARK + content.split(SOURCES_MARK, 1)[1] if SOURCES_MARK in content else ""
 
 
 def test_a_restart_replaces_the_text_shown_so_far():
