@@ -377,7 +377,11 @@ class KnowledgeBaseService:
             pieces = self.splitter.split_text(document.page_content)
             for piece in fold_heading_pieces(pieces, heading, self.chunking.title_prefix):
                 text = piece
-                if self.chunking.title_prefix and title_path and not piece.startswith(heading):
+                if (
+                    self.chunking.title_prefix
+                    and title_path
+                    and not _starts_with_line(piece, heading)
+                ):
                     text = f"{title_path}\n{piece}"
                 extra = {
                     k: v
@@ -511,6 +515,11 @@ def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> 
     if carry or (pieces and not folded):  # nothing followed the heading: keep it
         folded.append(pieces[-1])
     return folded
+
+
+def _starts_with_line(text: str, line: str) -> bool:
+    """Is `line` the first line of `text` (a section's heading line kept in its text)?"""
+    return text.partition("\n")[0].strip() == line
 
 
 def _error(name: str, exc: ZhikuError) -> FileResult:

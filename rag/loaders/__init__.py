@@ -3,8 +3,9 @@
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
 Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
 or PPTX slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX Documents also have `sheet`. Text is normalised: NUL and control characters dropped,
-whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
+XLSX Documents also have `sheet`. A file whose format marks no headings but whose first
+line is a title gets that line as its title path (`_title.py`). Text is normalised: NUL and
+control characters dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
 
 Why these libraries and not `unstructured`: on first use `unstructured` downloads a spaCy
 model and fails offline on every file type (measured: partition_html raised "Failed to
@@ -31,6 +32,7 @@ from rag.loaders._common import (
     Section,
     normalize_text,
 )
+from rag.loaders._title import carry_title
 from rag.loaders.markdown import load_markdown
 from rag.loaders.pdf import load_pdf
 from rag.loaders.plain import load_code, load_text
@@ -78,6 +80,12 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
 
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(LOADERS))
 
+TITLE_LINE_FORMATS = frozenset(
+    {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+)
+"""Prose formats whose first line may be the document's title (`_title.py`); not tables,
+records or slides, whose first line is data."""
+
 
 def load_file(
     path: Path, name: str, *, max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
@@ -102,6 +110,8 @@ def load_file(
             f"{name}: could not read this {_extension(path, name)} file "
             f"({type(exc).__name__}: {exc}) — it may be corrupt; save it again and re-upload"
         ) from exc
+    if _extension(path, name) in TITLE_LINE_FORMATS:
+        sections = carry_title(sections)
     documents = [doc for doc in (_to_document(s, name) for s in sections) if doc is not None]
     if not documents:
         raise DocumentLoadError(
