@@ -38,8 +38,15 @@ def test_punctuation_dropped() -> None:
 
 
 def test_english_words_lower_cased() -> None:
-    tokens = Tokenizer("bigram").tokenize("The Roman Legion, GPT-4o and café")
+    tokens = Tokenizer("bigram", english=False).tokenize("The Roman Legion, GPT-4o and café")
     assert tokens == ["the", "roman", "legion", "gpt", "4o", "and", "café"]
+
+
+def test_english_stop_words_dropped_and_words_stemmed() -> None:
+    tokens = Tokenizer("bigram").tokenize("Which museums did the Warsaw organizations open?")
+    assert tokens == ["museum", "warsaw", "organiz", "open"]
+    assert Tokenizer().tokenize("museum") == Tokenizer().tokenize("Museums")
+    assert Tokenizer("bigram").tokenize("GPT-4o café 3.2") == ["gpt", "4o", "café", "3.2"]
 
 
 def test_numbers_kept_whole() -> None:
