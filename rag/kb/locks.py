@@ -32,8 +32,9 @@ WriteKind = Literal["write", "rebuild", "delete"]
 class Operation:
     """The current write turn on one knowledge base."""
 
-    def __init__(self, lock: KbLock) -> None:
+    def __init__(self, lock: KbLock, kind: WriteKind) -> None:
         self._lock = lock
+        self.kind = kind
         self._cancelled: ZhikuError | None = None
 
     def cancel(self, error: ZhikuError) -> None:
@@ -86,7 +87,7 @@ class KbLock:
                 self._wait_to_delete()
             else:
                 self._wait_to_write(kind)
-            operation = Operation(self)
+            operation = Operation(self, kind)
             self._writer = operation
         try:
             yield operation
@@ -99,11 +100,13 @@ class KbLock:
 
     def _wait_to_delete(self) -> None:
         if self._writer is not None:
-            self._writer.cancel(
-                KnowledgeBaseNotFoundError(
-                    f"knowledge base {self.name!r} was deleted while this ran; it was stopped"
+            message = f"knowledge base {self.name!r} was deleted during this rebuild, which stopped"
+            if self._writer.kind != "rebuild":
+                message = (
+                    f"knowledge base {self.name!r} was deleted during this upload, which "
+                    "stopped; create it and upload again if you still want it"
                 )
-            )
+            self._writer.cancel(KnowledgeBaseNotFoundError(message))
         self._deletes_waiting += 1
         try:
             self._cond.wait_for(lambda: self._writer is None)
