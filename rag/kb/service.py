@@ -723,16 +723,6 @@ def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> 
     return folded
 
 
-def _rebuild_failure(name: str, failed: list[FileResult], total: int) -> str:
-    shown = "; ".join(f"{r.name}: {r.error}" for r in failed[:3])
-    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
-    return (
-        f"rebuild of {name!r} stopped: {len(failed)} of {total} originals could not be indexed "
-        f"again ({shown}{more}). The knowledge base is unchanged: remove or replace those "
-        "documents, then rebuild again"
-    )
-
-
 def _error(name: str, exc: ZhikuError) -> FileResult:
     return FileResult(name, "error", error=str(exc), http_status=exc.http_status)
 
@@ -756,3 +746,13 @@ def _read_description(db_path: Path) -> str:
     finally:
         db.close()
     return row[0] if row else ""
+
+
+def _rebuild_failure(name: str, failed: list[FileResult], total: int) -> str:
+    shown = "; ".join(f"{r.name}: {r.error}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return (
+        f"rebuild of {name!r} stopped: {len(failed)} of {total} originals could not be indexed "
+        f"again ({shown}{more}). The knowledge base is unchanged: remove or replace those "
+        "documents, then rebuild again"
+    )
