@@ -21,7 +21,7 @@ def atomic_write(target: Path, write: Callable[[Path], Any]) -> None:
         with open(tmp, "rb+") as handle:
             os.fsync(handle.fileno())
         os.replace(tmp, target)
-        _fsync_dir(target.parent)
+        fsync_dir(target.parent)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -33,10 +33,11 @@ def atomic_copy(source: Path, target: Path) -> None:
 def atomic_move(source: Path, target: Path) -> None:
     """Rename `source` over `target` (same directory) and make the rename durable."""
     os.replace(source, target)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make the entries of `directory` (a rename, a new file) durable."""
     fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(fd)

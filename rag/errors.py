@@ -33,6 +33,19 @@ class KnowledgeBaseExistsError(ZhikuError):
     http_status = 409
 
 
+class KnowledgeBaseBusyError(ZhikuError):
+    """The knowledge base is being rebuilt (or an earlier rebuild's folder is in the way);
+    the message says when to try again."""
+
+    http_status = 409
+
+
+class RebuildFailedError(ZhikuError):
+    """Some originals could not be indexed again; the knowledge base was left as it was."""
+
+    http_status = 422
+
+
 class DocumentNotFoundError(ZhikuError):
     http_status = 404
 

@@ -169,7 +169,7 @@ def build_router(services: Services) -> APIRouter:
         kb_service.store(name)
         if len(files) != 1:
             raise BadRequestError("send exactly one file in the `files` field to update")
-        if kb_service.store(name).file(file_name) is None:
+        if kb_service.doc(name, file_name) is None:
             raise DocumentNotFoundError(f"no document {file_name!r} in {name!r}; upload it")
         with upload_staging(kb_service.root) as tmp:
             result = _ingest_upload(services, name, files[0], Path(tmp), stored_as=file_name)

@@ -9,15 +9,22 @@ embedded in one call (the embedder sorts a call's texts by length, so its batche
 and less padded than one small file's), each file is then stored in its own SQLite
 transaction as before, and the dense index is saved once per batch. A file that fails to
 load, split, embed or store gets its own "error" and never fails the others of its batch.
+
+Operations on one knowledge base take its lock (rag/kb/locks.py): reads run side by side
+with a write, writes take turns, a rebuild refuses other writes (409) and a delete cancels
+the running write; closing or swapping a store waits for the reads in flight. A rebuild is
+built aside and swapped in (rag/kb/rebuild.py); `check` recovers what a crash left.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
@@ -28,18 +35,32 @@ from langchain_core.embeddings import Embeddings
 from langchain_text_splitters import TextSplitter
 
 from rag.errors import (
+    KnowledgeBaseBusyError,
     KnowledgeBaseExistsError,
     KnowledgeBaseNotFoundError,
+    RebuildFailedError,
     UnsupportedFileTypeError,
     ZhikuError,
 )
+from rag.kb.locks import KbLocks, Operation
 from rag.kb.names import safe_file_name, validate_kb_name
+from rag.kb.rebuild import (
+    Findings,
+    RebuildFolder,
+    leftover_names,
+    legacy_folder,
+    move_to_trash,
+    recovery_folder,
+    rescue,
+    trash_folders,
+)
 from rag.kb.store import (
     CONTENT_DIR,
     DB_NAME,
     CheckReport,
     ChunkRecord,
     EmbeddingIdentity,
+    FileRecord,
     KnowledgeBaseStore,
     NewChunk,
 )
@@ -158,25 +179,30 @@ class KnowledgeBaseService:
         # one tokenizer (and jieba dictionary, ~70 MB) shared by every open knowledge base
         self.tokenizer = Tokenizer()
         self._stores: dict[str, KnowledgeBaseStore] = {}
+        # guards which KB folders exist and the open stores (create, delete, swap, open)
         self._lock = threading.RLock()
+        self._locks = KbLocks()
         root.mkdir(parents=True, exist_ok=True)
 
     # ---- knowledge bases ------------------------------------------------------------
 
     def list_kbs(self) -> list[KnowledgeBaseSummary]:
-        names = sorted(p.name for p in self.root.iterdir() if (p / DB_NAME).is_file())
-        return [self.summary(name) for name in names]
+        summaries = []
+        for name in self._existing_names():
+            with contextlib.suppress(KnowledgeBaseNotFoundError):  # deleted meanwhile
+                summaries.append(self.summary(name))
+        return summaries
 
     def summary(self, name: str) -> KnowledgeBaseSummary:
-        store = self.store(name)
-        info = store.info()
-        return KnowledgeBaseSummary(
-            name=store.name,
-            docs=len(store.files()),
-            chunks=store.chunk_count(),
-            description=info.get("description", ""),
-            embedding_model=info.get("embedding_model", ""),
-        )
+        with self._reading(name) as store:
+            info = store.info()
+            return KnowledgeBaseSummary(
+                name=store.name,
+                docs=len(store.files()),
+                chunks=store.chunk_count(),
+                description=info.get("description", ""),
+                embedding_model=info.get("embedding_model", ""),
+            )
 
     def exists(self, name: str) -> bool:
         return (self.root / validate_kb_name(name) / DB_NAME).is_file()
@@ -192,10 +218,19 @@ class KnowledgeBaseService:
         return self.summary(name)
 
     def delete_kb(self, name: str) -> None:
-        with self._lock:
-            store = self.store(name)
-            self._stores.pop(store.name, None)
-            store.destroy()
+        """Delete a knowledge base. A running rebuild or upload of it is cancelled (it stops
+        at its next batch and gets 404); searches in flight finish first."""
+        name = validate_kb_name(name)
+        with (
+            self._locks.writing(name, "delete") as operation,
+            operation.exclusive(),
+            self._lock,
+        ):
+            if not self.exists(name):
+                raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
+            self._close_store(name)
+            trash = move_to_trash(self.root, self.root / name)
+        shutil.rmtree(trash)
 
     def store(self, name: str) -> KnowledgeBaseStore:
         """The open store of KB `name` (opened on first use)."""
@@ -212,15 +247,121 @@ class KnowledgeBaseService:
                 )
             return self._stores[name]
 
+    def _close_store(self, name: str) -> None:
+        """Close `name`'s store, if open (the caller holds it exclusively and `_lock`)."""
+        store = self._stores.pop(name, None)
+        if store is not None:
+            store.close()
+
     def _existing_names(self) -> list[str]:
-        return sorted(p.name for p in self.root.iterdir() if (p / DB_NAME).is_file())
+        return sorted(
+            p.name
+            for p in self.root.iterdir()
+            if not p.name.startswith(".") and (p / DB_NAME).is_file()
+        )
+
+    @contextmanager
+    def _reading(self, kb: str) -> Iterator[KnowledgeBaseStore]:
+        """The open store of `kb`, not closed or swapped before the block ends."""
+        name = validate_kb_name(kb)
+        with self._locks.reading(name):
+            yield self.store(name)
 
     def check(self, kb: str, repair: bool = True) -> CheckReport:
-        """Consistency check of one knowledge base (see `KnowledgeBaseStore.check`)."""
-        return self.store(kb).check(repair)
+        """Consistency check of one knowledge base (see `KnowledgeBaseStore.check`), after
+        finishing or removing what an interrupted rebuild left of it (rag/kb/rebuild.py).
+        409 while it is being rebuilt."""
+        name = validate_kb_name(kb)
+        findings = Findings(repair)
+        with self._locks.writing(name) as operation:
+            folder = RebuildFolder(self.root, name)
+            if folder.path.is_dir():  # recovering may swap the knowledge base's folder
+                with operation.exclusive(), self._lock:
+                    self._close_store(name)
+                    folder.recover(findings)
+            legacy = legacy_folder(self.root, name)
+            if not self.exists(name):
+                if legacy.is_dir():
+                    self._rescue_legacy(name, legacy, findings)
+                if not findings:
+                    raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
+                return CheckReport(name, findings.repaired, findings.unresolved)
+            report = self.store(name).check(repair)
+            if legacy.is_dir():
+                self._recover_legacy(self.store(name), legacy, findings, operation)
+        return CheckReport(
+            name, findings.repaired + report.repaired, findings.unresolved + report.unresolved
+        )
 
     def check_all(self, repair: bool = True) -> list[CheckReport]:
-        return [self.check(summary.name, repair) for summary in self.list_kbs()]
+        """Check every knowledge base, and recover what crashes left beside them."""
+        reports = [self._finish_delete(trash, repair) for trash in trash_folders(self.root)]
+        names = sorted(set(self._existing_names()) | leftover_names(self.root))
+        return reports + [self.check(name, repair) for name in names]
+
+    def _finish_delete(self, trash: Path, repair: bool) -> CheckReport:
+        findings = Findings(repair)
+        kb = next((p.name for p in trash.iterdir()), trash.name)
+        findings.found(
+            f"a delete was cut short ({trash.name}/): finished", lambda: shutil.rmtree(trash)
+        )
+        return CheckReport(kb, findings.repaired, findings.unresolved)
+
+    def _recover_legacy(
+        self, store: KnowledgeBaseStore, legacy: Path, findings: Findings, operation: Operation
+    ) -> None:
+        """`.rebuild-<name>/`, the originals an earlier version's rebuild moved aside.
+
+        When every document of the knowledge base is one of them (same content), the rebuild
+        was cut short while adding them back: the missing ones are added. Otherwise the
+        knowledge base was deleted and made anew since, and they are not its documents: they
+        are moved to `.recovered/` rather than brought back or lost.
+        """
+        originals = {p.name: p for p in legacy.iterdir() if p.is_file()}
+        files = {f.name: f.sha256 for f in store.files()}
+        if not files or any(
+            name not in originals or sha256_of(originals[name]) != sha256
+            for name, sha256 in files.items()
+        ):
+            self._rescue_legacy(store.name, legacy, findings)
+            return
+        missing = [(name, path) for name, path in sorted(originals.items()) if name not in files]
+
+        def add_back() -> str:
+            results = self._add(store, missing, None, operation.stop_if_cancelled)
+            added = sum(r.status == "ok" for r in results)
+            text = f"{legacy.name}/ (an earlier version's rebuild, cut short): {added} added back"
+            stored = {f.name for f in store.files()}
+            left = [p for p in legacy.iterdir() if p.name not in stored]
+            if left:
+                target = recovery_folder(self.root, store.name)
+                rescue(left, target)
+                text += f"; {len(left)} that could not be added moved to {target}"
+            shutil.rmtree(legacy)
+            return text
+
+        findings.found(
+            f"{legacy.name}/ (an earlier version's rebuild, cut short): {len(missing)} originals "
+            "to add back",
+            add_back,
+        )
+
+    def _rescue_legacy(self, name: str, legacy: Path, findings: Findings) -> None:
+        """Move an earlier version's rebuild folder whose knowledge base is gone, or has other
+        documents now, to `.recovered/<name>/` (logged at start-up)."""
+        target = recovery_folder(self.root, name)
+        count = sum(1 for _ in legacy.iterdir())
+
+        def move() -> None:
+            rescue(list(legacy.iterdir()), target)
+            legacy.rmdir()
+
+        findings.found(
+            f"{legacy.name}/ (an earlier version's rebuild, cut short) holds {count} originals "
+            f"that are not in the knowledge base now: moved to {target}; add back the ones you "
+            "want",
+            move,
+        )
 
     def close(self) -> None:
         with self._lock:
@@ -239,9 +380,22 @@ class KnowledgeBaseService:
         """Add (or update) each `(display name, path)`; one bad file never stops the others.
 
         Results come back in the order of `files`; `on_progress` gets each file's result as
-        soon as it is known (a stored file's when its batch is stored).
+        soon as it is known (a stored file's when its batch is stored). 409 while the
+        knowledge base is being rebuilt; 404 when it is deleted meanwhile (the files stored
+        so far go with it).
         """
-        store = self.store(kb)
+        name = validate_kb_name(kb)
+        with self._locks.writing(name) as operation:
+            return self._add(self.store(name), files, on_progress, operation.stop_if_cancelled)
+
+    def _add(
+        self,
+        store: KnowledgeBaseStore,
+        files: Iterable[tuple[str, Path]],
+        on_progress: Callable[[FileResult], None] | None,
+        stop: Callable[[], None],
+    ) -> list[FileResult]:
+        """`add_files` into `store`; `stop` is called before each batch (it raises to cancel)."""
         done: dict[int, FileResult] = {}
 
         def finish(position: int, result: FileResult) -> None:
@@ -255,11 +409,11 @@ class KnowledgeBaseService:
             if staged is None:
                 continue
             if batch and not self._fits(batch, staged):
-                self._store_batch(store, batch, finish)
+                self._store_batch(store, batch, finish, stop)
             batch.append(staged)
             if self._full(batch):
-                self._store_batch(store, batch, finish)  # no need to wait for the next file
-        self._store_batch(store, batch, finish)
+                self._store_batch(store, batch, finish, stop)  # no need to wait for the next
+        self._store_batch(store, batch, finish, stop)
         return [done[position] for position in sorted(done)]
 
     def _stage(
@@ -308,11 +462,14 @@ class KnowledgeBaseService:
         store: KnowledgeBaseStore,
         batch: list[_Staged],
         finish: Callable[[int, FileResult], None],
+        stop: Callable[[], None] | None = None,
     ) -> None:
         """Embed the batch's chunks in one call, store each file, save the index once;
-        `batch` is emptied."""
+        `batch` is emptied. `stop` raises when the operation was cancelled."""
         if not batch:
             return
+        if stop is not None:
+            stop()
         staged_files = list(batch)
         batch.clear()
         stored = 0
@@ -397,37 +554,80 @@ class KnowledgeBaseService:
         return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
 
     def list_docs(self, kb: str) -> list[dict[str, object]]:
-        return [
-            {"name": f.name, "chunks": f.chunks, "bytes": f.bytes, "updated_at": f.updated_at}
-            for f in self.store(kb).files()
-        ]
+        with self._reading(kb) as store:
+            return [
+                {"name": f.name, "chunks": f.chunks, "bytes": f.bytes, "updated_at": f.updated_at}
+                for f in store.files()
+            ]
+
+    def doc(self, kb: str, name: str) -> FileRecord | None:
+        """Document `name` of `kb`, or None."""
+        with self._reading(kb) as store:
+            return store.file(name)
 
     def delete_doc(self, kb: str, name: str) -> None:
-        self.store(kb).remove_file(name)
+        """Remove one document; 409 while the knowledge base is being rebuilt."""
+        kb = validate_kb_name(kb)
+        with self._locks.writing(kb):
+            self.store(kb).remove_file(name)
 
     def rebuild_kb(self, kb: str) -> list[FileResult]:
         """Re-embed every original in content/ with the current embedding model.
 
-        The originals are moved aside first (`<root>/.rebuild-<name>/`, kept if the rebuild
-        is interrupted, so nothing is lost), the KB is created anew, and they are added back.
+        The new knowledge base is built aside from the originals while searches keep using
+        the current one, then swapped in (rag/kb/rebuild.py: a crash at any point loses
+        nothing). When an original cannot be indexed again, nothing is swapped
+        (RebuildFailedError names it). Meanwhile a second rebuild, an upload or a document
+        removal gets 409; a delete cancels the rebuild (404 here) and leaves nothing of it.
         """
         name = validate_kb_name(kb)
-        path = self.root / name
-        if not (path / DB_NAME).is_file():
-            raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
-        staging = self.root / f".rebuild-{name}"
-        with self._lock:
-            old = self._stores.pop(name, None)
-            if old:
-                old.close()
-            description = _read_description(path / DB_NAME)
-            if not staging.exists():
-                (path / CONTENT_DIR).rename(staging)
-            shutil.rmtree(path)
-            self.create_kb(name, description)
-        originals = sorted(p for p in staging.iterdir() if p.is_file())
-        results = self.add_files(name, [(p.name, p) for p in originals])
-        shutil.rmtree(staging)
+        with self._locks.writing(name, "rebuild") as operation:
+            if not self.exists(name):
+                raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
+            folder = RebuildFolder(self.root, name)
+            if not folder.begin():
+                raise KnowledgeBaseBusyError(
+                    f"an earlier rebuild of {name!r} did not finish ({folder.path} is still "
+                    f"there, or another process is rebuilding it): restart the app or run "
+                    f"`rag kb check {name}` to recover it, then rebuild again"
+                )
+            try:
+                results = self._build_aside(name, folder, operation)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    folder.remove()
+                raise
+            with operation.exclusive(), self._lock:
+                self._close_store(name)
+                folder.swap()
+            folder.remove()
+            return results
+
+    def _build_aside(
+        self, name: str, folder: RebuildFolder, operation: Operation
+    ) -> list[FileResult]:
+        """Build knowledge base `name` anew in `folder.new` from its originals, and mark it
+        complete; raise (leaving the live one as it is) when an original fails."""
+        live = self.root / name
+        description = _read_description(live / DB_NAME)
+        store = KnowledgeBaseStore.create(
+            folder.new, self.embedding, self.make_index, description, self.tokenizer, name
+        )
+        try:
+            originals = sorted(
+                p
+                for p in (live / CONTENT_DIR).iterdir()
+                if p.is_file() and not p.name.startswith(".")
+            )
+            files = [(p.name, p) for p in originals]
+            results = self._add(store, files, None, operation.stop_if_cancelled)
+        finally:
+            store.close()
+        operation.stop_if_cancelled()
+        failed = [r for r in results if r.status == "error"]
+        if failed:
+            raise RebuildFailedError(_rebuild_failure(name, failed, len(results)))
+        folder.mark_complete()
         return results
 
     # ---- search ---------------------------------------------------------------------
@@ -440,7 +640,12 @@ class KnowledgeBaseService:
         With a reranker, the top max(rerank_top_n, top_k) fused candidates are reordered by
         the reranker's score, which becomes the score (and what `score_threshold` applies to).
         """
-        store = self.store(kb)
+        with self._reading(kb) as store:
+            return self._search(store, query, top_k, score_threshold)
+
+    def _search(
+        self, store: KnowledgeBaseStore, query: str, top_k: int, score_threshold: float
+    ) -> list[SearchHit]:
         options = self.search_options
         depth = max(options.rerank_top_n, top_k) if self.reranker is not None else top_k
         candidates = max(options.candidates, depth)
@@ -478,20 +683,25 @@ class KnowledgeBaseService:
     def neighbours(self, kb: str, chunk_id: int, radius: int = 1) -> list[ChunkRecord]:
         """Chunk `chunk_id` and the chunks of the same file within `radius` of it (seq),
         in file order; empty when the chunk no longer exists."""
-        store = self.store(kb)
-        # a file's chunks are stored in one go, so their ids are consecutive like their seq;
-        # checked below, and the whole file is read when they are not
-        near = store.chunks_by_id(range(chunk_id - radius, chunk_id + radius + 1))
-        me = near.get(chunk_id)
-        if me is None:
-            return []
-        file = store.file(me.file_name)
-        last = (file.chunks if file else me.seq + 1) - 1
-        wanted = range(max(0, me.seq - radius), min(last, me.seq + radius) + 1)
-        found = [c for c in near.values() if c.file_name == me.file_name and c.seq in wanted]
-        if len(found) < len(wanted):
-            found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
-        return sorted(found, key=lambda c: c.seq)
+        with self._reading(kb) as store:
+            return _neighbours(store, chunk_id, radius)
+
+
+def _neighbours(store: KnowledgeBaseStore, chunk_id: int, radius: int) -> list[ChunkRecord]:
+    """Chunk `chunk_id` and its file's chunks within `radius` of it, in file order."""
+    # a file's chunks are stored in one go, so their ids are consecutive like their seq;
+    # checked below, and the whole file is read when they are not
+    near = store.chunks_by_id(range(chunk_id - radius, chunk_id + radius + 1))
+    me = near.get(chunk_id)
+    if me is None:
+        return []
+    file = store.file(me.file_name)
+    last = (file.chunks if file else me.seq + 1) - 1
+    wanted = range(max(0, me.seq - radius), min(last, me.seq + radius) + 1)
+    found = [c for c in near.values() if c.file_name == me.file_name and c.seq in wanted]
+    if len(found) < len(wanted):
+        found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
+    return sorted(found, key=lambda c: c.seq)
 
 
 def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> list[str]:
@@ -545,3 +755,13 @@ def _read_description(db_path: Path) -> str:
     finally:
         db.close()
     return row[0] if row else ""
+
+
+def _rebuild_failure(name: str, failed: list[FileResult], total: int) -> str:
+    shown = "; ".join(f"{r.name}: {r.error}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return (
+        f"rebuild of {name!r} stopped: {len(failed)} of {total} originals could not be indexed "
+        f"again ({shown}{more}). The knowledge base is unchanged: remove or replace those "
+        "documents, then rebuild again"
+    )

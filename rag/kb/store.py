@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import shutil
 import sqlite3
 import threading
 import time
@@ -142,11 +141,13 @@ class KnowledgeBaseStore:
         embedding: EmbeddingIdentity,
         make_index: IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
+        name: str | None = None,
     ) -> None:
         """`make_index`: an `IndexPolicy` (e.g. `SizedIndex`, VECTOR_INDEX), or an index
-        class / factory used whatever the size."""
+        class / factory used whatever the size. `name`: the knowledge base's name, when the
+        folder is not named after it (a rebuild's new copy)."""
         self.path = path
-        self.name = path.name
+        self.name = name or path.name
         self.embedding = embedding
         self._write_lock = threading.RLock()
         self._db_lock = threading.Lock()
@@ -174,6 +175,7 @@ class KnowledgeBaseStore:
         make_index: IndexPolicy | Callable[[int], VectorIndex],
         description: str = "",
         tokenizer: Tokenizer | None = None,
+        name: str | None = None,
     ) -> KnowledgeBaseStore:
         (path / CONTENT_DIR).mkdir(parents=True, exist_ok=False)
         db = sqlite3.connect(path / DB_NAME)
@@ -189,7 +191,7 @@ class KnowledgeBaseStore:
                 ],
             )
         db.close()
-        return cls(path, embedding, make_index, tokenizer)
+        return cls(path, embedding, make_index, tokenizer, name)
 
     def _check_embedding(self) -> None:
         info = self.info()
@@ -494,12 +496,6 @@ class KnowledgeBaseStore:
     def close(self) -> None:
         with self._db_lock:
             self._db.close()
-
-    def destroy(self) -> None:
-        """Close and delete everything of this knowledge base."""
-        with self._write_lock:
-            self.close()
-            shutil.rmtree(self.path)
 
 
 class _StoredVectors:

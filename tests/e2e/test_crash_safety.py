@@ -7,6 +7,7 @@ half-indexed, and re-adding everything completes the knowledge base with each fi
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -116,5 +117,78 @@ def test_kill_minus_nine_during_ingest(tmp_path):
             f"{app.base_url}/api/kbs/{KB}/search", json={"query": "第17号文档", "top_k": 3}
         ).json()["results"][0]
         assert hit["source"] == "doc_17.txt"
+    finally:
+        app.stop()
+
+
+REBUILD_KB = "rebuilt"
+REBUILD_FILES = 120
+
+
+def staging_files(kb_root: Path) -> int:
+    """Originals already in the rebuild's new copy (-1 before its folder exists)."""
+    folders = [p for p in kb_root.iterdir() if p.name.startswith(".rebuild")]
+    if not folders:
+        return -1
+    content = folders[0] / "new" / "content"
+    return len(list(content.iterdir())) if content.is_dir() else 0
+
+
+def kill_during_rebuild(app, kb_root: Path, min_files: int) -> None:
+    """Start a rebuild over REST, wait until its new copy holds `min_files` originals, kill -9."""
+
+    def request_rebuild() -> None:
+        with contextlib.suppress(httpx.HTTPError):  # the kill cuts it off
+            httpx.post(f"{app.base_url}/api/kbs/{REBUILD_KB}/rebuild", timeout=600)
+
+    rebuild = threading.Thread(target=request_rebuild, daemon=True)
+    rebuild.start()
+    deadline = time.monotonic() + 300
+    while staging_files(kb_root) < min_files:
+        assert rebuild.is_alive(), "the rebuild ended before the kill"
+        assert time.monotonic() < deadline, "the rebuild never started"
+        time.sleep(0.01)
+    os.kill(app.process.pid, signal.SIGKILL)
+    app.process.wait()
+    rebuild.join(timeout=60)
+
+
+def test_kill_minus_nine_during_rebuild(tmp_path):
+    """kill -9 as the rebuild starts and halfway through: after each restart the knowledge
+    base has every original and answers, and nothing of the rebuild is left."""
+    corpus = {
+        f"r_{i:03d}.txt": f"第{i}号重建文件写的是编号{i}的内容。".encode()
+        for i in range(REBUILD_FILES)
+    }
+    kb_root = tmp_path / "kbs"
+    app = start_app(kb_root, tmp_path / "app.log")
+    httpx.post(f"{app.base_url}/api/kbs", json={"name": REBUILD_KB}, timeout=30)
+    names = sorted(corpus)
+    for start in range(0, len(names), 40):
+        batch = [("files", (n, corpus[n])) for n in names[start : start + 40]]
+        assert (
+            httpx.post(
+                f"{app.base_url}/api/kbs/{REBUILD_KB}/docs", files=batch, timeout=300
+            ).status_code
+            == 200
+        )
+    try:
+        for min_files in (0, REBUILD_FILES // 2):
+            kill_during_rebuild(app, kb_root, min_files)
+            app = start_app(kb_root, tmp_path / "app.log")
+            assert sorted(p.name for p in kb_root.iterdir() if p.name.startswith(".rebuild")) == []
+            files, chunk_ids, index_ids, half = on_disk_state(kb_root / REBUILD_KB)
+            assert files == set(corpus) and chunk_ids == index_ids and not half
+            assert {p.name for p in (kb_root / REBUILD_KB / "content").iterdir()} == files
+            listed = httpx.get(f"{app.base_url}/api/kbs/{REBUILD_KB}/docs").json()["docs"]
+            assert sorted(d["name"] for d in listed) == names
+            hit = httpx.post(
+                f"{app.base_url}/api/kbs/{REBUILD_KB}/search",
+                json={"query": "第77号重建文件", "top_k": 1},
+            ).json()["results"][0]
+            assert hit["source"] == "r_077.txt"
+        reply = httpx.post(f"{app.base_url}/api/kbs/{REBUILD_KB}/rebuild", timeout=600)
+        assert reply.status_code == 200 and len(reply.json()["files"]) == REBUILD_FILES
+        assert staging_files(kb_root) == -1
     finally:
         app.stop()
