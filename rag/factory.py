@@ -70,7 +70,12 @@ def build_kb_service(
         embedding=EmbeddingIdentity(
             settings.embedding_model, dimension, settings.embedding_equivalents
         ),
-        splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
+        splitter=build_splitter(
+            settings.text_splitter,
+            settings.chunk_size,
+            settings.overlap_size,
+            settings.chunk_narrow_char_weight,
+        ),
         make_index=SizedIndex(settings.vector_index),
         chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
         search_options=SearchOptions(

@@ -215,6 +215,14 @@ class Settings(BaseModel):
     chunk_title_prefix: bool = True
     chunk_size: int = Field(default=250, ge=20, le=8000)
     overlap_size: int = Field(default=50, ge=0)
+    chunk_narrow_char_weight: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="How much a character other than a CJK one counts towards CHUNK_SIZE and "
+        "OVERLAP_SIZE: below 1, English chunks hold more characters, about as many tokens "
+        "as Chinese ones.",
+    )
     vector_search_top_k: int = Field(default=5, ge=1, le=100)
     search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
     fusion_method: Literal["weighted", "rrf"] = "weighted"
