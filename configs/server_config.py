@@ -13,3 +13,14 @@ UI_PASSWORD = None
 
 # Chat requests allowed to wait for the LLM at once; more get 503 with Retry-After.
 LLM_QUEUE_SIZE = 32
+
+# Longest search query or chat question, in characters; longer ones get 413. A question is
+# a sentence or a paragraph: 2,000 characters are about 2,000 tokens of Chinese, half the
+# default model's context window, which must also hold the sources and the answer.
+MAX_QUERY_CHARS = 2000
+
+# Longest chat history read with a question, in characters: the questions and answers of its
+# last LLM_HISTORY_LEN turns (older turns are not read, whatever their length); longer gets
+# 413. Three turns of a question at MAX_QUERY_CHARS and a long answer (512 tokens, about
+# 2,000 characters of English) fit.
+MAX_HISTORY_CHARS = 12000

@@ -272,6 +272,17 @@ class Settings(BaseModel):
     llm_queue_size: int = Field(
         default=32, ge=1, description="Chat requests that may wait for the LLM at once."
     )
+    max_query_chars: int = Field(
+        default=2000,
+        ge=1,
+        description="Longest search query or chat question, in characters; longer gets 413.",
+    )
+    max_history_chars: int = Field(
+        default=12000,
+        ge=0,
+        description="Most characters in the chat history's last LLM_HISTORY_LEN turns (the "
+        "only ones read); more gets 413.",
+    )
 
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),

@@ -33,6 +33,7 @@ from rag.errors import (
     UnsupportedFileTypeError,
     ZhikuError,
 )
+from rag.input_limits import check_query
 from rag.kb.names import safe_file_name, validate_kb_name
 from rag.kb.store import (
     CONTENT_DIR,
@@ -94,6 +95,8 @@ class SearchOptions:
     """Candidates taken from each retriever before fusing."""
     rerank_top_n: int = 20
     """Fused candidates the reranker (when there is one) reorders."""
+    max_query_chars: int | None = None
+    """Longer queries are refused (MAX_QUERY_CHARS); None: no limit."""
 
 
 @dataclass(frozen=True)
@@ -436,6 +439,7 @@ class KnowledgeBaseService:
         With a reranker, the top max(rerank_top_n, top_k) fused candidates are reordered by
         the reranker's score, which becomes the score (and what `score_threshold` applies to).
         """
+        check_query(query, self.search_options.max_query_chars)
         store = self.store(kb)
         options = self.search_options
         depth = max(options.rerank_top_n, top_k) if self.reranker is not None else top_k
