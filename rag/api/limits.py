@@ -9,13 +9,11 @@ Scope = dict[str, Any]
 Message = dict[str, Any]
 
 
-class _TooLarge(Exception):
-    pass
-
-
 class BodySizeLimit:
     """Pure ASGI middleware: bodies of POST/PUT requests under `path_prefix` over `max_bytes`
-    get 413 — at once when Content-Length says so, else as soon as the count passes it."""
+    get 413 — at once when Content-Length says so, else (a chunked body) as soon as the count
+    passes it: the body is read no further, the app is told the client left, and whatever
+    it answers to that is replaced by the 413."""
 
     def __init__(self, app: Any, max_bytes: int, path_prefix: str = "/api/") -> None:
         self.app = app
@@ -34,28 +32,23 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._refuse(send)
             return
-        received = 0
+        body = _CountedBody(receive, self.max_bytes)
         started = False
 
-        async def counting_receive() -> Message:
-            nonlocal received
-            message: Message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if body.too_large:
+                return  # the app's answer to a body cut short; the 413 goes instead
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, counting_receive, tracking_send)
-        except _TooLarge:
-            if not started:
-                await self._refuse(send)
+            await self.app(scope, body.receive, guarded_send)
+        except Exception:
+            if not body.too_large:
+                raise
+        if body.too_large and not started:
+            await self._refuse(send)
 
     async def _refuse(self, send: Any) -> None:
         limit_mb = self.max_bytes / 1024 / 1024
@@ -73,3 +66,25 @@ class BodySizeLimit:
             }
         )
         await send({"type": "http.response.body", "body": body})
+
+
+class _CountedBody:
+    """The request's `receive`, which stops reading once more than `max_bytes` arrived and
+    then reports the client as gone (starlette's parsers stop on that)."""
+
+    def __init__(self, receive: Any, max_bytes: int) -> None:
+        self._receive = receive
+        self.max_bytes = max_bytes
+        self.received = 0
+        self.too_large = False
+
+    async def receive(self) -> Message:
+        if self.too_large:
+            return {"type": "http.disconnect"}
+        message: Message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            if self.received > self.max_bytes:
+                self.too_large = True
+                return {"type": "http.disconnect"}
+        return message
