@@ -207,8 +207,7 @@ class KnowledgeBaseService:
             if name not in self._stores:
                 if not self.exists(name):
                     raise KnowledgeBaseNotFoundError(
-                        f"no knowledge base {name!r}; create it first (existing: "
-                        f"{', '.join(self._existing_names()) or 'none'})"
+                        f"no knowledge base {name!r}; create it first, or pick an existing one"
                     )
                 self._stores[name] = KnowledgeBaseStore(
                     self.root / name, self.embedding, self.make_index, self.tokenizer
