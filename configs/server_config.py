@@ -24,3 +24,13 @@ MAX_QUERY_CHARS = 2000
 # 413. Three turns of a question at MAX_QUERY_CHARS and a long answer (512 tokens, about
 # 2,000 characters of English) fit.
 MAX_HISTORY_CHARS = 12000
+
+# On SIGTERM or Ctrl-C, seconds to let requests in flight (a streamed answer, an upload being
+# indexed) finish before they are cancelled and the server exits; an upload cut short is
+# repaired at the next start, as after a crash.
+SHUTDOWN_TIMEOUT_S = 5
+
+# Seconds a client may take to send a request's line and headers, or pause in the middle of
+# its body, before its connection is closed (a connection that never completes a request
+# would otherwise stay open for good).
+CLIENT_TIMEOUT_S = 30

@@ -39,14 +39,17 @@ class RunningApp:
             self.process.wait()
 
 
-def start_app(kb_root: Path, log_path: Path, llm_model: str = "fast") -> RunningApp:
+def start_app(
+    kb_root: Path, log_path: Path, llm_model: str = "fast", env: dict[str, str] | None = None
+) -> RunningApp:
+    """`env`: more variables for the app (ZHIKU_* settings)."""
     port = free_port()
-    env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1"}
+    variables = {"ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1", **(env or {})}
     log = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--kb-root", str(kb_root)],
         cwd=ROOT,
-        env=env,
+        env={**os.environ, **variables},
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -72,8 +75,8 @@ def app_factory(tmp_path_factory) -> Iterator:
     kb_root = tmp_path_factory.mktemp("kb-root")
     log_dir = tmp_path_factory.mktemp("logs")
 
-    def start(llm_model: str = "fast") -> RunningApp:
-        app = start_app(kb_root, log_dir / "app.log", llm_model)
+    def start(llm_model: str = "fast", env: dict[str, str] | None = None) -> RunningApp:
+        app = start_app(kb_root, log_dir / "app.log", llm_model, env)
         started.append(app)
         return app
 
