@@ -42,14 +42,14 @@ class RunningApp:
 def start_app(
     kb_root: Path, log_path: Path, llm_model: str = "fast", env: dict[str, str] | None = None
 ) -> RunningApp:
-    """`env`: more variables for the app (ZHIKU_* settings)."""
+    """`env`: extra variables (ZHIKU_* settings) for this app."""
     port = free_port()
-    variables = {"ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1", **(env or {})}
+    env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1", **(env or {})}
     log = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--kb-root", str(kb_root)],
         cwd=ROOT,
-        env={**os.environ, **variables},
+        env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )

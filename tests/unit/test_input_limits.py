@@ -31,6 +31,11 @@ def make_services(tmp_path: Path, **overrides) -> Services:
     return services
 
 
+def client_of(services: Services) -> TestClient:
+    # the app answers to the loopback names it is served on
+    return TestClient(create_app(services), base_url="http://127.0.0.1")
+
+
 @pytest.fixture
 def services(tmp_path) -> Services:
     return make_services(tmp_path)
@@ -38,7 +43,7 @@ def services(tmp_path) -> Services:
 
 @pytest.fixture
 def client(services) -> TestClient:
-    return TestClient(create_app(services))
+    return client_of(services)
 
 
 def test_defaults() -> None:
@@ -82,11 +87,11 @@ def test_turns_that_are_not_read_do_not_count(client):
 
 
 def test_limits_are_configurable(tmp_path):
-    client = TestClient(create_app(make_services(tmp_path, max_query_chars=5)))
+    client = client_of(make_services(tmp_path, max_query_chars=5))
     reply = client.post("/api/kbs/kb/search", json={"query": "港口的内容是"})
     assert reply.status_code == 413 and "at most 5 " in reply.json()["error"]
     history = [["问题", "答案"]]
-    client = TestClient(create_app(make_services(tmp_path / "2", max_history_chars=3)))
+    client = client_of(make_services(tmp_path / "2", max_history_chars=3))
     reply = client.post("/api/chat", json={"query": "港口？", "history": history})
     assert reply.status_code == 413 and "at most 3 " in reply.json()["error"]
 
