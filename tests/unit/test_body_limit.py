@@ -93,3 +93,23 @@ def test_reading_stops_at_the_limit():
     assert b"MAX_UPLOAD_MB" in sent[1]["body"]
     assert len(sent) == 2  # nothing of the app's own answer follows
     assert reads <= limit // BLOCK + 2  # the first block is the multipart header
+
+
+def test_a_json_body_over_a_megabyte_is_413(tmp_path):
+    """100 MB of history turns, which are not read, were parsed whole before."""
+    client = make_client(tmp_path)
+    history = [["问", "答"]] * 200_000  # 2.4 MB of JSON
+    reply = client.post("/api/chat", json={"query": "港口？", "history": history})
+    assert reply.status_code == 413
+    assert "LLM_HISTORY_LEN" in reply.json()["error"]
+    chunked = client.post(
+        "/api/kbs",
+        content=iter([b'{"name": "', b"x" * (2 * 1024 * 1024), b'"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert chunked.status_code == 413 and "request body" in chunked.json()["error"]
+    assert client.get("/api/kbs").json()["kbs"] == []
+    assert (
+        client.post("/api/chat", json={"query": "港口？", "history": history[:3]}).status_code
+        == 200
+    )

@@ -65,8 +65,8 @@ def test_chat_question_over_the_limit_is_413(client, stream):
     assert ok.status_code == 200
     reply = client.post("/api/chat", json={"kb": "kb", "query": "港" * 2001, "stream": stream})
     assert reply.status_code == 413 and "MAX_QUERY_CHARS" in reply.json()["error"]
-    plain = client.post("/api/chat", json={"kb": None, "query": "港" * 3_000_000})
-    assert plain.status_code == 413 and "3,000,000" in plain.json()["error"]
+    plain = client.post("/api/chat", json={"kb": None, "query": "港" * 100_000})
+    assert plain.status_code == 413 and "100,000" in plain.json()["error"]
 
 
 def test_chat_history_over_the_limit_is_413(client):
