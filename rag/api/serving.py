@@ -36,8 +36,8 @@ class ClientTimeoutProtocol(H11Protocol):
         super().__init__(*args, **kwargs)
         self._client_timer: asyncio.TimerHandle | None = None
 
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:  # type: ignore[override]
-        super().connection_made(transport)  # type: ignore[arg-type]
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
         self._watch_client()
 
     def data_received(self, data: bytes) -> None:
@@ -75,7 +75,7 @@ class ClientTimeoutProtocol(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state not in (h11.IDLE, h11.SEND_BODY):
             return
         if self.flow.read_paused:
-            # the app has not read the body so far yet: the server keeps the client waiting
+            # the app is slow to read the body, so the server itself keeps the client waiting
             self._start_client_timer()
             return
         self.logger.info("closed a connection whose client sent no complete request")

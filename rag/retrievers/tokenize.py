@@ -21,8 +21,8 @@ Costs: a jieba dictionary takes ~1 s and ~70 MB per `Tokenizer` (share one), and
 ~200k characters/s, against millions for bigrams.
 
 jieba's HMM (which finds words missing from its dictionary) takes time quadratic in the
-length of a stretch of characters its dictionary does not split: 10,000 repeated rare
-characters took 0.5 s, a 3 MB query a quarter of an hour. A CJK run longer than
+length of a stretch of characters its dictionary does not split (40,000 repeated rare
+characters: 11 s; a 3 MB query: over 15 minutes). A CJK run longer than
 `max_jieba_chars` is therefore given to jieba in pieces of at most that many characters, cut
 next to a dictionary word of two or more characters where there is one (`jieba_pieces`).
 jieba's own route is additive along the run and its HMM only reads the single characters
