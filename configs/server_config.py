@@ -22,3 +22,24 @@ ALLOWED_HOSTS = []
 # Other web apps (origins "http://host:port") whose pages may send changes to this app
 # through the user's browser; the app's own pages always may, other sites never.
 ALLOWED_ORIGINS = []
+
+# Longest search query or chat question, in characters; longer ones get 413. A question is
+# a sentence or a paragraph: 2,000 characters are about 2,000 tokens of Chinese, half the
+# default model's context window, which must also hold the sources and the answer.
+MAX_QUERY_CHARS = 2000
+
+# Longest chat history read with a question, in characters: the questions and answers of its
+# last LLM_HISTORY_LEN turns (older turns are not read, whatever their length); longer gets
+# 413. Three turns of a question at MAX_QUERY_CHARS and a long answer (512 tokens, about
+# 2,000 characters of English) fit.
+MAX_HISTORY_CHARS = 12000
+
+# On SIGTERM or Ctrl-C, seconds to let requests in flight (a streamed answer, an upload being
+# indexed) finish before they are cancelled and the server exits; an upload cut short is
+# repaired at the next start, as after a crash.
+SHUTDOWN_TIMEOUT_S = 5
+
+# Seconds a client may take to send a request's line and headers, or pause in the middle of
+# its body, before its connection is closed (a connection that never completes a request
+# would otherwise stay open for good).
+CLIENT_TIMEOUT_S = 30

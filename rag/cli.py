@@ -68,8 +68,7 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
     )
     logging.getLogger("faiss").setLevel(logging.WARNING)
     try:
-        import uvicorn
-
+        from rag.api.serving import serve
         from rag.factory import build_services, create_app
         from rag.settings import load_settings
 
@@ -83,7 +82,7 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
     if args.insecure and not is_loopback(args.host) and not settings.auth_configured:
         logging.warning("serving on %s WITHOUT authentication (--insecure)", args.host)
     print(f"Running on http://{args.host}:{args.port}", flush=True)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    serve(app, args.host, args.port, settings.shutdown_timeout_s, settings.client_timeout_s)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

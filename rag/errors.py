@@ -88,3 +88,9 @@ class BusyError(ZhikuError):
 
 class AuthenticationError(ZhikuError):
     http_status = 401
+
+
+class InputTooLongError(ZhikuError):
+    """A query, question or conversation history over its configured length."""
+
+    http_status = 413

@@ -88,6 +88,7 @@ def build_kb_service(
             ),
             candidates=settings.search_candidates,
             rerank_top_n=settings.reranker_top_n,
+            max_query_chars=settings.max_query_chars,
         ),
         reranker=reranker,
     )

@@ -10,6 +10,7 @@ from langchain_core.language_models import BaseLLM
 from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
+from rag.input_limits import check_history, check_query
 from rag.kb.service import KnowledgeBaseService
 from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
 from rag.settings import Settings
@@ -39,9 +40,12 @@ class Services:
     ) -> Iterator[ChatEvent]:
         """Answer events for `question`, after waiting in the bounded LLM queue.
 
-        A generator: the queue slot (BusyError when full) and a missing KB (404) surface on
-        the first `next()`, before any event, and the slot is released when it is closed.
+        A generator: a question or history over its limit (413), the queue slot (BusyError
+        when full) and a missing KB (404) surface on the first `next()`, before any event,
+        and the slot is released when it is closed.
         """
+        check_query(question, self.settings.max_query_chars, "question")
+        check_history(history, self.settings.llm_history_len, self.settings.max_history_chars)
         retriever = self.retriever(kb) if kb else None
         with self.llm_gate.slot():
             yield from self.qa.stream(question, retriever, history)

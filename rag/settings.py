@@ -291,6 +291,29 @@ class Settings(BaseModel):
         description="Web origins (scheme://host:port) of other web apps allowed to send "
         "changes through the browser (POST, PUT, DELETE); the app's own pages always may.",
     )
+    max_query_chars: int = Field(
+        default=2000,
+        ge=1,
+        description="Longest search query or chat question, in characters; longer gets 413.",
+    )
+    max_history_chars: int = Field(
+        default=12000,
+        ge=0,
+        description="Most characters in the chat history's last LLM_HISTORY_LEN turns (the "
+        "only ones read); more gets 413.",
+    )
+    shutdown_timeout_s: int = Field(
+        default=5,
+        ge=1,
+        description="On SIGTERM or Ctrl-C, seconds requests in flight may take before they "
+        "are cancelled and the server exits.",
+    )
+    client_timeout_s: float = Field(
+        default=30,
+        gt=0,
+        description="Seconds a client may take to send a request's line and headers, or "
+        "pause within its body, before its connection is closed.",
+    )
 
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),

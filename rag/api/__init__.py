@@ -20,6 +20,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from rag.chains import collect_answer
 from rag.errors import (
@@ -68,8 +70,17 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         first = exc.errors()[0] if exc.errors() else {}
+        if first.get("type") == "json_invalid":
+            error = first.get("ctx", {}).get("error", "")
+            return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 422)
         where = ".".join(str(p) for p in first.get("loc", ()))
         return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, 422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """FastAPI's and starlette's own errors (400 for a broken multipart body, 405...),
+        as `{"error": ...}` like ours."""
+        return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -179,6 +190,22 @@ def build_router(services: Services) -> APIRouter:
     def rebuild(name: str) -> JSONResponse:
         return _upload_response(kb_service.rebuild_kb(name))
 
+    # Last: any other path under /api is answered here as JSON, not by the UI mounted at "/"
+    # (a route added after this one would never be reached).
+    @router.api_route("", methods=_ALL_METHODS, include_in_schema=False)
+    @router.api_route("/{path:path}", methods=_ALL_METHODS, include_in_schema=False)
+    def unknown_route(request: Request) -> None:
+        allowed = _methods_allowed(router, request)
+        if allowed:
+            raise StarletteHTTPException(
+                405,
+                f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise StarletteHTTPException(
+            404, f"no API route {request.url.path}; the routes are listed at /docs"
+        )
+
     return router
 
 
@@ -198,6 +225,19 @@ def install_docs(app: FastAPI, services: Services) -> None:
     @app.get("/redoc", include_in_schema=False, dependencies=guarded)
     def redoc() -> HTMLResponse:
         return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} API")
+
+
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def _methods_allowed(router: APIRouter, request: Request) -> list[str]:
+    """The methods of the router's routes whose path matches the request's."""
+    methods: set[str] = set()
+    for route in router.routes:
+        match, _ = route.matches(request.scope)
+        if match is Match.PARTIAL:
+            methods |= getattr(route, "methods", None) or set()
+    return sorted(methods)
 
 
 UPLOAD_STAGING_DIR = ".uploads"

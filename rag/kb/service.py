@@ -42,6 +42,7 @@ from rag.errors import (
     UnsupportedFileTypeError,
     ZhikuError,
 )
+from rag.input_limits import check_query
 from rag.kb.locks import KbLocks, Operation
 from rag.kb.names import safe_file_name, validate_kb_name
 from rag.kb.rebuild import (
@@ -115,6 +116,8 @@ class SearchOptions:
     """Candidates taken from each retriever before fusing."""
     rerank_top_n: int = 20
     """Fused candidates the reranker (when there is one) reorders."""
+    max_query_chars: int | None = None
+    """Longer queries are refused (MAX_QUERY_CHARS); None: no limit."""
 
 
 @dataclass(frozen=True)
@@ -239,8 +242,7 @@ class KnowledgeBaseService:
             if name not in self._stores:
                 if not self.exists(name):
                     raise KnowledgeBaseNotFoundError(
-                        f"no knowledge base {name!r}; create it first (existing: "
-                        f"{', '.join(self._existing_names()) or 'none'})"
+                        f"no knowledge base {name!r}; create it first, or pick an existing one"
                     )
                 self._stores[name] = KnowledgeBaseStore(
                     self.root / name, self.embedding, self.make_index, self.tokenizer
@@ -640,6 +642,7 @@ class KnowledgeBaseService:
         With a reranker, the top max(rerank_top_n, top_k) fused candidates are reordered by
         the reranker's score, which becomes the score (and what `score_threshold` applies to).
         """
+        check_query(query, self.search_options.max_query_chars)
         with self._reading(kb) as store:
             return self._search(store, query, top_k, score_threshold)
 

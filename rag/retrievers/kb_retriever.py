@@ -32,7 +32,10 @@ class KnowledgeBaseRetriever(BaseRetriever):
         """`top_k` / `score_threshold` may be given per call, as LangChain retrievers allow."""
         top_k = int(kwargs.get("top_k", self.top_k))
         threshold = float(kwargs.get("score_threshold", self.score_threshold))
-        hits = self.service.search(self.kb, query, top_k, threshold)
+        limit = self.service.search_options.max_query_chars
+        # the chat searches with the model's rewriting of a follow-up question, which may
+        # run past MAX_QUERY_CHARS when the question was near it: its beginning is searched
+        hits = self.service.search(self.kb, query[:limit], top_k, threshold)
         return [hit_to_document(hit) for hit in hits]
 
 

@@ -23,6 +23,16 @@ DEFAULT_MODE is "jieba+bigram". The question-word stop list changed nothing meas
 Costs: a jieba dictionary takes ~1 s and ~70 MB per `Tokenizer` (share one), and jieba cuts
 ~200k characters/s, against millions for bigrams.
 
+jieba's HMM (which finds words missing from its dictionary) takes time quadratic in the
+length of a stretch of characters its dictionary does not split (40,000 repeated rare
+characters: 11 s; a 3 MB query: over 15 minutes). A CJK run longer than
+`max_jieba_chars` is therefore given to jieba in pieces of at most that many characters, cut
+next to a dictionary word of two or more characters where there is one (`jieba_pieces`).
+jieba's own route is additive along the run and its HMM only reads the single characters
+between such words, so there the pieces give the same words as the whole run; only a stretch
+of more than `max_jieba_chars` unsplit characters is cut blindly. `scripts/bench_tokenize.py`
+measures it.
+
 Each `Tokenizer` owns its jieba dictionary (`jieba.Tokenizer`, loaded on first use, ~1 s);
 nothing here is global. `tokenize` is thread-safe.
 """
@@ -33,12 +43,16 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal, get_args
 
 TokenizerMode = Literal["bigram", "jieba", "jieba+bigram", "unigram+bigram"]
 DEFAULT_MODE: TokenizerMode = "jieba+bigram"
 MODES: tuple[str, ...] = get_args(TokenizerMode)
+# Longest piece of a CJK run given to jieba at once; the HMM's cost per character grows with
+# it. The dev corpus's chunks have no Han run over 64 characters, and its documents stripped
+# to one run each are cut the same as whole runs down to 100 (`bench_tokenize.py --check`).
+MAX_JIEBA_CHARS = 200
 
 _CJK = (
     "\u3040-\u30ff"  # hiragana, katakana
@@ -133,13 +147,19 @@ class Tokenizer:
         mode: TokenizerMode = DEFAULT_MODE,
         stopwords: frozenset[str] = frozenset(),
         english: bool = True,
+        max_jieba_chars: int | None = MAX_JIEBA_CHARS,
     ) -> None:
+        """`max_jieba_chars`: see the module doc; None gives jieba whole runs (quadratic in
+        the worst case; `scripts/bench_tokenize.py` uses it as the baseline)."""
         if mode not in MODES:
             raise ValueError(f"tokenizer mode {mode!r} unknown; valid: {', '.join(MODES)}")
+        if max_jieba_chars is not None and max_jieba_chars < 1:
+            raise ValueError(f"max_jieba_chars must be at least 1 (got {max_jieba_chars})")
         self.mode: TokenizerMode = mode
         self.stopwords = stopwords
         self.english = english
         """Drop English stop words and stem English words."""
+        self.max_jieba_chars = max_jieba_chars
         self._jieba: Any = None
         self._jieba_lock = threading.Lock()
         self._stem: Callable[[str], str] | None = _english_stemmer() if english else None
@@ -192,7 +212,14 @@ class Tokenizer:
         return tokens
 
     def _cut(self, run: str) -> list[str]:
-        return list(self._jieba_tokenizer().cut_for_search(run))
+        jieba = self._jieba_tokenizer()
+        limit = self.max_jieba_chars
+        if limit is None or len(run) <= limit:
+            return list(jieba.cut_for_search(run))
+        words = []
+        for piece in jieba_pieces(run, jieba.cut(run, HMM=False), limit):
+            words.extend(jieba.cut_for_search(piece))
+        return words
 
     def _jieba_tokenizer(self) -> Any:
         with self._jieba_lock:
@@ -206,11 +233,37 @@ class Tokenizer:
             return self._jieba
 
 
+def jieba_pieces(run: str, words: Iterable[str], limit: int) -> Iterator[str]:
+    """`run` in pieces of at most `limit` characters, for jieba's HMM cut.
+
+    `words` is jieba's dictionary-only cut of `run` (no HMM; linear time). A piece ends next
+    to a word of two or more characters, where jieba flushes the single characters its HMM
+    reads, so the HMM cut of the pieces equals that of the whole run; a longer stretch of
+    single characters is cut every `limit` characters.
+    """
+    start = safe = position = 0
+    for word in words:
+        end = position + len(word)
+        if len(word) > 1:
+            safe = position  # just before a word
+        while end - start > limit:
+            cut = safe if safe > start else start + limit
+            yield run[start:cut]
+            start = cut
+        if len(word) > 1:
+            safe = end  # just after it
+        position = end
+    if start < len(run):
+        yield run[start:]
+
+
 __all__ = [
     "DEFAULT_MODE",
     "ENGLISH_STOPWORDS",
+    "MAX_JIEBA_CHARS",
     "MODES",
     "QUESTION_STOPWORDS",
     "Tokenizer",
     "TokenizerMode",
+    "jieba_pieces",
 ]
