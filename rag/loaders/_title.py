@@ -25,18 +25,30 @@ MAX_TITLE_WORDS_WITH_PERIOD = 3
 
 def carry_title(sections: list[Section]) -> list[Section]:
     """`sections` with the first line as every section's title path, when the format gave
-    no headings and that line looks like a title; otherwise unchanged."""
+    no headings and that line looks like a title; otherwise unchanged.
+
+    A later page (a PDF's) that starts with a title line of its own gets that line instead:
+    a report's second chapter is not under its first chapter's heading.
+    """
     if not sections or sections[0].verbatim or any(s.title_path for s in sections):
         return sections
-    first = sections[0]
-    line, newline, rest = first.text.strip().partition("\n")
+    first, title = _split_title(sections[0])
+    if title is None:
+        return sections
+    carried = [first]
+    for section in sections[1:]:
+        own, heading = _split_title(section) if section.page is not None else (section, None)
+        carried.append(replace(own, title_path=heading or title))
+    return carried
+
+
+def _split_title(section: Section) -> tuple[Section, str | None]:
+    """The section without its first line, and that line, when it looks like a title."""
+    line, newline, rest = section.text.strip().partition("\n")
     title = " ".join(line.split())
     if not newline or not rest.strip() or not looks_like_title(title):
-        return sections
-    return [
-        replace(first, text=rest, title_path=title),
-        *(replace(section, title_path=title) for section in sections[1:]),
-    ]
+        return section, None
+    return replace(section, text=rest, title_path=title), title
 
 
 def looks_like_title(line: str) -> bool:

@@ -211,5 +211,7 @@ def test_uploads_are_staged_under_the_kb_root_and_left_overs_cleared(tmp_path, c
     assert client.post("/api/kbs", json={"name": "kb"}).status_code == 201
     reply = client.post("/api/kbs/kb/docs", files=[("files", ("简体.txt", corpus["简体.txt"]))])
     assert reply.json()["files"][0]["status"] == "ok"
-    assert list((root / ".uploads").iterdir()) == []  # the request's folder is gone
+    # the request's folder is gone; what is left is Gradio's (empty) upload folder
+    assert list((root / ".uploads").iterdir()) == [root / ".uploads" / "gradio"]
+    assert not [p for p in (root / ".uploads" / "gradio").rglob("*") if p.is_file()]
     assert client.get("/api/kbs").json()["kbs"][0]["name"] == "kb"  # not listed as a KB

@@ -128,14 +128,15 @@ def test_cjk_pdf_has_page_numbers_and_whole_sentences(docs: dict[str, Path]) -> 
     assert fx.CJK_PDF_SENTENCE in page1
     assert fx.CJK_PDF_SENTENCE_2 in page1
     assert fx.CJK_PDF_PAGE2_SENTENCE in page2
-    bodies = [page1, page2.split("\n", 1)[1]]
-    assert not any(CJK_RUN_WITH_SPACE.search(body) for body in bodies)
-    # The first line is the document's title: it becomes the title path of every page
-    # (put in front of each chunk) instead of text that would make a chunk of its own.
-    assert [doc.metadata["title_path"] for doc in documents] == [fx.CJK_PDF_TITLE] * 2
+    assert not any(CJK_RUN_WITH_SPACE.search(body) for body in (page1, page2))
+    # Each page's heading line becomes its title path (put in front of each chunk) instead
+    # of text that would make a chunk of its own, and is not glued to the paragraph.
+    assert [doc.metadata["title_path"] for doc in documents] == [
+        fx.CJK_PDF_TITLE,
+        fx.CJK_PDF_PAGE2_TITLE,
+    ]
     assert page1.startswith(fx.CJK_PDF_SENTENCE)
-    # A later heading stays on its own line rather than being glued to the paragraph.
-    assert page2.split("\n")[0] == fx.CJK_PDF_PAGE2_TITLE
+    assert page2.startswith(fx.CJK_PDF_PAGE2_SENTENCE)
 
 
 def test_english_pdf_joins_lines_with_spaces(docs: dict[str, Path]) -> None:

@@ -122,11 +122,16 @@ def test_headings_the_format_gives_are_left_alone():
     assert carry_title([code]) == [code]
 
 
-def test_the_title_applies_to_every_page():
-    pages = [Section("年度报告\n第一页的内容。", page=1), Section("第二页的内容。", page=2)]
+def test_the_title_applies_to_every_page_that_has_no_heading_of_its_own():
+    pages = [
+        Section("年度报告\n第一页的内容。", page=1),
+        Section("第二页的内容。", page=2),
+        Section("第二章 安装步骤\n安装之前请确认内存。", page=3),
+    ]
     assert [(s.title_path, s.text) for s in carry_title(pages)] == [
         ("年度报告", "第一页的内容。"),
         ("年度报告", "第二页的内容。"),
+        ("第二章 安装步骤", "安装之前请确认内存。"),
     ]
 
 
