@@ -87,9 +87,7 @@ class QAChain:
         """The model; each stage pipes its prompt into it."""
         self.prompts = per_language(prompt_template)
         """PROMPT_TEMPLATE per language of the question."""
-        self.condense_chain = (
-            PromptTemplate.from_template(condense_template) | llm | StrOutputParser()
-        )
+        self.condense_template = condense_template
         self.context_char_budget = context_char_budget
         self.context_token_budget = context_token_budget
         """Tokens of retrieved text the prompt may hold (None: characters only)."""
@@ -129,7 +127,8 @@ class QAChain:
         turns = format_history(history, self.history_len)
         if not turns:
             return question
-        rewritten = self.condense_chain.invoke(
+        condense = PromptTemplate.from_template(self.condense_template) | self.llm
+        rewritten = (condense | StrOutputParser()).invoke(
             {"history": turns.strip(), "question": question}, stop=["\n"]
         )
         rewritten = rewritten.strip().strip('"“”')
@@ -206,10 +205,17 @@ class QAChain:
         return collect_answer(self.stream(question, retriever, history))
 
 
-def _tokens(pieces: Iterable[str]) -> Iterator[ChatEvent]:
-    for piece in pieces:
-        if piece:
-            yield ChatEvent("token", text=piece)
+def _tokens(pieces: Iterator[str]) -> Iterator[ChatEvent]:
+    """The pieces as token events; a consumer that stops early (a client gone) closes them,
+    which ends the model's generation and frees it for the next question."""
+    try:
+        for piece in pieces:
+            if piece:
+                yield ChatEvent("token", text=piece)
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ stages after generation (answer processors, retry policies) as the factory build
 
 import pytest
 from langchain_core.documents import Document
+from langchain_core.language_models import LLM
 from langchain_core.language_models.fake import FakeStreamingListLLM
+from langchain_core.outputs import GenerationChunk
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
@@ -297,3 +299,35 @@ def test_the_factory_builds_the_configured_stages():
     assert [p.name for p in chain.retry_policies] == ["refusal_retry", "echo_retry"]
     plain = build_qa_chain(load_settings(env={}, retry_prompt_template=None), chain.llm)
     assert plain.retry_policies == ()
+
+
+class ClosingLLM(LLM):
+    """Streams its answer a character at a time and records when the stream is closed."""
+
+    answer: str
+    closed: list[bool] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "closing"
+
+    def _call(self, prompt, stop=None, run_manager=None, **kwargs):
+        return self.answer
+
+    def _stream(self, prompt, stop=None, run_manager=None, **kwargs):
+        try:
+            for char in self.answer:
+                yield GenerationChunk(text=char)
+        finally:
+            self.closed.append(True)
+
+
+def test_a_consumer_that_stops_early_ends_the_model_stream():
+    llm = ClosingLLM(answer="台北是台灣的首都 [1]")
+    processors = build_processors(SHIPPED, ProcessorTools(CONVERTER, Refusals()))
+    chain = QAChain(llm, "{context} {question}", 2000, 3, processors=processors)
+    events = chain.stream("台灣的首都是哪裡？", ListRetriever(documents=[doc("台北。")]))
+    assert next(events).kind == "sources" and next(events).kind == "token"
+    assert llm.closed == []
+    events.close()
+    assert llm.closed == [True]
