@@ -153,28 +153,6 @@ class LLMModelEntry(_Entry):
         "None turns both off, RETRY_ON_REPEATED_QUESTION = False echo_retry, for every model.",
     )
 
-    @model_validator(mode="after")
-    def _reading_agrees(self) -> LLMModelEntry:
-        listed = self.answer_processors
-        if listed is None or self.read_chinese_as is None:
-            return self
-        if (self.read_chinese_as == "simplified") != ("simplified_reading" in listed):
-            raise ValueError(
-                f"read_chinese_as {self.read_chinese_as!r} disagrees with answer_processors "
-                f"{list(listed)}: 'simplified_reading' in the list is how the model reads "
-                "Simplified; remove read_chinese_as"
-            )
-        return self
-
-    def processor_names(self) -> tuple[str, ...]:
-        """`answer_processors`, or the default list."""
-        if self.answer_processors is not None:
-            return self.answer_processors
-        if self.read_chinese_as != "simplified":
-            return DEFAULT_ANSWER_PROCESSORS
-        first, *rest = DEFAULT_ANSWER_PROCESSORS
-        return (first, "simplified_reading", *rest)
-
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
     n_gpu_layers: int | None = Field(
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
@@ -231,6 +209,28 @@ class LLMModelEntry(_Entry):
         description="openai: extra request fields for one server, e.g. {'repetition_penalty': "
         "1.05} (vLLM, FastChat) or {'repeat_penalty': 1.05} (llama_cpp.server).",
     )
+
+    @model_validator(mode="after")
+    def _reading_agrees(self) -> LLMModelEntry:
+        listed = self.answer_processors
+        if listed is None or self.read_chinese_as is None:
+            return self
+        if (self.read_chinese_as == "simplified") != ("simplified_reading" in listed):
+            raise ValueError(
+                f"read_chinese_as {self.read_chinese_as!r} disagrees with answer_processors "
+                f"{list(listed)}: 'simplified_reading' in the list is how the model reads "
+                "Simplified; remove read_chinese_as"
+            )
+        return self
+
+    def processor_names(self) -> tuple[str, ...]:
+        """`answer_processors`, or the default list."""
+        if self.answer_processors is not None:
+            return self.answer_processors
+        if self.read_chinese_as != "simplified":
+            return DEFAULT_ANSWER_PROCESSORS
+        first, *rest = DEFAULT_ANSWER_PROCESSORS
+        return (first, "simplified_reading", *rest)
 
     @model_validator(mode="after")
     def _has_a_source(self) -> LLMModelEntry:
