@@ -71,7 +71,8 @@ MERGE_NEIGHBOURS = False
 # Answer a Chinese question in its own script: small models often slip into Simplified
 # characters when asked in Traditional (6 of 100 dev-set answers), so the answer is converted
 # with OpenCC (phrase-aware, Taiwan standard) as it streams. A question without script-specific
-# characters follows the retrieved text's script.
+# characters follows the retrieved text's script. The "question_script" answer processor of
+# the model entry (configs/model_config.py); False takes it out for every model.
 MATCH_QUESTION_SCRIPT = True
 
 # Largest upload accepted, per file, in megabytes.
@@ -82,7 +83,10 @@ MAX_UPLOAD_MB = 100
 # explicit answer-then-cite shape; a Chinese-first variant made the small models reply with
 # a bare "[1]". Asking to refuse only when no source is about the question (instead of "if
 # the sources do not contain the answer") halved the wrong refusals (scripts/eval_prompts.py,
-# dev-set questions 100-139, 1.5B: 9 -> 4 of 40).
+# dev-set questions 100-139, 1.5B: 9 -> 4 of 40). One template per language of the question
+# may be given instead: {"zh": "...", "en": "..."} (both Chinese scripts use "zh"), each with
+# {context} and {question}. The "not found" reply asked for here is shown to the user as the
+# app's own, in the question's language (the "not_found_reply" answer processor).
 PROMPT_TEMPLATE = """Sources:
 {context}
 
@@ -102,7 +106,9 @@ answer in the documents)."""
 # shown when the second try replaces it. Below 0.35 the sources are rarely about the
 # question (a Chinese question on an English KB scores ~0); above it, relevance alone
 # cannot tell answerable from off-topic on short English chunks (answerable 0.26-0.74,
-# off-topic 0.38-0.60 on the English check). None: no second try.
+# off-topic 0.38-0.60 on the English check). None: no second try. Asked when one of the model
+# entry's retry_policies says so ("refusal_retry", "echo_retry"); per language like
+# PROMPT_TEMPLATE.
 RETRY_PROMPT_TEMPLATE = """Sources:
 {context}
 
@@ -116,8 +122,10 @@ RETRY_MIN_SCORE = 0.35
 # Also ask RETRY_PROMPT_TEMPLATE when the answer only repeats the question (at least half of
 # it, and nothing else): the 1.5B does so for about one question in thirty. The repeated
 # question has been streamed by then; the chat replaces it with the second try's answer
-# (a "restart" event in the streaming API).
+# (a "replace" event in the streaming API). False takes "echo_retry" out for every model.
 RETRY_ON_REPEATED_QUESTION = True
+# How the prompts' "not found" reply begins, in each script it may come in: recognised (and
+# shown as the app's own reply in the question's language) in any case and mixed scripts.
 NOT_FOUND_PREFIXES = ["资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"]
 
 # Used when no knowledge base is chosen (plain chat).

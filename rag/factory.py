@@ -11,7 +11,9 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
-from rag.chains.retry import RefusalRetry, refusal_fold
+from rag.chains.not_found import Refusals
+from rag.chains.processors import ProcessorTools, build_processors
+from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
@@ -108,16 +110,30 @@ def token_counter(llm: BaseLLM) -> TokenCounter:
     return llm.get_num_tokens if isinstance(llm, ZhikuLLM) else estimate_tokens
 
 
-def refusal_retry(settings: Settings) -> RefusalRetry | None:
-    """The second try after a "not found" reply, when RETRY_PROMPT_TEMPLATE is set."""
-    if not settings.retry_prompt_template:
-        return None
-    return RefusalRetry(
-        settings.retry_prompt_template,
+def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
+    """The QA chain over `llm`, with the LLM entry's answer processors and retry policies
+    (ConfigError for a name that is not one: the message lists the valid names)."""
+    converter = ScriptConverter()
+    refusals = Refusals(settings.not_found_prefixes)
+    processors = build_processors(settings.answer_processors, ProcessorTools(converter, refusals))
+    retry = RetryOptions(
+        settings.retry_prompt_templates or {},  # no template: no policies either
         settings.retry_min_score,
-        settings.not_found_prefixes,
-        refusal_fold(ScriptConverter()),
-        on_echo=settings.retry_on_repeated_question,
+        refusals,
+        script_fold(converter),
+    )
+    policies = build_retry_policies(settings.retry_policies, retry)
+    return QAChain(
+        llm=llm,
+        prompt_template=settings.prompt_templates,
+        context_char_budget=context_budget(settings),
+        history_len=settings.llm_history_len,
+        merge_neighbours=settings.merge_neighbours,
+        context_token_budget=settings.llm.context_token_budget,
+        count_tokens=token_counter(llm),
+        converter=converter,
+        processors=processors,
+        retry_policies=policies,
     )
 
 
@@ -133,18 +149,7 @@ def build_services(
         from rag.llms import build_llm
 
         llm = build_llm(settings).load()  # load now: the first question should not wait
-    qa = QAChain(
-        llm=llm,
-        prompt_template=settings.prompt_template,
-        context_char_budget=context_budget(settings),
-        history_len=settings.llm_history_len,
-        merge_neighbours=settings.merge_neighbours,
-        script_converter=ScriptConverter() if settings.match_question_script else None,
-        context_token_budget=settings.llm.context_token_budget,
-        count_tokens=token_counter(llm),
-        refusal_retry=refusal_retry(settings),
-        read_simplified=settings.llm.read_chinese_as == "simplified",
-    )
+    qa = build_qa_chain(settings, llm)
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving
         for line in report.repaired:

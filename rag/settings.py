@@ -26,6 +26,19 @@ PACKAGE_PATH_PREFIX = "package:"
 
 Device = Literal["auto", "cpu", "cuda", "mps"]
 
+DEFAULT_ANSWER_PROCESSORS = (
+    "source_numbers",
+    "question_script",
+    "valid_citations",
+    "one_reply",
+    "not_found_reply",
+)
+"""A model entry's answer processors when it lists none (rag/chains/processors.py)."""
+DEFAULT_RETRY_POLICIES = ("refusal_retry", "echo_retry")
+"""A model entry's retry policies when it lists none (rag/chains/retry.py)."""
+PROMPT_LANGUAGES = ("zh", "en")
+"""The keys of a PROMPT_TEMPLATE given per language (rag/chains/language.py)."""
+
 
 class _Entry(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -117,14 +130,29 @@ class LLMModelEntry(_Entry):
         "the model reads and what its first token waits on; a character budget gives an "
         "English chunk a third of the tokens of a Chinese one.",
     )
-    read_chinese_as: Literal["written", "simplified"] = Field(
-        default="written",
-        description="The Chinese script the model is given its sources and question in. "
-        "'simplified': Traditional text is converted for it (OpenCC) and its answer converted "
-        "back, with the sources' own characters wherever it copies them; for models that "
-        "read Simplified better (Qwen: see README 'Prompt and context'). Needs "
-        "MATCH_QUESTION_SCRIPT.",
+    read_chinese_as: Literal["written", "simplified"] | None = Field(
+        default=None,
+        description="Shorthand kept from before `answer_processors`: 'simplified' puts "
+        "'simplified_reading' in the default list (the model is given Traditional sources "
+        "and questions in Simplified script); with `answer_processors` set it must agree "
+        "with it.",
     )
+    answer_processors: tuple[str, ...] | None = Field(
+        default=None,
+        description="The steps between the model and the user, in the order the answer "
+        "passes through them (rag/chains/processors.py: source_numbers, simplified_reading, "
+        "question_script, valid_citations, one_reply, not_found_reply). None: "
+        f"{', '.join(DEFAULT_ANSWER_PROCESSORS)} (simplified_reading after source_numbers "
+        "with read_chinese_as 'simplified'). MATCH_QUESTION_SCRIPT = False turns "
+        "question_script off for every model.",
+    )
+    retry_policies: tuple[str, ...] | None = Field(
+        default=None,
+        description="When to ask the model once more (rag/chains/retry.py: refusal_retry, "
+        f"echo_retry). None: {', '.join(DEFAULT_RETRY_POLICIES)}. RETRY_PROMPT_TEMPLATE = "
+        "None turns both off, RETRY_ON_REPEATED_QUESTION = False echo_retry, for every model.",
+    )
+
     n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
     n_gpu_layers: int | None = Field(
         default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
@@ -181,6 +209,28 @@ class LLMModelEntry(_Entry):
         description="openai: extra request fields for one server, e.g. {'repetition_penalty': "
         "1.05} (vLLM, FastChat) or {'repeat_penalty': 1.05} (llama_cpp.server).",
     )
+
+    @model_validator(mode="after")
+    def _reading_agrees(self) -> LLMModelEntry:
+        listed = self.answer_processors
+        if listed is None or self.read_chinese_as is None:
+            return self
+        if (self.read_chinese_as == "simplified") != ("simplified_reading" in listed):
+            raise ValueError(
+                f"read_chinese_as {self.read_chinese_as!r} disagrees with answer_processors "
+                f"{list(listed)}: 'simplified_reading' in the list is how the model reads "
+                "Simplified; remove read_chinese_as"
+            )
+        return self
+
+    def processor_names(self) -> tuple[str, ...]:
+        """`answer_processors`, or the default list."""
+        if self.answer_processors is not None:
+            return self.answer_processors
+        if self.read_chinese_as != "simplified":
+            return DEFAULT_ANSWER_PROCESSORS
+        first, *rest = DEFAULT_ANSWER_PROCESSORS
+        return (first, "simplified_reading", *rest)
 
     @model_validator(mode="after")
     def _has_a_source(self) -> LLMModelEntry:
@@ -253,22 +303,28 @@ class Settings(BaseModel):
         "Simplified) with OpenCC.",
     )
     max_upload_mb: float = Field(default=100, gt=0)
-    prompt_template: str
-    retry_prompt_template: str | None = Field(
+    prompt_template: str | dict[str, str] = Field(
+        description="The prompt ({context}, {question}); or one per language of the question, "
+        "{'zh': ..., 'en': ...}."
+    )
+    retry_prompt_template: str | dict[str, str] | None = Field(
         default=None,
-        description="Asked once more when the answer to PROMPT_TEMPLATE is a 'not found' reply "
-        "although the best source scores at least RETRY_MIN_SCORE; None = no second try.",
+        description="Asked once more when a retry policy (the model entry's retry_policies) "
+        "says so: after a 'not found' reply, or an answer that only repeats the question, "
+        "when the best source scores at least RETRY_MIN_SCORE; per language like "
+        "PROMPT_TEMPLATE; None = no second try.",
     )
     retry_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
     retry_on_repeated_question: bool = Field(
         default=True,
-        description="Also ask RETRY_PROMPT_TEMPLATE when the answer only repeats the question; "
-        "the repeated question is withdrawn (a 'restart' event) and replaced.",
+        description="False turns the echo_retry policy off for every model (an answer that "
+        "only repeats the question is then kept).",
     )
     not_found_prefixes: tuple[str, ...] = Field(
         default=("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"),
-        description="How the prompts' 'not found' reply begins: an answer beginning so is "
-        "retried with RETRY_PROMPT_TEMPLATE.",
+        description="How the prompts' 'not found' reply begins (list each script it may come "
+        "in): such a reply is shown as the app's own 'not found' reply in the question's "
+        "language, and may be asked again (refusal_retry).",
     )
     system_prompt: str = "You are a helpful assistant."
 
@@ -331,22 +387,21 @@ class Settings(BaseModel):
                     other,
                     self.embedding_model_dict,
                 )
-        if self.llm.read_chinese_as == "simplified" and not self.match_question_script:
+        if "simplified_reading" in self.answer_processors and not self.match_question_script:
             raise ValueError(
-                f"llm_model_dict[{self.llm_model!r}] has read_chinese_as 'simplified', which "
-                "needs MATCH_QUESTION_SCRIPT = True to write answers back in the question's "
-                "script: set MATCH_QUESTION_SCRIPT = True, or read_chinese_as 'written'"
+                f"llm_model_dict[{self.llm_model!r}] reads Chinese in Simplified "
+                "(simplified_reading), which needs MATCH_QUESTION_SCRIPT = True to write "
+                "answers back in the question's script: set MATCH_QUESTION_SCRIPT = True, or "
+                "take simplified_reading out of its answer_processors"
             )
         if self.overlap_size >= self.chunk_size:
             raise ValueError(
                 f"OVERLAP_SIZE ({self.overlap_size}) must be smaller than CHUNK_SIZE "
                 f"({self.chunk_size})"
             )
-        for placeholder in ("{context}", "{question}"):
-            if placeholder not in self.prompt_template:
-                raise ValueError(f"PROMPT_TEMPLATE must contain {placeholder}")
-            if self.retry_prompt_template and placeholder not in self.retry_prompt_template:
-                raise ValueError(f"RETRY_PROMPT_TEMPLATE must contain {placeholder}")
+        _check_template("PROMPT_TEMPLATE", self.prompt_template)
+        if self.retry_prompt_template:
+            _check_template("RETRY_PROMPT_TEMPLATE", self.retry_prompt_template)
         return self
 
     @property
@@ -368,6 +423,38 @@ class Settings(BaseModel):
     @property
     def llm(self) -> LLMModelEntry:
         return self.llm_model_dict[self.llm_model]
+
+    @property
+    def prompt_templates(self) -> dict[str, str]:
+        """PROMPT_TEMPLATE for each language of PROMPT_LANGUAGES."""
+        return _per_language(self.prompt_template)
+
+    @property
+    def retry_prompt_templates(self) -> dict[str, str] | None:
+        """RETRY_PROMPT_TEMPLATE for each language (None: no second try)."""
+        template = self.retry_prompt_template
+        return _per_language(template) if template else None
+
+    @property
+    def answer_processors(self) -> tuple[str, ...]:
+        """The LLM entry's answer processors, question_script taken out when
+        MATCH_QUESTION_SCRIPT is off."""
+        names = self.llm.processor_names()
+        if self.match_question_script:
+            return names
+        return tuple(name for name in names if name != "question_script")
+
+    @property
+    def retry_policies(self) -> tuple[str, ...]:
+        """The LLM entry's retry policies: none without RETRY_PROMPT_TEMPLATE, echo_retry
+        taken out when RETRY_ON_REPEATED_QUESTION is off."""
+        if not self.retry_prompt_template:
+            return ()
+        names = self.llm.retry_policies
+        names = DEFAULT_RETRY_POLICIES if names is None else names
+        if self.retry_on_repeated_question:
+            return names
+        return tuple(name for name in names if name != "echo_retry")
 
     @property
     def answer_top_k(self) -> int:
@@ -393,6 +480,31 @@ class Settings(BaseModel):
 def _check_choice(key: str, value: str, options: Mapping[str, object]) -> None:
     if value not in options:
         raise ValueError(f"{key}={value!r} is not defined; valid: {', '.join(sorted(options))}")
+
+
+def _check_template(key: str, template: str | dict[str, str]) -> None:
+    """A template holds {context} and {question}; one per language has every language."""
+    if isinstance(template, dict):
+        unknown = sorted(set(template) - set(PROMPT_LANGUAGES))
+        missing = [language for language in PROMPT_LANGUAGES if language not in template]
+        if unknown or missing:
+            wrong = ", ".join(
+                [*(f"unknown {k!r}" for k in unknown), *(f"no {k!r}" for k in missing)]
+            )
+            raise ValueError(
+                f"{key} per language needs the keys {', '.join(PROMPT_LANGUAGES)} ({wrong})"
+            )
+    for language, text in _per_language(template).items():
+        for placeholder in ("{context}", "{question}"):
+            if placeholder not in text:
+                where = f"{key}[{language!r}]" if isinstance(template, dict) else key
+                raise ValueError(f"{where} must contain {placeholder}")
+
+
+def _per_language(template: str | dict[str, str]) -> dict[str, str]:
+    if isinstance(template, str):
+        return dict.fromkeys(PROMPT_LANGUAGES, template)
+    return {language: template[language] for language in PROMPT_LANGUAGES}
 
 
 def resolve_path(value: str) -> Path:

@@ -77,7 +77,8 @@ def rag_prompt(settings: Settings, count_tokens: Any, target_tokens: int) -> str
     i = 0
     while True:
         passages.append(f"[{i + 1}] {PASSAGES[i % len(PASSAGES)]}")
-        prompt = settings.prompt_template.format(context="\n\n".join(passages), question=QUESTION)
+        template = settings.prompt_templates["zh"]  # QUESTION is Chinese
+        prompt = template.format(context="\n\n".join(passages), question=QUESTION)
         if count_tokens(prompt) >= target_tokens:
             return prompt
         i += 1

@@ -5,11 +5,12 @@
 The app is built in this process (real LLM, real embeddings, a small KB) and served by
 uvicorn on a free loopback port; clients in the same process read the stream. One clock for
 all: every character of the answer gets the time the LLM produced it (the chain's LLM
-stream is wrapped), the time the chain handed it on (after the answer-script conversion,
-which holds back up to 3 characters, and, for a model reading Traditional sources in
-Simplified, the restoring of copied stretches, up to 2 more; a number waits for the
-character after it, to be written as the sources write it), and the time the client
-received it. Prints p50/p95/max of each delay per character and writes JSON (--out). The
+stream is wrapped), the time the chain handed it on (after the answer processors: the
+answer-script conversion holds back up to 3 characters; for a model reading Traditional
+sources in Simplified, the restoring of copied stretches up to 2 more; a number waits for
+the character after it, to be written as the sources write it; a citation's open bracket
+waits for its end, and what may begin a "not found" reply until it cannot), and the time
+the client received it. Prints p50/p95/max of each delay per character and writes JSON (--out). The
 goal: ≤ 0.3 s model → client.
 """
 
@@ -29,10 +30,11 @@ from typing import Any
 
 import httpx
 import uvicorn
+from langchain_core.runnables import RunnableGenerator
 
 from rag.factory import build_services, create_app
 from rag.services import Services
-from rag.settings import load_settings
+from rag.settings import Settings, load_settings
 
 DOCS = {
     "company.md": "# 青松公司\n\n青松公司成立於1991年，總部位於成都，主要生產茶葉與茶具。"
@@ -66,26 +68,18 @@ class CharClock:
         self.times.extend([now] * len(text))
 
 
-class TimedStream:
-    """Wraps the chain's `rag_chain` so each piece the LLM yields is timed."""
-
-    def __init__(self, inner: Any, clock_ref: list[CharClock]) -> None:
-        self.inner = inner
-        self.clock_ref = clock_ref
-
-    def stream(self, inputs: Any, *args: Any, **kwargs: Any) -> Iterator[str]:
-        for piece in self.inner.stream(inputs, *args, **kwargs):
-            self.clock_ref[0].mark(piece)
-            yield piece
-
-
 def instrument(services: Services) -> tuple[list[CharClock], list[CharClock]]:
     """Clocks (current answer's, replaced per question) at the LLM and at the chain's output."""
     produced = [CharClock()]
     handed_on = [CharClock()]
     qa = services.qa
-    qa.rag_chain = TimedStream(qa.rag_chain, produced)  # type: ignore[assignment]
-    qa.chat_chain = TimedStream(qa.chat_chain, produced)  # type: ignore[assignment]
+
+    def timed(pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            produced[0].mark(piece)
+            yield piece
+
+    qa.llm = qa.llm | RunnableGenerator(timed)  # every stage's model output passes here
     original_stream = qa.stream
 
     def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -154,6 +148,22 @@ def summary(values: list[float]) -> dict[str, float]:
     }
 
 
+def configured(args: argparse.Namespace) -> Settings:
+    """The settings with --llm, and the answer processors --read-chinese-as and
+    --numbers-as-generated ask for."""
+    settings = load_settings(LLM_MODEL=args.llm)
+    names = list(settings.answer_processors)
+    if args.read_chinese_as == "written" and "simplified_reading" in names:
+        names.remove("simplified_reading")
+    elif args.read_chinese_as == "simplified" and "simplified_reading" not in names:
+        names.insert(names.index("question_script"), "simplified_reading")
+    if args.numbers_as_generated and "source_numbers" in names:
+        names.remove("source_numbers")
+    entry = settings.llm.model_copy(update={"answer_processors": tuple(names)})
+    models = {**settings.llm_model_dict, args.llm: entry}
+    return Settings.model_validate({**dict(settings), "llm_model_dict": models})
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="fast")
@@ -162,24 +172,19 @@ def main() -> int:
     parser.add_argument(
         "--read-chinese-as",
         choices=("written", "simplified"),
-        help="override the LLM entry's read_chinese_as (a baseline for its hold-back)",
+        help="the model reads Chinese as written or in Simplified (the simplified_reading "
+        "answer processor taken out or put in: a baseline for its hold-back)",
     )
     parser.add_argument(
         "--numbers-as-generated",
         action="store_true",
-        help="leave the answer's numbers as the model writes them (a baseline for the hold-back "
-        "of rag.chains.numbers)",
+        help="leave the answer's numbers as the model writes them (the source_numbers answer "
+        "processor taken out: a baseline for its hold-back)",
     )
     args = parser.parse_args()
 
     kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
-    settings = load_settings(LLM_MODEL=args.llm)
-    if args.read_chinese_as:
-        entry = settings.llm.model_copy(update={"read_chinese_as": args.read_chinese_as})
-        models = {**settings.llm_model_dict, args.llm: entry}
-        settings = settings.model_copy(update={"llm_model_dict": models})
-    services = build_services(settings, kb_root=kb_root)
-    services.qa.keep_source_numbers = not args.numbers_as_generated
+    services = build_services(configured(args), kb_root=kb_root)
     services.kb.create_kb("stream")
     docs = kb_root / "docs"
     docs.mkdir()

@@ -1,14 +1,20 @@
 """Answer quality and first-token time of prompt/context variants, side by side, in-process.
 
     .venv/bin/python scripts/eval_prompts.py --kb-root /tmp/clikb --kb devset \
-        --start 100 --count 60 --variants current,top3
+        --start 100 --count 60 --variants default,top2,without:one_reply
 
-Each question is retrieved once (the app's hybrid search); every variant then builds its own
-context and prompt and the configured LLM answers it. Variants run interleaved, question by
-question, so machine load hits them alike. Reported per variant: answer "contains" and
-character F1 (the dev set's `run_eval.py` metrics), how often the model said it found nothing,
-how often the answer has Simplified-only characters for a Traditional question, median
-prompt tokens, median first-token time and median whole-answer time.
+A variant is a set of settings: configuration keys (lower case, e.g. `prompt_template`) and
+keys of the LLM's entry (`vector_search_top_k`, `answer_processors`, `temperature`, ...)
+over the configured ones. Each question is retrieved once (the app's hybrid search, as many
+results as the variant wanting most needs); every variant then answers it with the app's own
+chain built with its settings (`rag.factory.build_qa_chain`: context, prompt, answer
+processors, retry policies) over the one loaded LLM, from its share of those results.
+`without:NAME` is the default without the answer processor or retry policy NAME. Variants
+run interleaved, question by question, so machine load hits them alike. Reported per
+variant: answer "contains" and character F1 (the dev set's `run_eval.py` metrics), how often
+the reply was the "not found" reply (`rag.chains.is_not_found`), how often the answer has
+Simplified-only characters for a Traditional question, median prompt tokens, median
+first-token time and median whole-answer time.
 
 Tune on questions the report does not use (the dev set harness answers the first 100):
 the default `--start 100` does that.
@@ -30,39 +36,26 @@ import re
 import statistics
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
-from functools import partial
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from langchain_core.prompts import PromptTemplate
+from langchain_core.callbacks import CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
+from langchain_core.runnables import RunnableLambda
 
-from rag.chains.qa import build_context, format_context
-from rag.chains.reading import Reading, simplified_reading
-from rag.chains.retry import refusal_fold, repeats_question
-from rag.chains.script import Script, ScriptConverter, answer_script, kept_characters
+from rag.chains import QAChain, is_not_found, mentions_not_found
+from rag.chains.language import prompt_language, question_language
+from rag.chains.script import ScriptConverter
 from rag.evaluation import EvalQuestion, answer_scores, load_questions
-from rag.factory import build_services, context_budget
-from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
-from rag.settings import Settings, load_settings
+from rag.factory import build_qa_chain, build_services, context_budget
+from rag.llms.base import GENERATION_KEYS
+from rag.settings import LLMModelEntry, Settings, load_settings
 
 DEVSET_QUESTIONS = Path("/work/shared/devset/questions/zh_tw.jsonl")
-NOT_FOUND_MARKERS = ("没有找到", "沒有找到", "could not find")
-
-PROMPT_V2 = """Sources:
-{context}
-
-Question: {question}
-
-Answer the question from the sources above, in the language and script of the question \
-(Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
-the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
-none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
-answer in the documents)."""
-
 
 PROMPT_V3 = """Sources:
 {context}
@@ -103,7 +96,7 @@ is about the question, reply: 资料中没有找到答案 (I could not find the 
 documents)."""
 
 # The question asked again before the sources, so the model reads them knowing what to look for.
-PROMPT_QUESTION_TWICE = "Question: {question}\n\n" + PROMPT_V2
+
 
 # The supporting sentence copied first, then the answer: small models extract better after
 # quoting, and the reader sees the evidence.
@@ -178,114 +171,172 @@ Question: Who rebuilt the water mill?
 Answer: The Ashford family rebuilt it, in 1884. [1]"""
 
 
+def _without(*names: str) -> Callable[[Settings], tuple[str, ...]]:
+    """The configured answer processors (or retry policies) without `names`."""
+
+    def listed(settings: Settings) -> tuple[str, ...]:
+        steps = (
+            settings.retry_policies if names[0].endswith("_retry") else settings.answer_processors
+        )
+        return tuple(step for step in steps if step not in names)
+
+    return listed
+
+
+def _with_simplified_reading(settings: Settings) -> tuple[str, ...]:
+    names = [name for name in settings.answer_processors if name != "simplified_reading"]
+    at = names.index("question_script") if "question_script" in names else len(names)
+    return (*names[:at], "simplified_reading", *names[at:])
+
+
+def _configured_retry_prompt(settings: Settings) -> object:
+    if not settings.retry_prompt_template:
+        raise SystemExit("this variant needs RETRY_PROMPT_TEMPLATE to be set")
+    return settings.retry_prompt_template
+
+
+Setting = object | Callable[[Settings], object]
+"""A value, or a function of the configured settings giving it."""
+
+
 @dataclass(frozen=True)
 class Variant:
     name: str
-    top_k: int
-    budget: int
-    template: str | None = None  # None: the configured PROMPT_TEMPLATE
-    convert_script: bool = False
-    # The second try after a "not found" reply (when the best source scores >= retry_refusal):
-    # None the configured RETRY_PROMPT_TEMPLATE / RETRY_MIN_SCORE, "" no second try.
-    retry_refusal: float | None = None
-    retry_template: str | None = None
-    retry_prompt_only: bool = False  # the configured RETRY_PROMPT_TEMPLATE as the prompt
-    best_last: bool = False  # sources listed in reverse, the best nearest the question
-    system_prompt: str | None = None  # None: the configured SYSTEM_PROMPT
-    token_budget: int = 0  # tokens of retrieved text: 0 the LLM entry's, -1 no limit
-    # "mark": the source sentence sharing most words with the question in **bold**;
-    # "focus": only that sentence and its neighbours
-    focus: str = ""
-    # the sources and question given in Simplified script; None: the LLM entry's
-    # read_chinese_as decides
-    read_simplified: bool | None = None
-    # the second try also when the answer only repeats the question; None: as configured
-    retry_on_echo: bool | None = None
-    # generation settings for this variant's answers (e.g. temperature), over the entry's
-    generation: tuple[tuple[str, float], ...] = ()
+    settings: Mapping[str, Setting] = field(default_factory=dict)
+    """Configuration keys (lower case) over the configured ones."""
+    entry: Mapping[str, Setting] = field(default_factory=dict)
+    """Keys of the LLM's entry over its configured ones."""
 
 
 VARIANTS = {
-    # As the app answers: the configured top k, prompt and script conversion (top_k 0 = the
-    # configured VECTOR_SEARCH_TOP_K; the context budget is the configured one too).
-    "default": Variant("default", 0, 0, None, convert_script=True),
-    "instruction-first": Variant("instruction-first", 0, 0, PROMPT_V2_FIRST, convert_script=True),
-    "top2": Variant("top2", 2, 0, None, convert_script=True),
-    "top1": Variant("top1", 1, 0, None, convert_script=True),
-    "top3-all": Variant("top3-all", 3, 0, None, convert_script=True, token_budget=-1),
-    "tokens150": Variant("tokens150", 3, 0, None, convert_script=True, token_budget=150),
-    "tokens250": Variant("tokens250", 3, 0, None, convert_script=True, token_budget=250),
-    "examples": Variant("examples", 0, 0, None, convert_script=True, system_prompt=SYSTEM_EXAMPLES),
-    "exact": Variant("exact", 0, 0, PROMPT_EXACT, convert_script=True),
-    "question-twice": Variant("question-twice", 0, 0, PROMPT_QUESTION_TWICE, convert_script=True),
-    "quote": Variant("quote", 0, 0, PROMPT_QUOTE, convert_script=True),
-    "zh": Variant("zh", 0, 0, PROMPT_ZH, convert_script=True),
-    "short": Variant("short", 0, 0, PROMPT_SHORT, convert_script=True),
-    "best-last": Variant("best-last", 0, 0, None, convert_script=True, best_last=True),
-    "retry": Variant(
-        "retry",
-        0,
-        0,
-        None,
-        convert_script=True,
-        retry_refusal=0.0,
-        retry_template=PROMPT_NO_REFUSAL,
+    # As the app answers.
+    "default": Variant("default"),
+    "instruction-first": Variant("instruction-first", {"prompt_template": PROMPT_V2_FIRST}),
+    "own-words": Variant("own-words", {"prompt_template": PROMPT_V3}),
+    "top2": Variant("top2", entry={"vector_search_top_k": 2}),
+    "top1": Variant("top1", entry={"vector_search_top_k": 1}),
+    "top3-all": Variant("top3-all", entry={"vector_search_top_k": 3, "context_token_budget": None}),
+    "tokens150": Variant(
+        "tokens150", entry={"vector_search_top_k": 3, "context_token_budget": 150}
     ),
-    "no-retry": Variant("no-retry", 0, 0, None, convert_script=True, retry_template=""),
-    "no-echo-retry": Variant("no-echo-retry", 0, 0, None, convert_script=True, retry_on_echo=False),
-    # the configured RETRY_PROMPT_TEMPLATE (the source's shortest phrase) as the only prompt
-    # (read as written, as the second try is)
+    "tokens250": Variant(
+        "tokens250", entry={"vector_search_top_k": 3, "context_token_budget": 250}
+    ),
+    "examples": Variant("examples", {"system_prompt": SYSTEM_EXAMPLES}),
+    "exact": Variant("exact", {"prompt_template": PROMPT_EXACT}),
+    "question-twice": Variant(
+        "question-twice",
+        {
+            "prompt_template": lambda s: {
+                k: "Question: {question}\n\n" + t for k, t in s.prompt_templates.items()
+            }
+        },
+    ),
+    "quote": Variant("quote", {"prompt_template": PROMPT_QUOTE}),
+    # the Chinese instruction for every question, and for Chinese questions only
+    "zh": Variant("zh", {"prompt_template": PROMPT_ZH}),
+    "zh-for-zh": Variant(
+        "zh-for-zh",
+        {"prompt_template": lambda s: {"zh": PROMPT_ZH, "en": s.prompt_templates["en"]}},
+    ),
+    "short": Variant("short", {"prompt_template": PROMPT_SHORT}),
+    "retry": Variant("retry", {"retry_prompt_template": PROMPT_NO_REFUSAL, "retry_min_score": 0.0}),
+    "no-retry": Variant("no-retry", {"retry_prompt_template": None}),
+    "no-echo-retry": Variant("no-echo-retry", {"retry_on_repeated_question": False}),
+    # the configured RETRY_PROMPT_TEMPLATE (the source's shortest phrase) as the only prompt,
+    # read as written, as the second try is
     "span": Variant(
         "span",
-        0,
-        0,
-        None,
-        convert_script=True,
-        retry_template="",
-        retry_prompt_only=True,
-        read_simplified=False,
+        {"prompt_template": _configured_retry_prompt, "retry_prompt_template": None},
+        {"answer_processors": _without("simplified_reading")},
     ),
-    "mark": Variant("mark", 0, 0, None, convert_script=True, retry_template="", focus="mark"),
-    "focus": Variant("focus", 0, 0, None, convert_script=True, retry_template="", focus="focus"),
     "read-simplified": Variant(
-        "read-simplified", 0, 0, None, convert_script=True, read_simplified=True
+        "read-simplified", entry={"answer_processors": _with_simplified_reading}
     ),
-    "read-written": Variant("read-written", 0, 0, None, convert_script=True, read_simplified=False),
+    "read-written": Variant(
+        "read-written", entry={"answer_processors": _without("simplified_reading")}
+    ),
     # decoding: greedy (the most likely token every time) and no repetition penalty (which
     # discourages copying what the prompt's last tokens hold)
-    "greedy": Variant(
-        "greedy", 0, 0, None, convert_script=True, generation=(("temperature", 0.0),)
-    ),
-    "no-penalty": Variant(
-        "no-penalty", 0, 0, None, convert_script=True, generation=(("repetition_penalty", 1.0),)
-    ),
+    "greedy": Variant("greedy", entry={"temperature": 0.0}),
+    "no-penalty": Variant("no-penalty", entry={"repetition_penalty": 1.0}),
     "greedy-no-penalty": Variant(
-        "greedy-no-penalty",
-        0,
-        0,
-        None,
-        convert_script=True,
-        generation=(("temperature", 0.0), ("repetition_penalty", 1.0)),
+        "greedy-no-penalty", entry={"temperature": 0.0, "repetition_penalty": 1.0}
     ),
     # the default before 2026-12-05: a repetition penalty of 1.05, no second try on echoes
     "penalty-no-echo-retry": Variant(
         "penalty-no-echo-retry",
-        0,
-        0,
-        None,
-        convert_script=True,
-        retry_on_echo=False,
-        generation=(("repetition_penalty", 1.05),),
+        {"retry_on_repeated_question": False},
+        {"repetition_penalty": 1.05},
     ),
-    "current": Variant("current", 5, 2000),
-    "top3": Variant("top3", 3, 2000),
-    "top3-1000": Variant("top3-1000", 3, 1000),
-    "v2": Variant("v2", 5, 2000, PROMPT_V2),
-    "v2-top3": Variant("v2-top3", 3, 2000, PROMPT_V2),
-    "v3-top3": Variant("v3-top3", 3, 2000, PROMPT_V3, convert_script=True),
-    "v2-top3-s2t": Variant("v2-top3-s2t", 3, 2000, PROMPT_V2, convert_script=True),
-    "current-s2t": Variant("current-s2t", 5, 2000, None, convert_script=True),
 }
+# Gone since the chain itself answers each variant: "best-last", "mark" and "focus" (they
+# listed or marked the sources in ways the app does not), and the first measurements'
+# "current", "top3", "top3-1000", "v2", "v2-top3", "v3-top3", "v2-top3-s2t",
+# "current-s2t" (five sources, 2,000 characters, answers not converted to the question's
+# script; "v2" is today's PROMPT_TEMPLATE, "v3" is "own-words").
+
+
+def variant_named(name: str) -> Variant:
+    """A listed variant, or `without:NAME` (the default without one processor or policy)."""
+    if name.startswith("without:"):
+        step = name.removeprefix("without:")
+        key = "retry_policies" if step.endswith("_retry") else "answer_processors"
+        return Variant(name, entry={key: _without(step)})
+    if name not in VARIANTS:
+        raise SystemExit(f"unknown variant {name!r}; valid: {', '.join(VARIANTS)}, without:NAME")
+    return VARIANTS[name]
+
+
+def variant_settings(base: Settings, variant: Variant) -> Settings:
+    """`base` with the variant's keys over it, validated as the app validates its own."""
+
+    def value(setting: Setting) -> object:
+        return setting(base) if callable(setting) else setting
+
+    entry = LLMModelEntry.model_validate(
+        {**dict(base.llm), **{k: value(v) for k, v in variant.entry.items()}}
+    )
+    top = {k: value(v) for k, v in variant.settings.items()}
+    models = {**base.llm_model_dict, base.llm_model: entry}
+    return Settings.model_validate({**dict(base), **top, "llm_model_dict": models})
+
+
+class FixedRetriever(BaseRetriever):
+    """The results retrieved once for a question, cut to one variant's number of them."""
+
+    documents: list[Document]
+
+    def _get_relevant_documents(
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+    ) -> list[Document]:
+        return self.documents
+
+
+@dataclass
+class Asker:
+    """One variant's chain, and the prompts its model was given for the current answer."""
+
+    variant: Variant
+    settings: Settings
+    chain: QAChain
+    prompts: list[str] = field(default_factory=list)
+
+
+def asker(variant: Variant, base: Settings, llm: Any) -> Asker:
+    """The chain as the app builds it with the variant's settings; its model records the
+    prompts and generates with the variant's entry's settings."""
+    settings = variant_settings(base, variant)
+    chain = build_qa_chain(settings, llm)  # the loaded LLM counts the context's tokens
+    made = Asker(variant, settings, chain)
+    generation = {key: getattr(settings.llm, key) for key in GENERATION_KEYS}
+
+    def record(prompt: Any) -> Any:
+        made.prompts.append(prompt.to_string() if hasattr(prompt, "to_string") else str(prompt))
+        return prompt
+
+    chain.llm = RunnableLambda(record) | llm.bind(**generation)
+    return made
 
 
 @dataclass
@@ -300,57 +351,43 @@ class Tally:
     rows: list[dict[str, object]] = field(default_factory=list)
     mean_logprob: list[float] = field(default_factory=list)  # --logprobs
 
-
-def configured(variant: Variant, settings: Settings) -> Variant:
-    """`variant` with what it leaves to the configuration (top k 0, budgets 0, retry None)
-    replaced by the configured values."""
-    template = variant.template
-    if variant.retry_prompt_only:
-        if not settings.retry_prompt_template:
-            raise SystemExit(f"variant {variant.name!r} needs RETRY_PROMPT_TEMPLATE to be set")
-        template = settings.retry_prompt_template
-    return replace(
-        variant,
-        template=template,
-        top_k=variant.top_k or settings.answer_top_k,
-        budget=variant.budget or context_budget(settings),
-        token_budget=variant.token_budget or (settings.llm.context_token_budget or -1),
-        retry_refusal=(
-            variant.retry_refusal if variant.retry_refusal is not None else settings.retry_min_score
-        ),
-        retry_on_echo=(
-            variant.retry_on_echo
-            if variant.retry_on_echo is not None
-            else settings.retry_on_repeated_question
-        ),
-        read_simplified=(
-            variant.read_simplified
-            if variant.read_simplified is not None
-            else settings.llm.read_chinese_as == "simplified"
-        ),
-        retry_template=(
-            variant.retry_template
-            if variant.retry_template is not None
-            else (settings.retry_prompt_template or "")
-        ),
-    )
-
-
-SENTENCE_END = re.compile(r"(?<=[。！？；!?])|(?<=[.](?=\s))")
-FOCUS_TOKENIZER = Tokenizer("bigram", QUESTION_STOPWORDS)
-
-
-def focused(text: str, question: str, how: str) -> str:
-    """`text` with the sentence sharing most tokens with `question` marked or kept alone."""
-    sentences = [s for s in SENTENCE_END.split(text) if s.strip()]
-    if not how or len(sentences) < 2:
-        return text
-    asked = set(FOCUS_TOKENIZER(question))
-    best = max(range(len(sentences)), key=lambda i: len(asked & set(FOCUS_TOKENIZER(sentences[i]))))
-    if how == "mark":
-        sentences[best] = re.sub(r"^(\s*)(.*?)(\s*)$", r"\1**\2**\3", sentences[best], flags=re.S)
-        return "".join(sentences)
-    return "".join(sentences[max(0, best - 1) : best + 2]).strip()
+    def add(
+        self, q: EvalQuestion, reply: Reply, made: Asker, llm: Any, logprobs: list[TokenLogprobs]
+    ) -> None:
+        """One variant's reply to `q`."""
+        converter = ScriptConverter()
+        _em, f1, contains = answer_scores(reply.answer, q.answers)
+        # the answer's last call is the answer (the warm-up call comes before it)
+        confidence = statistics.mean(logprobs[-1].values or [0.0]) if logprobs else 0.0
+        self.mean_logprob.append(confidence)
+        self.contains.append(contains)
+        self.f1.append(f1)
+        self.not_found += is_not_found(reply.answer, made.settings)
+        traditional = converter.script_of(q.question) == "traditional"
+        self.simplified += traditional and converter.has_simplified_only(reply.answer)
+        llama = getattr(llm, "_llama", None)
+        if llama is not None and made.prompts:
+            self.prompt_tokens.append(len(llama.tokenize(made.prompts[0].encode())))
+        self.first_token_s.append(reply.first_s)
+        self.total_s.append(reply.total_s)
+        self.rows.append(
+            {
+                "question": q.question,
+                "answer": reply.answer,
+                "gold": q.answers,
+                "c": contains,
+                "top_score": round(reply.top_score, 3),
+                "retried": len(made.prompts) > 1,
+                "replaced": reply.replaced,
+                "mean_logprob": round(confidence, 4) if logprobs else None,
+            }
+        )
+        print(
+            f"  {made.variant.name}: {contains:.0f} {reply.first_s:.1f}s "
+            f"{reply.answer[:80]!r} gold={q.answers}",
+            file=sys.stderr,
+            flush=True,
+        )
 
 
 class TokenLogprobs:
@@ -410,7 +447,7 @@ ANSWER_PUNCTUATION = re.compile(r"\[\d+\]|[\s。，,.!?？！:：;；、\"'“�
 
 def added_bigrams(answer: str, question: str) -> set[str]:
     """The character bigrams `answer` adds to `question` (none for a "not found" reply)."""
-    if any(marker in answer for marker in NOT_FOUND_MARKERS):
+    if mentions_not_found(answer):
         return set()
 
     def bigrams(text: str) -> set[str]:
@@ -451,29 +488,42 @@ def majority_selection(tallies: dict[str, Tally], least: float = 0.5) -> list[st
     ]
 
 
-def timed_answer(
-    llm: object,
-    prompt: str,
-    convert: Callable[[str], str],
-    warm_prompt: str,
-    generation: tuple[tuple[str, float], ...] = (),
-) -> tuple[str, float, float]:
-    """The answer, first-token and total seconds. As in the app, only the prompt's fixed
-    beginning is in llama.cpp's cache: the cache is reset, then a 1-token answer to the
-    template with an empty context and question puts that beginning there (untimed)."""
+@dataclass
+class Reply:
+    answer: str
+    first_s: float
+    total_s: float
+    replaced: bool
+    """The answer shown first was replaced (a second try after it repeated the question)."""
+    top_score: float
+
+
+def ask(made: Asker, question: str, documents: list[Document], llm: Any) -> Reply:
+    """The variant's answer, its first-token and total seconds. As in the app, only the
+    prompt's fixed beginning is in llama.cpp's cache: the cache is reset, then a 1-token
+    answer to the template with an empty context and question puts it there (untimed)."""
     llama = getattr(llm, "_llama", None)
     if llama is not None:
+        language = prompt_language(question_language(question, made.chain.converter))
         llama.reset()
-        llm.invoke(warm_prompt, max_new_tokens=1)  # type: ignore[attr-defined]
+        llm.invoke(made.chain.prompts[language].format(context="", question=""), max_new_tokens=1)
+    if hasattr(llm, "system_prompt"):  # our LLMs (a test's fake has none)
+        llm.system_prompt = made.settings.system_prompt
+    made.prompts.clear()
+    retriever = FixedRetriever(documents=documents[: made.settings.answer_top_k])
     started = time.perf_counter()
-    first = None
-    parts = []
-    for piece in llm.stream(prompt, **dict(generation)):  # type: ignore[attr-defined]
-        if first is None:
-            first = time.perf_counter() - started
-        parts.append(piece)
+    first: float | None = None
+    parts: list[str] = []
+    replaced = False
+    for event in made.chain.stream(question, retriever):
+        if event.kind == "token":
+            first = time.perf_counter() - started if first is None else first
+            parts.append(event.text)
+        elif event.kind == "replace":
+            parts, replaced = [event.text], True
     total = time.perf_counter() - started
-    return convert("".join(parts)), first or total, total
+    top_score = float(documents[0].metadata.get("score", 0.0)) if documents else 0.0
+    return Reply("".join(parts), first or total, total, replaced, top_score)
 
 
 def main() -> int:
@@ -491,10 +541,10 @@ def main() -> int:
     args = parser.parse_args()
 
     settings = load_settings()
-    variants = [configured(VARIANTS[name], settings) for name in args.variants.split(",")]
+    variants = [variant_named(name) for name in args.variants.split(",")]
     services = build_services(settings, kb_root=args.kb_root)
     llm = services.llm
-    llama = getattr(llm, "_llama", None)
+    askers = [asker(variant, settings, llm) for variant in variants]
     logprobs: list[TokenLogprobs] = []
     recording: contextlib.AbstractContextManager[object] = contextlib.nullcontext()
     if args.logprobs:
@@ -506,131 +556,28 @@ def main() -> int:
     questions = load_questions(args.questions)[args.start : args.start + args.count]
     tallies = {v.name: Tally() for v in variants}
     retriever = services.retriever(args.kb)
-    retriever.top_k = max(v.top_k for v in variants)
+    retriever.top_k = max(made.settings.answer_top_k for made in askers)
     with recording:
-        answer_all(questions, variants, tallies, retriever, llm, llama, settings, logprobs)
-    print_report(variants, tallies, args.out, bool(args.logprobs))
+        for number, q in enumerate(questions, 1):
+            documents = retriever.invoke(q.question)
+            for made in askers:
+                tally = tallies[made.variant.name]
+                tally.add(q, ask(made, q.question, documents, llm), made, llm, logprobs)
+            line = " ".join(f"{n}={statistics.mean(t.contains):.2f}" for n, t in tallies.items())
+            print(f"[{number}/{len(questions)}] {line}", file=sys.stderr, flush=True)
+    print_report(askers, tallies, args.out, bool(args.logprobs))
     return 0
 
 
-def answer_all(
-    questions: list[EvalQuestion],
-    variants: list[Variant],
-    tallies: dict[str, Tally],
-    retriever: BaseRetriever,
-    llm: Any,
-    llama: Any,
-    settings: Settings,
-    logprobs: list[TokenLogprobs],
-) -> None:
-    converter = ScriptConverter()
-    fold = refusal_fold(converter)
-    refusal_prefixes = tuple(fold(prefix) for prefix in settings.not_found_prefixes)
-    for number, q in enumerate(questions, 1):
-        documents = retriever.invoke(q.question)
-        traditional = converter.script_of(q.question) == "traditional"
-        for variant in variants:
-            sources = build_context(
-                documents[: variant.top_k],
-                variant.budget,
-                variant.token_budget if variant.token_budget > 0 else None,
-                llm.get_num_tokens,
-            )
-            template = PromptTemplate.from_template(variant.template or settings.prompt_template)
-            listed = sources[::-1] if variant.best_last else sources
-            if variant.focus:
-                listed = [
-                    replace(x, text=focused(x.text, q.question, variant.focus)) for x in listed
-                ]
-            context = format_context(sources)
-            script = answer_script(converter, q.question, context)
-            reading = Reading(format_context(listed), q.question)
-            if variant.read_simplified:
-                reading = simplified_reading(
-                    converter, reading.context, reading.question, script == "traditional"
-                )
-            prompt = template.format(context=reading.context, question=reading.question)
-            keep = kept_characters(converter, script, context)
-
-            def convert(
-                text: str,
-                v: Variant = variant,
-                to: Script = script,
-                kept: frozenset = keep,
-                read: Reading = reading,
-            ) -> str:
-                if not v.convert_script:
-                    return text
-                return "".join(converter.stream_to(to, read.restored([text]), kept))
-
-            llm.system_prompt = variant.system_prompt or settings.system_prompt  # type: ignore[attr-defined]
-            answer, first, total = timed_answer(
-                llm, prompt, convert, template.format(context="", question=""), variant.generation
-            )
-            retried = False
-            no_answer = fold(answer.lstrip()).startswith(refusal_prefixes) or (
-                variant.retry_on_echo and repeats_question(answer, q.question, fold)
-            )
-            if (
-                variant.retry_template
-                and no_answer
-                and sources[0].score >= (variant.retry_refusal or 0.0)
-            ):
-                retry_prompt = PromptTemplate.from_template(variant.retry_template).format(
-                    context=context, question=q.question
-                )  # as in the app, the second try reads the sources as written
-                answer, _first, more = timed_answer(
-                    llm,
-                    retry_prompt,
-                    partial(convert, read=Reading(context, q.question)),
-                    template.format(context="", question=""),
-                    variant.generation,
-                )
-                total += more
-                retried = True
-            _em, f1, contains = answer_scores(answer, q.answers)
-            tally = tallies[variant.name]
-            # the answer's last call is the answer (the warm-up call comes before it)
-            confidence = statistics.mean(logprobs[-1].values or [0.0]) if logprobs else 0.0
-            tally.mean_logprob.append(confidence)
-            tally.contains.append(contains)
-            tally.f1.append(f1)
-            tally.not_found += any(m in answer for m in NOT_FOUND_MARKERS)
-            tally.simplified += traditional and converter.has_simplified_only(answer)
-            if llama is not None:
-                tally.prompt_tokens.append(len(llama.tokenize(prompt.encode())))
-            tally.first_token_s.append(first)
-            tally.total_s.append(total)
-            tally.rows.append(
-                {
-                    "question": q.question,
-                    "answer": answer,
-                    "gold": q.answers,
-                    "c": contains,
-                    "top_score": round(sources[0].score, 3),
-                    "retried": retried,
-                    "mean_logprob": round(confidence, 4) if logprobs else None,
-                }
-            )
-            print(
-                f"  {variant.name}: {contains:.0f} {first:.1f}s {answer[:80]!r} gold={q.answers}",
-                file=sys.stderr,
-                flush=True,
-            )
-        line = " ".join(f"{name}={statistics.mean(t.contains):.2f}" for name, t in tallies.items())
-        print(f"[{number}/{len(questions)}] {line}", file=sys.stderr, flush=True)
-
-
-def print_report(
-    variants: list[Variant], tallies: dict[str, Tally], out: Path, logprobs: bool
-) -> None:
+def print_report(askers: list[Asker], tallies: dict[str, Tally], out: Path, logprobs: bool) -> None:
     print(
         "| variant | top k | budget | contains | F1 | not found | simplified | "
         "prompt tokens p50 | first token p50 s | answer p50 s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     report = {}
-    for variant in variants:
+    for made in askers:
+        variant = made.variant
         t = tallies[variant.name]
         row = {
             "contains": round(100 * statistics.mean(t.contains), 1),
@@ -643,7 +590,8 @@ def print_report(
         }
         report[variant.name] = {**row, "rows": t.rows}
         print(
-            f"| {variant.name} | {variant.top_k} | {variant.budget} | {row['contains']} | "
+            f"| {variant.name} | {made.settings.answer_top_k} | {context_budget(made.settings)} "
+            f"| {row['contains']} | "
             f"{row['f1']} | {row['not_found']} | {row['simplified']} | "
             f"{row['prompt_tokens_p50']} | {row['first_token_p50_s']} | {row['answer_p50_s']} |"
         )

@@ -323,8 +323,8 @@ def _upload_response(results: list[FileResult]) -> JSONResponse:
 
 
 def _sse(events: Iterator) -> Iterator[str]:
-    """Server-sent events: `token` events, then one `sources` event, then `done`; a `restart`
-    event withdraws the tokens before it (the answer only repeated the question)."""
+    """Server-sent events: `token` events, then one `sources` event, then `done`; a `replace`
+    event replaces the answer so far by its `text` (an answer withdrawn for a second try)."""
     sources: list[dict[str, object]] = []
     try:
         for event in events:
@@ -332,8 +332,8 @@ def _sse(events: Iterator) -> Iterator[str]:
                 sources = [s.as_dict() for s in event.sources]
             elif event.kind == "rewritten":
                 yield _event("rewritten", {"query": event.text})
-            elif event.kind == "restart":
-                yield _event("restart", {})
+            elif event.kind == "replace":
+                yield _event("replace", {"text": event.text})
             elif event.text:
                 yield _event("token", {"text": event.text})
         yield _event("sources", {"sources": sources})

@@ -7,14 +7,13 @@ for 70 of 80 questions, against 64 of the same 80 from the sources as written
 (scripts/eval_prompts.py, README "Prompt and context"). Its answer is in Simplified then;
 OpenCC alone converting it back guesses at characters both scripts use (岳飛 → 嶽飛), so
 every stretch the answer copies from the sources is replaced by the sources' own text.
+The `simplified_reading` answer processor (`rag.chains.processors`) does both.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
-from rag.chains.numbers import NumberWording
 from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing
 
@@ -103,38 +102,3 @@ def aligned_simplified(converter: ScriptConverter, text: str) -> str:
 def _one_for_one(converter: ScriptConverter, char: str) -> str:
     simplified = converter.to_simplified(char)
     return simplified if len(simplified) == 1 else char
-
-
-@dataclass(frozen=True)
-class Reading:
-    """The sources and question as the model is given them, and how its answer gets the
-    sources' own characters back (None: it read them as written)."""
-
-    context: str
-    question: str
-    wording: SourceWording | None = None
-    keep_numbers: bool = True
-    """Numbers the answer rewrites (2000 for 二千) put back as the sources write them."""
-
-    def restored(self, pieces: Iterable[str]) -> Iterable[str]:
-        if self.keep_numbers:  # first, while the answer is in the script the model read
-            pieces = NumberWording(f"{self.context}\n{self.question}").stream(pieces)
-        return pieces if self.wording is None else self.wording.stream(pieces)
-
-
-def simplified_reading(
-    converter: ScriptConverter,
-    context: str,
-    question: str,
-    answer_in_traditional: bool,
-    keep_numbers: bool = True,
-) -> Reading:
-    """`context` and `question` in Simplified script; when the answer is to be Traditional,
-    what it copies from either is put back as written."""
-    read_context = aligned_simplified(converter, context)
-    read_question = aligned_simplified(converter, question)
-    unchanged = read_context == context and read_question == question
-    if unchanged or not answer_in_traditional:
-        return Reading(read_context, read_question, keep_numbers=keep_numbers)
-    wording = SourceWording(f"{read_context}\n{read_question}", f"{context}\n{question}")
-    return Reading(read_context, read_question, wording, keep_numbers)

@@ -1,37 +1,158 @@
-"""A second try when a small model's first answer is no answer: a "not found" reply although
-a relevant source holds the answer, or the question repeated back.
+"""Retry policies: asking the model once more when its first answer is no answer.
+
+A policy watches the answer's pieces on their way to the user (after the answer
+processors) and decides whether to ask again, with which prompt, and whether what was shown
+must be replaced. The chain asks at most once more; the second try reads the sources as
+written and goes through the same answer processors. Only when the best source scores at
+least RETRY_MIN_SCORE: below it the sources are rarely about the question.
+
+Registered policies (`RETRY_POLICIES`, listed per model entry as `retry_policies`):
+
+* `refusal_retry`: a "not found" reply although a relevant source holds the answer (small
+  models refuse on text that answers). The beginning of the answer is held back while it
+  may still be a refusal, so a refusal that is asked again is never shown.
+* `echo_retry`: an answer that only repeats the question. Found once the answer ends, so it
+  has been shown: the chain replaces it (a "replace" event) with the second try.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from difflib import SequenceMatcher
+from types import MappingProxyType
+from typing import Protocol
 
+from rag.chains.not_found import Refusals, RefusalWatch
 from rag.chains.script import ScriptConverter
+from rag.chains.streams import closing
+from rag.chains.turn import Turn
+from rag.errors import ConfigError
 
 
 @dataclass(frozen=True)
-class RefusalRetry:
-    """A second try when the model replies that the sources hold no answer although the best
-    source scores at least `min_score`: small models refuse on text that does answer."""
+class AskAgain:
+    """A policy's decision: ask once more."""
 
-    template: str
-    """The prompt of the second try ({context} and {question}, as PROMPT_TEMPLATE)."""
+    templates: Mapping[str, str]
+    """The prompt ({context} and {question}), per language of the question."""
+    replace: bool
+    """The answer shown so far is to be replaced (it was shown before it was judged)."""
+    reason: str
+    """Why, for the log."""
+
+
+@dataclass
+class Verdict:
+    """What the policies watching one answer decided (the first decision stands)."""
+
+    again: AskAgain | None = None
+
+
+class RetryPolicy(Protocol):
+    """Watches an answer on its way to the user and decides whether to ask again."""
+
+    name: str
+
+    def watch(self, pieces: Iterable[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        """The pieces as they may be shown; sets `verdict.again` (while they stream, ending
+        them, or once they end) when the model is to be asked again."""
+        ...
+
+
+@dataclass(frozen=True)
+class RetryOptions:
+    """What retry policies are built with."""
+
+    templates: Mapping[str, str]
+    """RETRY_PROMPT_TEMPLATE, per language."""
     min_score: float
-    """Retry only when the best source's relevance is at least this (0-1)."""
-    prefixes: tuple[str, ...]
-    """How a "not found" reply begins (as the prompts ask for it)."""
+    """Ask again only when the best source's relevance is at least this (0-1)."""
+    refusals: Refusals
     fold: Callable[[str], str] = str.casefold
-    """Applied to the answer and the prefixes before comparing them (see `refusal_fold`)."""
-    on_echo: bool = True
-    """Also retry when the answer only repeats the question (see `repeats_question`)."""
+    """Applied to answer and question before comparing them (see `script_fold`)."""
+
+    def applies(self, turn: Turn) -> bool:
+        return bool(turn.sources) and turn.sources[0].score >= self.min_score
 
 
-def refusal_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
-    """Case-folded and, with OpenCC, in Simplified script: small models mix scripts within a
-    reply (the 1.5B wrote 資料中没有找到答案)."""
+class RefusalRetry:
+    """Asks again after a "not found" reply."""
+
+    name = "refusal_retry"
+
+    def __init__(self, options: RetryOptions) -> None:
+        self.options = options
+
+    def watch(self, pieces: Iterable[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        if not self.options.applies(turn):
+            return iter(pieces)
+        return closing(pieces, lambda source: self._until_refused(source, verdict))
+
+    def _until_refused(self, pieces: Iterator[str], verdict: Verdict) -> Iterator[str]:
+        """`pieces` as a `RefusalWatch` lets them through, ending (which closes them: the
+        model stops generating) when they begin a "not found" reply."""
+        watch = RefusalWatch(self.options.refusals)
+        for piece in pieces:
+            shown = watch.feed(piece)
+            if watch.refused:
+                if verdict.again is None:
+                    reason = "the model found no answer in relevant sources"
+                    verdict.again = AskAgain(self.options.templates, False, reason)
+                return
+            if shown:
+                yield shown
+        if tail := watch.flush():
+            yield tail
+
+
+class EchoRetry:
+    """Asks again when the answer only repeats the question (see `repeats_question`)."""
+
+    name = "echo_retry"
+
+    def __init__(self, options: RetryOptions) -> None:
+        self.options = options
+
+    def watch(self, pieces: Iterable[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        if not self.options.applies(turn):
+            return iter(pieces)
+        return closing(pieces, lambda source: self._judged(source, turn, verdict))
+
+    def _judged(self, pieces: Iterator[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        shown = []
+        for piece in pieces:
+            shown.append(piece)
+            yield piece
+        answer = "".join(shown)
+        if verdict.again is None and repeats_question(answer, turn.standalone, self.options.fold):
+            reason = "the model repeated the question"
+            verdict.again = AskAgain(self.options.templates, True, reason)
+
+
+RETRY_POLICIES: Mapping[str, Callable[[RetryOptions], RetryPolicy]] = MappingProxyType(
+    {RefusalRetry.name: RefusalRetry, EchoRetry.name: EchoRetry}
+)
+"""Retry policies by config name."""
+
+
+def build_retry_policies(names: Sequence[str], options: RetryOptions) -> list[RetryPolicy]:
+    """The policies `names` lists, in order; ConfigError for an unknown name (listing the
+    valid ones) or a name listed twice."""
+    for at, name in enumerate(names):
+        if name not in RETRY_POLICIES:
+            raise ConfigError(
+                f"unknown retry policy {name!r}; valid: {', '.join(sorted(RETRY_POLICIES))}"
+            )
+        if name in names[:at]:
+            raise ConfigError(f"retry policy {name!r} is listed twice")
+    return [RETRY_POLICIES[name](options) for name in names]
+
+
+def script_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
+    """Case-folded and, with OpenCC, in Simplified script: an answer repeating the question
+    may do so in the other script."""
     if converter is None:
         return str.casefold
 
@@ -39,41 +160,6 @@ def refusal_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
         return converter.to_simplified(text).casefold()
 
     return folded
-
-
-class RefusalWatch:
-    """Holds back the beginning of a streamed answer while it may still be a "not found"
-    reply, so that a refusal is never shown when a second try replaces it.
-
-    Feed it the pieces as they arrive; it returns the text that can be shown now. An answer
-    that cannot begin like any of `prefixes` is passed on at once (usually from its first
-    piece); one that does begin so sets `refused`.
-    """
-
-    def __init__(self, prefixes: Sequence[str], fold: Callable[[str], str] = str.casefold) -> None:
-        self._fold = fold
-        self._prefixes = tuple(fold(p) for p in prefixes if p)
-        self._held = ""
-        self._decided = not self._prefixes
-        self.refused = False
-
-    def feed(self, piece: str) -> str:
-        if self._decided:
-            return piece
-        self._held += piece
-        lead = self._fold(self._held.lstrip())
-        if any(lead.startswith(prefix) for prefix in self._prefixes):
-            self._decided = self.refused = True
-            return ""
-        if any(prefix.startswith(lead) for prefix in self._prefixes):
-            return ""  # may still become a refusal
-        self._decided = True
-        return self.flush()
-
-    def flush(self) -> str:
-        """The text held back (at the end of an answer shorter than a refusal's beginning)."""
-        text, self._held = self._held, ""
-        return text
 
 
 # A question repeated with a word or two changed: this share of its characters as asked.
@@ -109,3 +195,17 @@ def repeats_question(answer: str, question: str, fold: Callable[[str], str] = st
     matcher = SequenceMatcher(None, said, asked, autojunk=False)
     copied = sum(block.size for block in matcher.get_matching_blocks())
     return copied >= _NEARLY_ALL * len(said)
+
+
+__all__ = [
+    "RETRY_POLICIES",
+    "AskAgain",
+    "EchoRetry",
+    "RefusalRetry",
+    "RetryOptions",
+    "RetryPolicy",
+    "Verdict",
+    "build_retry_policies",
+    "repeats_question",
+    "script_fold",
+]

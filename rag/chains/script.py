@@ -115,7 +115,7 @@ def kept_characters(converter: ScriptConverter, script: Script, context: str) ->
     """
     if script == "neutral" or converter.script_of(context) != script:
         return frozenset()
-    return frozenset(char for char in context if _is_han(char))
+    return frozenset(char for char in context if is_han(char))
 
 
 def _held_back(text: str) -> int:
@@ -124,13 +124,13 @@ def _held_back(text: str) -> int:
     most _HOLD_BACK_CHARS."""
     held = 0
     for char in reversed(text[-_HOLD_BACK_CHARS:]):
-        if not _is_han(char):
+        if not is_han(char):
             break
         held += 1
     return held
 
 
-def _is_han(char: str) -> bool:
+def is_han(char: str) -> bool:
     return "\u3400" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" or char >= "\U00020000"
 
 

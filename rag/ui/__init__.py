@@ -94,8 +94,8 @@ def _respond(
             if event.kind == "rewritten":
                 rewritten = event.text
                 continue
-            # "restart": the answer so far only repeated the question; a second try replaces it
-            answer = "" if event.kind == "restart" else answer + event.text
+            # "replace": the answer so far is withdrawn (a second try follows) for event.text
+            answer = event.text if event.kind == "replace" else answer + event.text
             messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             yield messages, ""
     except ZhikuError as exc:

@@ -169,7 +169,7 @@ TRADITIONAL_DOC = (
 
 
 def test_traditional_question_answered_with_the_documents_own_characters(client):
-    # The default model reads Traditional sources in Simplified (read_chinese_as); what it
+    # The default model reads Traditional sources in Simplified (simplified_reading); what it
     # copies comes back as the document writes it: OpenCC alone turns 城里 into 城裡, and
     # 范汝为 into 範汝為.
     from rag.chains.script import ScriptConverter

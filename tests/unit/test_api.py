@@ -155,7 +155,7 @@ def test_the_refusal_names_the_missing_ui_login_when_a_token_is_set():
     assert "UI_PASSWORD is not set" in only_password
 
 
-def test_a_withdrawn_answer_is_a_restart_event(tmp_path):
+def test_a_withdrawn_answer_is_a_replace_event(tmp_path):
     """The model repeats the question, is asked once more: streamed, the client is told to
     drop what it showed; not streamed, only the second answer comes back."""
     settings = load_settings(env={}, retry_min_score=0.0)
@@ -176,9 +176,10 @@ def test_a_withdrawn_answer_is_a_restart_event(tmp_path):
         for name, data in (block.split("\n") for block in streamed.strip().split("\n\n"))
     ]
     names = [name for name, _ in events]
-    restart = names.index("restart")
-    assert restart < names.index("sources") < names.index("done")
-    before = "".join(data["text"] for name, data in events[:restart] if name == "token")
-    after = "".join(data["text"] for name, data in events[restart:] if name == "token")
+    replace = names.index("replace")
+    assert events[replace][1] == {"text": ""}
+    assert replace < names.index("sources") < names.index("done")
+    before = "".join(data["text"] for name, data in events[:replace] if name == "token")
+    after = "".join(data["text"] for name, data in events[replace:] if name == "token")
     assert (before, after) == ("内容是什么？[1]", "内容一 [1]")
     assert client.post("/api/chat", json=query).json()["answer"] == "内容一 [1]"

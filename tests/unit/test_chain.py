@@ -1,15 +1,21 @@
-"""The QA chain's logic with fake models: budget, numbering, nothing-found, history."""
+"""The QA chain's logic with fake models: budget, numbering, nothing-found, history, and the
+stages after generation (answer processors, retry policies) as the factory builds them."""
 
 import pytest
 from langchain_core.documents import Document
+from langchain_core.language_models import LLM
 from langchain_core.language_models.fake import FakeStreamingListLLM
+from langchain_core.outputs import GenerationChunk
 from langchain_core.retrievers import BaseRetriever
 from pydantic import Field
 
-from rag.chains import QAChain, build_context, collect_answer
-from rag.chains.qa import NOTHING_FOUND, format_history
-from rag.chains.retry import RefusalRetry, RefusalWatch, refusal_fold, repeats_question
+from rag.chains import NOT_FOUND_REPLIES, QAChain, build_context, collect_answer
+from rag.chains.not_found import Refusals
+from rag.chains.processors import ProcessorTools, build_processors
+from rag.chains.qa import format_history
+from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
+from rag.factory import build_qa_chain
 from rag.settings import load_settings
 
 
@@ -53,10 +59,31 @@ class RecordingLLM(FakeStreamingListLLM):
         return super()._call(prompt, stop, run_manager, **kwargs)
 
 
-def make_chain(responses: list[str]) -> tuple[QAChain, RecordingLLM]:
+CONVERTER = ScriptConverter()
+RETRY = "RETRY {context} / {question}"
+
+
+def make_chain(
+    responses: list[str],
+    processors: tuple[str, ...] = (),
+    policies: tuple[str, ...] = (),
+    min_score: float = 0.65,
+    prompt: str | dict[str, str] | None = None,
+) -> tuple[QAChain, RecordingLLM]:
+    """A chain with the named processors and retry policies, as the factory builds them."""
     llm = RecordingLLM(responses=responses)
-    settings = load_settings(env={})
-    return QAChain(llm, settings.prompt_template, 2000, 3), llm
+    refusals = Refusals()
+    retry = RetryOptions({"zh": RETRY, "en": RETRY}, min_score, refusals, script_fold(CONVERTER))
+    chain = QAChain(
+        llm,
+        prompt or load_settings(env={}).prompt_template,
+        2000,
+        3,
+        converter=CONVERTER,
+        processors=build_processors(processors, ProcessorTools(CONVERTER, refusals)),
+        retry_policies=build_retry_policies(policies, retry),
+    )
+    return chain, llm
 
 
 def test_answer_with_sources_streams_tokens():
@@ -69,10 +96,14 @@ def test_answer_with_sources_streams_tokens():
     assert len(tokens) > 1 and "".join(tokens) == "台北 [1]"
 
 
-def test_nothing_retrieved_says_so_without_calling_the_llm():
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("台灣的首都是哪裡？", "zh-Hant"), ("台湾的首都是哪里？", "zh-Hans"), ("Capital?", "en")],
+)
+def test_nothing_retrieved_says_so_in_the_question_language(question, language):
     chain, llm = make_chain(["should not be used"])
-    result = chain.answer("anything?", ListRetriever(documents=[]))
-    assert result.text == NOTHING_FOUND
+    result = chain.answer(question, ListRetriever(documents=[]))
+    assert result.text == NOT_FOUND_REPLIES[language]
     assert result.sources == []
     assert llm.prompts == []
 
@@ -81,6 +112,13 @@ def test_plain_chat_has_no_sources():
     chain, _ = make_chain(["hello"])
     result = chain.answer("hi", None, [("q", "a")])
     assert result.text == "hello" and result.sources == [] and result.rewritten is None
+
+
+def test_plain_chat_goes_through_the_script_only():
+    processors = ("source_numbers", "question_script", "valid_citations", "not_found_reply")
+    chain, llm = make_chain(["头发 [4] 2000"], processors)
+    assert chain.answer("頭髮是什麼？", None).text == "頭髮 [4] 2000"
+    assert llm.prompts == ["頭髮是什麼？"]
 
 
 class KeywordRetriever(BaseRetriever):
@@ -111,55 +149,57 @@ def test_no_history_means_no_rewrite_call():
     assert result.rewritten is None and len(llm.prompts) == 1
 
 
+def test_the_prompt_follows_the_question_language():
+    prompt = {"zh": "中文 {context} {question}", "en": "English {context} {question}"}
+    chain, llm = make_chain(["台北 [1]", "Taipei [1]"], prompt=prompt)
+    retriever = ListRetriever(documents=[doc("台灣的首都是台北。Taipei.")])
+    chain.answer("台灣的首都是哪裡？", retriever)
+    chain.answer("What is the capital of Taiwan?", retriever)
+    assert llm.prompts[0].startswith("中文 [1]") and llm.prompts[1].startswith("English [1]")
+
+
 REFUSAL = "资料中没有找到答案 (I could not find the answer in the documents)."
-PREFIXES = ("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer")
-
-
-def retrying_chain(responses: list[str], min_score: float = 0.65) -> tuple[QAChain, RecordingLLM]:
-    llm = RecordingLLM(responses=responses)
-    settings = load_settings(env={})
-    retry = RefusalRetry("RETRY {context} / {question}", min_score, PREFIXES)
-    return QAChain(llm, settings.prompt_template, 2000, 3, refusal_retry=retry), llm
+SHIPPED = ("source_numbers", "simplified_reading", "question_script", "valid_citations")
+SHIPPED += ("one_reply", "not_found_reply")
+RETRIES = ("refusal_retry", "echo_retry")
 
 
 def test_refusal_with_a_relevant_source_is_asked_again():
-    chain, llm = retrying_chain([REFUSAL, "台北 [1]"])
+    chain, llm = make_chain([REFUSAL, "台北 [1]"], policies=RETRIES)
     retriever = ListRetriever(documents=[doc("台灣的首都是台北。", score=0.8)])
     events = list(chain.stream("台灣的首都是哪裡？", retriever))
     tokens = [e.text for e in events if e.kind == "token"]
     assert "".join(tokens) == "台北 [1]"  # the refusal is never shown
+    assert "replace" not in [e.kind for e in events]
     assert len(llm.prompts) == 2
     assert llm.prompts[1].startswith("RETRY ") and "台灣的首都是台北。" in llm.prompts[1]
 
 
 def test_refusal_in_traditional_script_is_asked_again_too():
-    chain, llm = retrying_chain(["資料中沒有找到答案。", "台北 [1]"])
+    chain, llm = make_chain(["資料中沒有找到答案。", "台北 [1]"], policies=RETRIES)
     result = chain.answer("台灣的首都是哪裡？", ListRetriever(documents=[doc("首都是台北。")]))
     assert result.text == "台北 [1]" and len(llm.prompts) == 2
 
 
-def test_refusal_in_mixed_scripts_is_recognised():
-    # the 1.5B wrote Traditional 資料 with Simplified 没有 in one reply
-    fold = refusal_fold(ScriptConverter())
-    watch = RefusalWatch(PREFIXES, fold)
-    for piece in ["資料", "中", "没有", "找到", "答案"]:
-        assert watch.feed(piece) == ""
-    assert watch.refused
-    exact = RefusalWatch(("资料中没有找到答案", "資料中沒有找到答案"), str)
-    assert exact.feed("資料中没有找到答案") and not exact.refused  # what the fold fixes
-    english = RefusalWatch(PREFIXES, fold)
-    assert english.feed("i could not find the answer.") == "" and english.refused
-
-
-def test_refusal_with_weak_sources_is_kept():
-    chain, llm = retrying_chain([REFUSAL, "should not be used"])
-    result = chain.answer("法國的首都？", ListRetriever(documents=[doc("郵票", score=0.5)]))
-    assert result.text == REFUSAL
+@pytest.mark.parametrize(
+    ("question", "language"),
+    [("法國的首都？", "zh-Hant"), ("法国的首都？", "zh-Hans"), ("Capital of France?", "en")],
+)
+def test_refusal_with_weak_sources_is_shown_in_the_question_language(question, language):
+    chain, llm = make_chain([REFUSAL, "should not be used"], SHIPPED, RETRIES)
+    result = chain.answer(question, ListRetriever(documents=[doc("郵票 stamps", score=0.5)]))
+    assert result.text == NOT_FOUND_REPLIES[language]
     assert len(llm.prompts) == 1
 
 
+def test_a_second_refusal_is_shown_in_the_question_language():
+    chain, llm = make_chain([REFUSAL, REFUSAL], SHIPPED, RETRIES)
+    result = chain.answer("Who founded it?", ListRetriever(documents=[doc("Founded in 1962.")]))
+    assert result.text == NOT_FOUND_REPLIES["en"] and len(llm.prompts) == 2
+
+
 def test_an_answer_is_streamed_as_it_comes_and_asked_once():
-    chain, llm = retrying_chain(["I think it is Taipei [1]", "should not be used"])
+    chain, llm = make_chain(["I think it is Taipei [1]", "should not be used"], SHIPPED, RETRIES)
     events = list(chain.stream("capital?", ListRetriever(documents=[doc("Taipei.")])))
     tokens = [e.text for e in events if e.kind == "token"]
     assert "".join(tokens) == "I think it is Taipei [1]"
@@ -167,40 +207,22 @@ def test_an_answer_is_streamed_as_it_comes_and_asked_once():
     assert len(llm.prompts) == 1
 
 
-def test_refusal_watch_holds_only_what_may_become_a_refusal():
-    watch = RefusalWatch(PREFIXES)
-    assert watch.feed("资料") == ""  # the beginning of the refusal
-    assert watch.feed("显示") == "资料显示"  # no longer can be one
-    assert watch.feed("台北") == "台北" and not watch.refused
-
-    watch = RefusalWatch(PREFIXES)
-    assert watch.feed(" I could") == "" and watch.feed(" not find the answer") == ""
-    assert watch.refused
-
-    watch = RefusalWatch(PREFIXES)
-    assert watch.feed("I") == ""  # a one-letter answer is held until the end...
-    assert watch.flush() == "I" and not watch.refused  # ...and then given back
+def test_an_answer_with_the_refusal_appended_is_the_answer_alone():
+    answer = "It was founded in 1962 [1] (I could not find the answer in the documents)"
+    chain, llm = make_chain([answer], SHIPPED, RETRIES)
+    result = chain.answer("When was it founded?", ListRetriever(documents=[doc("In 1962.")]))
+    assert result.text == "It was founded in 1962 [1]" and len(llm.prompts) == 1
 
 
-def reading_chain(responses: list[str]) -> tuple[QAChain, RecordingLLM]:
-    llm = RecordingLLM(responses=responses)
-    settings = load_settings(env={})
-    retry = RefusalRetry("RETRY {context} / {question}", 0.5, PREFIXES, refusal_fold(None))
-    chain = QAChain(
-        llm,
-        settings.prompt_template,
-        2000,
-        3,
-        script_converter=ScriptConverter(),
-        refusal_retry=retry,
-        read_simplified=True,
-    )
-    return chain, llm
+def test_citations_of_sources_not_shown_are_removed():
+    chain, _ = make_chain(["台北 [3]，高雄 [1, 4]。"], SHIPPED)
+    result = chain.answer("台灣的城市？", ListRetriever(documents=[doc("台北與高雄。")]))
+    assert result.text == "台北，高雄 [1]。"
 
 
 def test_traditional_sources_are_read_in_simplified_and_answered_as_written():
     # the model copies 范汝为 from what it read; OpenCC alone would write 範汝為
-    chain, llm = reading_chain(["起兵的是范汝为 [1]"])
+    chain, llm = make_chain(["起兵的是范汝为 [1]"], SHIPPED, RETRIES, min_score=0.5)
     retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
     result = chain.answer("誰在建州起兵？", retriever)
     assert "范汝为于建州起兵" in llm.prompts[0] and "谁在建州起兵" in llm.prompts[0]
@@ -209,102 +231,103 @@ def test_traditional_sources_are_read_in_simplified_and_answered_as_written():
 
 
 def test_second_try_after_a_refusal_reads_the_sources_as_written():
-    chain, llm = reading_chain([REFUSAL, "范汝為 [1]"])
+    chain, llm = make_chain([REFUSAL, "范汝為 [1]"], SHIPPED, RETRIES, min_score=0.5)
     retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
     assert chain.answer("誰在建州起兵？", retriever).text == "范汝為 [1]"
     assert llm.prompts[1].startswith("RETRY ") and "范汝為於建州起兵" in llm.prompts[1]
 
 
 def test_simplified_question_gets_a_simplified_answer():
-    chain, llm = reading_chain(["范汝为 [1]"])
+    chain, llm = make_chain(["范汝为 [1]"], SHIPPED)
     retriever = ListRetriever(documents=[doc("建炎四年，范汝為於建州起兵。", score=0.9)])
     assert chain.answer("谁在建州起兵？", retriever).text == "范汝为 [1]"
     assert "范汝为于建州起兵" in llm.prompts[0]
 
 
-def test_reading_in_simplified_needs_a_converter():
-    with pytest.raises(ValueError, match="script_converter"):
-        QAChain(
-            RecordingLLM(responses=["x"]), "{context} {question}", 2000, 3, read_simplified=True
-        )
-
-
 def test_numbers_the_answer_rewrites_are_written_as_the_sources_write_them():
     source = doc("岳飛派二千人駐守吉州，其後又派兵收復常州。", score=0.9)
-    chain, _ = reading_chain(["岳飞派2000人驻守吉州。[1]"])  # read in Simplified
-    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
-        "岳飛派二千人駐守吉州。[1]"
-    )
-    chain, _ = make_chain(["岳飛派2000人駐守吉州。[1]"])  # read as written
-    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
-        "岳飛派二千人駐守吉州。[1]"
-    )
-    chain, _ = reading_chain([REFUSAL, "2000人 [1]"])  # the second try
-    assert chain.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
-        "二千人 [1]"
-    )
-    llm = RecordingLLM(responses=["岳飛派2000人駐守吉州。[1]"])
-    settings = load_settings(env={})
-    kept = QAChain(llm, settings.prompt_template, 2000, 3, keep_source_numbers=False)
-    assert kept.answer("岳飛派多少人駐守吉州？", ListRetriever(documents=[source])).text == (
-        "岳飛派2000人駐守吉州。[1]"
-    )
+    question, retriever = "岳飛派多少人駐守吉州？", ListRetriever(documents=[source])
+    chain, _ = make_chain(["岳飞派2000人驻守吉州。[1]"], SHIPPED)  # read in Simplified
+    assert chain.answer(question, retriever).text == "岳飛派二千人駐守吉州。[1]"
+    chain, _ = make_chain(["岳飛派2000人駐守吉州。[1]"], ("source_numbers",))  # as written
+    assert chain.answer(question, retriever).text == "岳飛派二千人駐守吉州。[1]"
+    chain, _ = make_chain([REFUSAL, "2000人 [1]"], SHIPPED, RETRIES, min_score=0.5)
+    assert chain.answer(question, retriever).text == "二千人 [1]"  # the second try
+    chain, _ = make_chain(["岳飛派2000人駐守吉州。[1]"])  # no processors
+    assert chain.answer(question, retriever).text == "岳飛派2000人駐守吉州。[1]"
 
 
-@pytest.mark.parametrize(
-    ("answer", "question"),
-    [
-        ("萊茵河沿線的第幾大港口是史特拉斯堡港? [1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
-        ("鏡廊中的家具都是純銀打造的 [1]", "在哪一個國王統治時期鏡廊中的家具都是純銀打造的?"),
-        ("... [1]", "應當是汝不可謀殺是於十誡中的哪一項中提到?"),
-        ("Who rebuilt the mill? [1]", "who rebuilt the mill"),
-        ("莱茵河沿线的第几大港口 [1]", "萊茵河沿線的第幾大港口?"),  # in the other script
-        # a word changed (許多 for 很多), but still a question
-        (
-            "許多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言? [1]",
-            "很多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言?",
-        ),
-    ],
-)
-def test_an_answer_that_only_repeats_the_question_is_recognised(answer, question):
-    assert repeats_question(answer, question, refusal_fold(ScriptConverter()))
-
-
-@pytest.mark.parametrize(
-    ("answer", "question"),
-    [
-        ("高雄 [1]", "台北和高雄哪個比較大？"),  # a word of the question that answers it
-        ("第二大 [1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
-        # the question restated with the answer in it
-        ("萊茵河沿線的第二大港口是史特拉斯堡港。[1]", "萊茵河沿線的第幾大港口是史特拉斯堡港?"),
-        ("許多穆斯林只能看懂阿拉伯字母。[1]", "很多穆斯林只能看懂阿拉伯字母，卻不認識哪國語言?"),
-        ("The Ashford family [1]", "Who rebuilt the mill?"),
-    ],
-)
-def test_an_answer_is_not_taken_for_a_repeated_question(answer, question):
-    assert not repeats_question(answer, question, refusal_fold(ScriptConverter()))
-
-
-def test_a_repeated_question_is_withdrawn_and_asked_again():
-    chain, llm = retrying_chain(["史特拉斯堡港是第幾大港口？[1]", "第二大 [1]"])
+def test_a_repeated_question_is_replaced_and_asked_again():
+    chain, llm = make_chain(["史特拉斯堡港是第幾大港口？[1]", "第二大 [1]"], SHIPPED, RETRIES)
     retriever = ListRetriever(documents=[doc("史特拉斯堡港是萊茵河沿線的第二大港口。")])
     events = list(chain.stream("史特拉斯堡港是第幾大港口？", retriever))
     kinds = [e.kind for e in events]
-    restart = kinds.index("restart")
-    first = "".join(e.text for e in events[:restart] if e.kind == "token")
-    assert first == "史特拉斯堡港是第幾大港口？[1]"  # streamed as it came, then withdrawn
-    assert "".join(e.text for e in events[restart:] if e.kind == "token") == "第二大 [1]"
+    replace = kinds.index("replace")
+    assert events[replace].text == ""
+    first = "".join(e.text for e in events[:replace] if e.kind == "token")
+    assert first == "史特拉斯堡港是第幾大港口？[1]"  # streamed as it came, then replaced
+    assert "".join(e.text for e in events[replace:] if e.kind == "token") == "第二大 [1]"
     assert collect_answer(events).text == "第二大 [1]"
     assert len(llm.prompts) == 2 and llm.prompts[1].startswith("RETRY ")
 
 
-def test_a_repeated_question_is_kept_with_weak_sources_or_the_option_off():
-    chain, llm = retrying_chain(["第幾大港口？[1]", "should not be used"], min_score=0.9)
+def test_a_repeated_question_is_kept_with_weak_sources_or_without_echo_retry():
+    chain, llm = make_chain(["第幾大港口？[1]", "unused"], policies=RETRIES, min_score=0.9)
     retriever = ListRetriever(documents=[doc("史特拉斯堡港是第二大港口。", score=0.5)])
     assert chain.answer("第幾大港口？", retriever).text == "第幾大港口？[1]"
     assert len(llm.prompts) == 1
-    llm = RecordingLLM(responses=["第幾大港口？[1]", "should not be used"])
-    retry = RefusalRetry("RETRY {context} / {question}", 0.5, PREFIXES, on_echo=False)
-    chain = QAChain(llm, load_settings(env={}).prompt_template, 2000, 3, refusal_retry=retry)
+    chain, llm = make_chain(["第幾大港口？[1]", "unused"], policies=("refusal_retry",))
     assert chain.answer("第幾大港口？", retriever).text == "第幾大港口？[1]"
     assert len(llm.prompts) == 1
+
+
+def test_replace_events_collect_to_their_text():
+    from rag.chains import ChatEvent
+
+    events = [
+        ChatEvent("token", text="a"),
+        ChatEvent("replace", text="b"),
+        ChatEvent("token", text="c"),
+    ]
+    assert collect_answer(events).text == "bc"
+
+
+def test_the_factory_builds_the_configured_stages():
+    settings = load_settings(env={})
+    chain = build_qa_chain(settings, RecordingLLM(responses=["x"]))
+    assert [p.name for p in chain.processors] == list(settings.answer_processors)
+    assert [p.name for p in chain.retry_policies] == ["refusal_retry", "echo_retry"]
+    plain = build_qa_chain(load_settings(env={}, retry_prompt_template=None), chain.llm)
+    assert plain.retry_policies == ()
+
+
+class ClosingLLM(LLM):
+    """Streams its answer a character at a time and records when the stream is closed."""
+
+    answer: str
+    closed: list[bool] = Field(default_factory=list)
+
+    @property
+    def _llm_type(self) -> str:
+        return "closing"
+
+    def _call(self, prompt, stop=None, run_manager=None, **kwargs):
+        return self.answer
+
+    def _stream(self, prompt, stop=None, run_manager=None, **kwargs):
+        try:
+            for char in self.answer:
+                yield GenerationChunk(text=char)
+        finally:
+            self.closed.append(True)
+
+
+def test_a_consumer_that_stops_early_ends_the_model_stream():
+    llm = ClosingLLM(answer="台北是台灣的首都 [1]")
+    processors = build_processors(SHIPPED, ProcessorTools(CONVERTER, Refusals()))
+    chain = QAChain(llm, "{context} {question}", 2000, 3, processors=processors)
+    events = chain.stream("台灣的首都是哪裡？", ListRetriever(documents=[doc("台北。")]))
+    assert next(events).kind == "sources" and next(events).kind == "token"
+    assert llm.closed == []
+    events.close()
+    assert llm.closed == [True]

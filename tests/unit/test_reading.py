@@ -5,7 +5,7 @@ import random
 
 import pytest
 
-from rag.chains.reading import SourceWording, aligned_simplified, simplified_reading
+from rag.chains.reading import SourceWording, aligned_simplified
 from rag.chains.script import ScriptConverter
 
 SOURCE = "岳飛派二千人駐守吉州。後唐莊宗立劉玉娘為皇后。范汝為起兵。"
@@ -68,14 +68,3 @@ def test_alignment_survives_a_phrase_that_changes_length():
     assert len(read) == len(text)
     assert read.split("\n")[1] == "然后"  # unaffected lines keep the phrase conversion
     assert read.split("\n")[0] == "臺灣之后"  # that line went character by character
-
-
-def test_reading_puts_back_only_for_traditional_answers(converter):
-    reading = simplified_reading(converter, SOURCE, "岳飛派多少人駐守吉州？", True)
-    assert reading.context == converter.to_simplified(SOURCE)
-    assert reading.question == "岳飞派多少人驻守吉州？"
-    assert "".join(reading.restored(["岳飞派二千人驻守吉州"])) == "岳飛派二千人駐守吉州"
-    simplified = simplified_reading(converter, SOURCE, "岳飞派多少人驻守吉州？", False)
-    assert "".join(simplified.restored(["岳飞派二千人"])) == "岳飞派二千人"
-    english = simplified_reading(converter, "The mill was rebuilt.", "Who rebuilt it?", True)
-    assert english.wording is None and english.context == "The mill was rebuilt."

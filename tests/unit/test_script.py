@@ -7,8 +7,9 @@ from langchain_core.documents import Document
 from langchain_core.language_models.fake import FakeStreamingListLLM
 from langchain_core.retrievers import BaseRetriever
 
-from rag.chains import QAChain
-from rag.chains.qa import NOTHING_FOUND
+from rag.chains import NOT_FOUND_REPLIES, QAChain
+from rag.chains.not_found import Refusals
+from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.script import ScriptConverter, answer_script, kept_characters
 from rag.settings import load_settings
 
@@ -82,8 +83,12 @@ def test_streaming_holds_back_only_a_few_characters(converter):
 def make_chain(answer: str, convert: bool) -> QAChain:
     settings = load_settings(env={})
     llm = FakeStreamingListLLM(responses=[answer])
-    converter = ScriptConverter() if convert else None
-    return QAChain(llm, settings.prompt_template, 2000, 3, script_converter=converter)
+    converter = ScriptConverter()
+    names = ["question_script"] if convert else []
+    processors = build_processors(names, ProcessorTools(converter, Refusals()))
+    return QAChain(
+        llm, settings.prompt_template, 2000, 3, converter=converter, processors=processors
+    )
 
 
 def test_chain_answers_a_traditional_question_in_traditional():
@@ -104,7 +109,7 @@ def test_chain_leaves_english_and_unconverted_answers_alone():
 def test_nothing_found_is_said_in_the_question_script():
     chain = make_chain("unused", convert=True)
     answer = chain.answer("潮州屬於什麼氣候？", ListRetriever(documents=[]))
-    assert answer.text == ScriptConverter().to_traditional(NOTHING_FOUND)
+    assert answer.text == NOT_FOUND_REPLIES["zh-Hant"]
     assert "沒有" in answer.text
 
 

@@ -1,9 +1,16 @@
+import json
 from pathlib import Path
 
 import pytest
 
 from rag.errors import ConfigError
-from rag.settings import DEFAULT_CONFIG_DIR, load_settings, resolve_path
+from rag.settings import (
+    DEFAULT_ANSWER_PROCESSORS,
+    DEFAULT_CONFIG_DIR,
+    DEFAULT_RETRY_POLICIES,
+    load_settings,
+    resolve_path,
+)
 
 
 def test_defaults_read_from_configs():
@@ -105,8 +112,104 @@ def test_retry_prompt_needs_both_placeholders():
 
 
 def test_reading_in_simplified_needs_answers_converted_back():
-    assert load_settings(env={}).llm.read_chinese_as == "simplified"  # the shipped models
+    assert "simplified_reading" in load_settings(env={}).answer_processors  # shipped models
     with pytest.raises(ConfigError, match="MATCH_QUESTION_SCRIPT"):
         load_settings(env={"ZHIKU_MATCH_QUESTION_SCRIPT": "false"})
     other = {"ZHIKU_MATCH_QUESTION_SCRIPT": "false", "ZHIKU_LLM_MODEL": "chatglm3-6b"}
-    assert load_settings(env=other).llm.read_chinese_as == "written"
+    assert "question_script" not in load_settings(env=other).answer_processors
+
+
+def user_model(**entry: object) -> dict[str, object]:
+    """Settings overrides naming a user's model entry with `entry`'s keys."""
+    mine = {"backend": "transformers", "local_model_path": "/models/x", **entry}
+    return {"llm_model_dict": {"mine": mine}, "llm_model": "mine"}
+
+
+def test_shipped_models_list_their_answer_steps():
+    for name in ("qwen2.5-coder-1.5b", "fast"):
+        settings = load_settings(env={"ZHIKU_LLM_MODEL": name})
+        assert settings.answer_processors == (
+            "source_numbers",
+            "simplified_reading",
+            "question_script",
+            "valid_citations",
+            "one_reply",
+            "not_found_reply",
+        )
+        assert settings.retry_policies == ("refusal_retry", "echo_retry")
+
+
+def test_a_model_listing_none_gets_the_defaults():
+    settings = load_settings(env={}, **user_model())
+    assert settings.answer_processors == DEFAULT_ANSWER_PROCESSORS
+    assert "simplified_reading" not in settings.answer_processors
+    assert settings.retry_policies == DEFAULT_RETRY_POLICIES
+    simplified = load_settings(env={}, **user_model(read_chinese_as="simplified"))
+    assert simplified.answer_processors[:3] == (
+        "source_numbers",
+        "simplified_reading",
+        "question_script",
+    )
+
+
+def test_global_switches_turn_steps_off_for_every_model():
+    chatglm = {"ZHIKU_LLM_MODEL": "chatglm3-6b"}
+    off = load_settings(env={**chatglm, "ZHIKU_RETRY_ON_REPEATED_QUESTION": "false"})
+    assert off.retry_policies == ("refusal_retry",)
+    assert load_settings(env={}, retry_prompt_template=None).retry_policies == ()
+    listed = user_model(answer_processors=["question_script"], retry_policies=["echo_retry"])
+    plain = load_settings(
+        env={}, match_question_script=False, retry_on_repeated_question=False, **listed
+    )
+    assert plain.answer_processors == () and plain.retry_policies == ()
+
+
+def test_read_chinese_as_must_agree_with_the_listed_processors():
+    agrees = user_model(read_chinese_as="written", answer_processors=["question_script"])
+    assert load_settings(env={}, **agrees).answer_processors == ("question_script",)
+    disagrees = user_model(read_chinese_as="simplified", answer_processors=["question_script"])
+    with pytest.raises(ConfigError, match="read_chinese_as 'simplified' disagrees"):
+        load_settings(env={}, **disagrees)
+
+
+def test_prompt_per_language():
+    per_language = {"zh": "中文 {context} {question}", "en": "English {context} {question}"}
+    settings = load_settings(env={"ZHIKU_PROMPT_TEMPLATE": json.dumps(per_language)})
+    assert settings.prompt_templates == per_language
+    plain = load_settings(env={})
+    assert plain.prompt_templates == dict.fromkeys(("zh", "en"), plain.prompt_template)
+    retry = load_settings(env={}, retry_prompt_template=per_language)
+    assert retry.retry_prompt_templates == per_language
+
+
+@pytest.mark.parametrize(
+    ("template", "message"),
+    [
+        (
+            {"zh": "{context} {question}"},
+            r"PROMPT_TEMPLATE per language needs the keys zh, en \(no 'en'\)",
+        ),
+        (
+            {"zh": "{context} {question}", "en": "{context} {question}", "fr": "x"},
+            "unknown 'fr'",
+        ),
+        (
+            {"zh": "{context} {question}", "en": "{context} only"},
+            r"PROMPT_TEMPLATE\['en'\] must contain \{question\}",
+        ),
+    ],
+)
+def test_a_prompt_per_language_is_checked(template, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(env={}, prompt_template=template)
+
+
+def test_settings_name_what_the_chain_registers():
+    from rag.chains.language import PROMPT_LANGUAGES as chain_languages
+    from rag.chains.processors import PROCESSORS
+    from rag.chains.retry import RETRY_POLICIES
+    from rag.settings import PROMPT_LANGUAGES
+
+    assert chain_languages == PROMPT_LANGUAGES
+    assert set(DEFAULT_ANSWER_PROCESSORS) < set(PROCESSORS)
+    assert set(DEFAULT_RETRY_POLICIES) == set(RETRY_POLICIES)

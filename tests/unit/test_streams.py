@@ -2,10 +2,16 @@
 
 import pytest
 
+from rag.chains.citations import CitationFilter
+from rag.chains.not_found import Refusals
 from rag.chains.numbers import NumberWording
+from rag.chains.processors import PROCESSORS, ProcessorTools
 from rag.chains.reading import SourceWording
-from rag.chains.retry import RefusalWatch
+from rag.chains.replies import TrailingRefusal, as_not_found
+from rag.chains.retry import RETRY_POLICIES, RetryOptions, Verdict, script_fold
+from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing
+from rag.chains.turn import Source, Turn
 
 SOURCE = "岳飛派二千人駐守吉州。"
 
@@ -17,10 +23,32 @@ def model_stream(closed: list[bool]):
         closed.append(True)
 
 
+CONVERTER = ScriptConverter()
+TURN = Turn.asked(
+    "岳飛派多少人？", "岳飛派多少人？", "zh-Hant", [Source(1, "a", None, SOURCE, 0.9)]
+)
+TOOLS = ProcessorTools(CONVERTER, Refusals())
+OPTIONS = RetryOptions({"zh": "Z", "en": "E"}, 0.0, Refusals(), script_fold(CONVERTER))
+
+
+def processor(name: str):
+    built = PROCESSORS[name](TOOLS)
+    return lambda pieces: built.process(pieces, built.prepare(TURN))
+
+
+def policy(name: str):
+    return lambda pieces: RETRY_POLICIES[name](OPTIONS).watch(pieces, TURN, Verdict())
+
+
 REWRITES = {
     "source wording": lambda pieces: SourceWording(SOURCE, SOURCE).stream(pieces),
     "numbers": lambda pieces: NumberWording(SOURCE).stream(pieces),
+    "citations": lambda pieces: CitationFilter({1}).stream(pieces),
+    "trailing refusal": lambda pieces: TrailingRefusal(Refusals()).stream(pieces),
+    "not found": lambda pieces: as_not_found(pieces, Refusals(), "X"),
     "pass-through": lambda pieces: closing(pieces, lambda source: source),
+    **{f"processor {name}": processor(name) for name in PROCESSORS},
+    **{f"policy {name}": policy(name) for name in RETRY_POLICIES},
 }
 
 
@@ -42,8 +70,6 @@ def test_reading_to_the_end_closes_the_model_stream(rewrite):
 
 
 def test_a_refusal_ends_the_model_stream():
-    from rag.chains.qa import _until_refused
-
     closed: list[bool] = []
 
     def refusing():
@@ -52,6 +78,6 @@ def test_a_refusal_ends_the_model_stream():
         finally:
             closed.append(True)
 
-    watch = RefusalWatch(("资料中没有找到答案",))
-    assert list(_until_refused(refusing(), watch)) == []
-    assert watch.refused and closed == [True]
+    verdict = Verdict()
+    assert list(RETRY_POLICIES["refusal_retry"](OPTIONS).watch(refusing(), TURN, verdict)) == []
+    assert verdict.again is not None and closed == [True]

@@ -31,13 +31,13 @@ def sources_part(content: str) -> str:
     return SOURCES_MARK + content.split(SOURCES_MARK, 1)[1] if SOURCES_MARK in content else ""
 
 
-def test_a_restart_replaces_the_text_shown_so_far():
+def test_a_replace_event_replaces_the_text_shown_so_far():
     source = Source(1, "port.md", None, "史特拉斯堡港是第二大港口。", 0.9)
     events = [
         ChatEvent("sources", sources=[source]),
         ChatEvent("token", text="港口是"),
         ChatEvent("token", text="第幾大？[1]"),
-        ChatEvent("restart"),
+        ChatEvent("replace"),
         ChatEvent("token", text="第二大 [1]"),
     ]
     shown = shown_answers(ScriptedServices(events))
@@ -47,6 +47,16 @@ def test_a_restart_replaces_the_text_shown_so_far():
     assert "第幾大？[1]" not in final
 
 
-def test_tokens_accumulate_without_a_restart():
+def test_tokens_accumulate_without_a_replace_event():
     events = [ChatEvent("sources"), ChatEvent("token", text="第二"), ChatEvent("token", text="大")]
+    assert shown_answers(ScriptedServices(events))[-1] == "第二大"
+
+
+def test_a_replace_event_may_bring_text_of_its_own():
+    events = [
+        ChatEvent("sources"),
+        ChatEvent("token", text="第幾大？"),
+        ChatEvent("replace", text="第"),
+        ChatEvent("token", text="二大"),
+    ]
     assert shown_answers(ScriptedServices(events))[-1] == "第二大"
