@@ -28,6 +28,8 @@ from rag.ui.render import (
 from rag.ui.uploads import discard_uploads, uploaded_paths
 
 PLAIN_CHAT = "（不使用知识库 / plain chat）"
+WARNING_MARK = "⚠️"
+"""Begins what the UI shows instead of an answer or a result when something went wrong."""
 
 
 def build_ui(services: Services, upload_dir: Path) -> gr.Blocks:
@@ -99,7 +101,7 @@ def _respond(
             messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             yield messages, ""
     except ZhikuError as exc:
-        answer = f"⚠️ {exc}"
+        answer = f"{WARNING_MARK} {exc}"
     messages[-1] = {
         "role": "assistant",
         "content": answer_markdown(answer) + sources_html(sources, rewritten),
@@ -108,7 +110,9 @@ def _respond(
 
 
 def history_pairs(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """(question, answer) pairs from the chatbot's messages, without the rendered sources."""
+    """(question, answer) pairs from the chatbot's messages, without the rendered sources;
+    a question that got an error instead of an answer (one too long, say) is left out, so it
+    does not make every later question fail too."""
     pairs: list[tuple[str, str]] = []
     question: str | None = None
     for message in messages:
@@ -116,7 +120,8 @@ def history_pairs(messages: list[dict[str, Any]]) -> list[tuple[str, str]]:
         if message.get("role") == "user":
             question = text
         elif question is not None:
-            pairs.append((question, text))
+            if not text.startswith(WARNING_MARK):
+                pairs.append((question, text))
             question = None
     return pairs
 
@@ -313,7 +318,7 @@ def _result_row(result: FileResult) -> list[Any]:
 
 
 def _warning(exc: ZhikuError) -> str:
-    return f"⚠️ {markdown_text(str(exc))}"
+    return f"{WARNING_MARK} {markdown_text(str(exc))}"
 
 
 __all__ = ["SOURCES_MARK", "build_ui", "history_pairs"]

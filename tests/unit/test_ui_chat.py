@@ -60,3 +60,15 @@ def test_a_replace_event_may_bring_text_of_its_own():
         ChatEvent("token", text="二大"),
     ]
     assert shown_answers(ScriptedServices(events))[-1] == "第二大"
+
+
+def test_a_question_that_failed_is_not_read_as_history():
+    from rag.ui import history_pairs
+
+    messages = [
+        {"role": "user", "content": "太长的问题"},
+        {"role": "assistant", "content": "⚠️ question is longer than MAX_QUERY_CHARS"},
+        {"role": "user", "content": "港口是第幾大？"},
+        {"role": "assistant", "content": "第二大 \\[1\\]"},
+    ]
+    assert history_pairs(messages) == [("港口是第幾大？", "第二大 [1]")]
