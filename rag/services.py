@@ -12,6 +12,7 @@ from rag.concurrency import RequestGate
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.input_limits import check_history, check_query
 from rag.kb.service import KnowledgeBaseService
+from rag.retrievers.answerable import AnswerabilityCheck
 from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
 from rag.settings import Settings
 
@@ -33,6 +34,7 @@ class Services:
             kb=kb,
             top_k=self.settings.answer_top_k,
             score_threshold=self.settings.score_threshold,
+            answerability=answerability_check(self.settings),
         )
 
     def chat(
@@ -66,6 +68,15 @@ class Services:
             answers=answers,
             on_progress=on_progress,
         )
+
+
+def answerability_check(settings: Settings) -> AnswerabilityCheck | None:
+    """The embedding entry's check that a question can be answered at all, if it has one
+    and ANSWERABILITY_CHECK is on."""
+    entry = settings.embedding
+    if entry.answerable_min is None or not settings.answerability_check:
+        return None
+    return AnswerabilityCheck(entry.answerable_min, entry.answerable_coverage_weight)
 
 
 def kb_search_fn(

@@ -85,6 +85,16 @@ class EmbeddingModelEntry(_Entry):
         description="Other entries whose vectors this one reproduces (measured: cosine >= 0.99 "
         "and the same hit@k): knowledge bases built with either open with the other.",
     )
+    answerable_min: float | None = Field(
+        default=None,
+        description="The chat answers only when the best cosine + answerable_coverage_weight * "
+        "the share of the question's words in the best chunk reaches this; else it says the "
+        "documents hold no answer (off-topic questions). None: no such check. Measured per "
+        "model: cosines differ between models.",
+    )
+    answerable_coverage_weight: float = Field(
+        default=0.2, ge=0.0, description="Weight of the word coverage in answerable_min's sum."
+    )
 
 
 class LLMModelEntry(_Entry):
@@ -284,6 +294,11 @@ class Settings(BaseModel):
         "(flat), or IVF from 1,000 chunks (ivf).",
     )
     score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    answerability_check: bool = Field(
+        default=True,
+        description="Refuse off-topic questions before asking the model, with the embedding "
+        "entry's answerable_min (entries without one: no check).",
+    )
     use_reranker: bool = Field(
         default=False, description="Rerank the top fused candidates with a cross-encoder."
     )

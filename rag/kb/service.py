@@ -66,9 +66,10 @@ from rag.kb.store import (
     NewChunk,
 )
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
+from rag.retrievers.answerable import Relevance
 from rag.retrievers.fusion import FusionConfig, fuse
 from rag.retrievers.rerank import Reranker
-from rag.retrievers.tokenize import Tokenizer
+from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.vectorstores import IndexPolicy, VectorIndex
 
 FileStatus = Literal["ok", "unchanged", "error"]
@@ -104,6 +105,8 @@ class SearchHit:
     page: int | None
     title_path: str
     score: float
+    dense_score: float | None = None
+    """The chunk's cosine to the query, when dense search found it (see `relevance`)."""
 
 
 @dataclass(frozen=True)
@@ -671,6 +674,7 @@ class KnowledgeBaseService:
             scores = self.reranker.rerank(query, [records[cid].text for cid, _ in scored])
             order = sorted(range(len(scored)), key=lambda i: -scores[i])  # stable on ties
             scored = [(scored[i][0], scores[i]) for i in order[:top_k]]
+        cosines = dict(dense)
         hits = []
         for chunk_id, score in scored:
             if score < score_threshold:
@@ -678,10 +682,27 @@ class KnowledgeBaseService:
             record = records[chunk_id]
             hits.append(
                 SearchHit(
-                    chunk_id, record.text, record.file_name, record.page, record.title_path, score
+                    chunk_id,
+                    record.text,
+                    record.file_name,
+                    record.page,
+                    record.title_path,
+                    score,
+                    cosines.get(chunk_id),
                 )
             )
         return hits
+
+    def relevance(self, kb: str, query: str, hits: list[SearchHit]) -> Relevance:
+        """How well `hits` (this query's results, best first) match it: their best cosine,
+        and the share of the query's words the best one holds (`rag.retrievers.answerable`);
+        the question words of QUESTION_STOPWORDS do not count."""
+        if not hits:
+            return Relevance(0.0, 0.0)
+        cosine = max((h.dense_score for h in hits if h.dense_score is not None), default=0.0)
+        with self._reading(kb) as store:
+            coverage = store.coverage(query, hits[0].text, QUESTION_STOPWORDS)
+        return Relevance(cosine, coverage)
 
     def neighbours(self, kb: str, chunk_id: int, radius: int = 1) -> list[ChunkRecord]:
         """Chunk `chunk_id` and the chunks of the same file within `radius` of it (seq),

@@ -321,6 +321,10 @@ class KnowledgeBaseStore:
         """BM25 search: (chunk id, BM25) pairs best first, and the query's reference score."""
         return self._lexical.search_with_reference(query, k)
 
+    def coverage(self, query: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
+        """The idf-weighted share of the query's words in `text` (`LexicalIndex.coverage`)."""
+        return self._lexical.coverage(query, text, ignore)
+
     # ---- writes ---------------------------------------------------------------------
 
     def put_file(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -10,6 +11,9 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from rag.kb.service import KnowledgeBaseService, SearchHit
+from rag.retrievers.answerable import AnswerabilityCheck
+
+logger = logging.getLogger(__name__)
 
 
 class KnowledgeBaseRetriever(BaseRetriever):
@@ -25,6 +29,9 @@ class KnowledgeBaseRetriever(BaseRetriever):
     """How many chunks to return."""
     score_threshold: float = 0.0
     """Chunks scoring below this are dropped."""
+    answerability: AnswerabilityCheck | None = None
+    """When set, no chunk is returned for a question the knowledge base cannot answer
+    (`rag.retrievers.answerable`): the chat then says so instead of asking the model."""
 
     def _get_relevant_documents(
         self, query: str, *, run_manager: CallbackManagerForRetrieverRun, **kwargs: Any
@@ -36,6 +43,19 @@ class KnowledgeBaseRetriever(BaseRetriever):
         # the chat searches with the model's rewriting of a follow-up question, which may
         # run past MAX_QUERY_CHARS when the question was near it: its beginning is searched
         hits = self.service.search(self.kb, query[:limit], top_k, threshold)
+        check = self.answerability
+        if check is not None and hits:
+            relevance = self.service.relevance(self.kb, query[:limit], hits)
+            if not check.answerable(relevance):
+                logger.info(
+                    "not answerable from %r: cosine %.3f, coverage %.2f (score %.3f < %.3f)",
+                    self.kb,
+                    relevance.cosine,
+                    relevance.coverage,
+                    check.score(relevance),
+                    check.min_score,
+                )
+                return []
         return [hit_to_document(hit) for hit in hits]
 
 

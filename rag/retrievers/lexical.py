@@ -75,6 +75,10 @@ _MAX_SEGMENTS = 16
 _SQL_BATCH = 500
 
 
+COVERAGE_PSEUDO_DOCS = 100
+"""Chunks without a given word added to the count when `LexicalIndex.coverage` weighs it."""
+
+
 @dataclass(frozen=True)
 class LexicalResult:
     """BM25 hits for one query, and the query's reference score for normalizing them.
@@ -505,6 +509,28 @@ class LexicalIndex:
                 if slot is not None:
                     out[int(chunk_id)] = 0.0 if scores is None else float(scores[slot])
             return out
+
+    def coverage(self, query: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
+        """The idf-weighted share of the query's tokens (less `ignore`) that `text` contains;
+        a token the index has never seen weighs as much as the rarest can."""
+        terms = set(self.tokenizer.tokenize(query)) - ignore
+        if not terms:
+            return 0.0
+        present = set(self.tokenizer.tokenize(text))
+        with self._lock:
+            weights = {term: self._coverage_idf(term) for term in terms}
+        total = sum(weights.values())
+        return sum(w for term, w in weights.items() if term in present) / total if total else 0.0
+
+    def _coverage_idf(self, term: str) -> float:
+        """BM25's idf, as if the index also held COVERAGE_PSEUDO_DOCS chunks without the
+        term: in a knowledge base of a few chunks every word it has would otherwise weigh
+        next to nothing against the question's other words, and no question would count as
+        covered; in one of hundreds of chunks the weights hardly change."""
+        n_docs = len(self._slot_of) + COVERAGE_PSEUDO_DOCS
+        term_id = self._vocab.get(term)
+        df = int(self._df[term_id]) if term_id is not None else 0
+        return math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
 
     def _slot_norms(self) -> np.ndarray:
         """`k1 * (1 - b + b * length / avgdl)` per slot, cached until documents change.

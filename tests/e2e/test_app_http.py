@@ -155,6 +155,22 @@ def test_chat_streams_tokens_then_sources(client, filled_kb):
     assert events[-2][1]["sources"][0]["source"] == "observatory.txt"
 
 
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Which team won Super Bowl 50?", "I could not find the answer in the documents."),
+        ("巴吞他尼府是哪个国家中部的一个府？", "资料中没有找到答案。"),
+    ],
+)
+def test_an_off_topic_question_gets_the_not_found_reply_in_its_language(
+    client, filled_kb, question, reply
+):
+    body = {"kb": KB, "query": question, "stream": False}
+    answer = client.post("/api/chat", json=body, timeout=300).json()
+    assert answer["answer"] == reply
+    assert answer["sources"] == []
+
+
 def test_plain_chat_without_kb(client):
     reply = client.post("/api/chat", json={"kb": None, "query": "Say hello.", "stream": False})
     assert reply.status_code == 200

@@ -1,0 +1,46 @@
+"""Does a knowledge base hold the answer at all? Decided before the model is asked.
+
+Small models answer a question about something the documents never mention from what they
+know (the shipped 1.5B refused 1 off-topic question in 5 on the dev set), and relevance
+alone cannot tell such a question from an answerable one: an off-topic question still finds
+passages of the same kind. Two signals together do, on all three dev languages:
+
+* `cosine`: the best dense cosine between the question and a chunk;
+* `coverage`: the share of the question's words, weighted by their rarity (BM25's idf), that
+  the best chunk contains; a word the knowledge base never uses weighs as the rarest, since
+  that is what an off-topic question is about ("巴吞他尼府").
+
+The question is answered only when `cosine + coverage_weight * coverage` reaches `min_score`.
+Cosines are the embedding model's own, so both numbers belong to its entry in
+`embedding_model_dict` (README "Off-topic questions" has the measurements).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How well a knowledge base's best results match a question."""
+
+    cosine: float
+    """The best dense cosine among the results."""
+    coverage: float
+    """The idf-weighted share of the question's words the best result contains, in [0, 1]."""
+
+
+@dataclass(frozen=True)
+class AnswerabilityCheck:
+    """Refuses before generating when the results cannot hold an answer (module doc)."""
+
+    min_score: float
+    """`cosine + coverage_weight * coverage` below this: no answer is attempted."""
+    coverage_weight: float = 0.2
+    """How much the word coverage counts next to the cosine."""
+
+    def score(self, relevance: Relevance) -> float:
+        return relevance.cosine + self.coverage_weight * relevance.coverage
+
+    def answerable(self, relevance: Relevance) -> bool:
+        return self.score(relevance) >= self.min_score
