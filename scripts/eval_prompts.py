@@ -122,6 +122,28 @@ PROMPT_ZH = """資料：
 人名、數字和日期照資料原文寫，然後在方括號中寫出答案所在資料的編號，例如「……[1]」。只有當所有資料都與問題無關時，\
 才回答：资料中没有找到答案"""
 
+# The plain Langchain-Chatchat instruction (answer concisely from the known information,
+# say so when it cannot be answered, make nothing up), asking for the source's number too;
+# in the question's language.
+PROMPT_PLAIN = {
+    "zh": """<指令>根据已知信息，简洁和专业地回答问题，\
+并在答案后用方括号注明所依据资料的编号，例如“……[1]”。\
+如果无法从中得到答案，请说“资料中没有找到答案”，不允许在答案中添加编造成分，\
+答案请使用与问题相同的语言和字体。</指令>
+
+<已知信息>{context}</已知信息>
+
+<问题>{question}</问题>""",
+    "en": """<instruction>Answer the question concisely and professionally from the known \
+information, and give the number of the source it comes from in brackets, e.g. "... [1]". If \
+it cannot be answered from it, say "I could not find the answer in the documents". Add \
+nothing made up.</instruction>
+
+<known_information>{context}</known_information>
+
+<question>{question}</question>""",
+}
+
 # Half the instruction's tokens (first-token time): the same rules, fewer words.
 PROMPT_SHORT = """Sources:
 {context}
@@ -240,6 +262,12 @@ VARIANTS = {
         {"prompt_template": lambda s: {"zh": PROMPT_ZH, "en": s.prompt_templates["en"]}},
     ),
     "short": Variant("short", {"prompt_template": PROMPT_SHORT}),
+    "plain": Variant("plain", {"prompt_template": PROMPT_PLAIN}),
+    "plain-top3": Variant(
+        "plain-top3",
+        {"prompt_template": PROMPT_PLAIN},
+        entry={"vector_search_top_k": 3, "context_token_budget": None},
+    ),
     "retry": Variant("retry", {"retry_prompt_template": PROMPT_NO_REFUSAL, "retry_min_score": 0.0}),
     "no-retry": Variant("no-retry", {"retry_prompt_template": None}),
     "no-echo-retry": Variant("no-echo-retry", {"retry_on_repeated_question": False}),
