@@ -22,7 +22,7 @@ from rag.kb.store import EmbeddingIdentity
 from rag.llms.base import ZhikuLLM
 from rag.retrievers.fusion import FusionConfig
 from rag.retrievers.rerank import Reranker, build_reranker
-from rag.services import Services
+from rag.services import Services, answerability_check
 from rag.settings import Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
@@ -91,6 +91,7 @@ def build_kb_service(
             candidates=settings.search_candidates,
             rerank_top_n=settings.reranker_top_n,
             max_query_chars=settings.max_query_chars,
+            english_stemming=settings.bm25_english_stemming,
         ),
         reranker=reranker,
     )
@@ -156,7 +157,10 @@ def build_services(
             logger.warning("knowledge base %r: %s", report.kb, line)
         for line in report.unresolved:
             logger.error("knowledge base %r: %s", report.kb, line)
-    return Services(settings, kb_service, llm, qa, RequestGate(settings.llm_queue_size))
+    # the threshold is calibrated for the entry's model, not for embeddings passed in
+    answerability = answerability_check(settings) if embeddings is None else None
+    gate = RequestGate(settings.llm_queue_size)
+    return Services(settings, kb_service, llm, qa, gate, answerability)
 
 
 def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:

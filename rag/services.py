@@ -24,6 +24,8 @@ class Services:
     llm: BaseLLM
     qa: QAChain
     llm_gate: RequestGate
+    answerability: AnswerabilityCheck | None = None
+    """Refuses questions the KB cannot answer; calibrated for the embedding entry's model."""
 
     def retriever(self, kb: str) -> KnowledgeBaseRetriever:
         """A retriever over `kb` for chat answers: the LLM's number of sources (its entry's
@@ -34,7 +36,7 @@ class Services:
             kb=kb,
             top_k=self.settings.answer_top_k,
             score_threshold=self.settings.score_threshold,
-            answerability=answerability_check(self.settings),
+            answerability=self.answerability,
         )
 
     def chat(

@@ -288,6 +288,11 @@ class Settings(BaseModel):
     fusion_method: Literal["weighted", "rrf"] = "weighted"
     fusion_dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
     search_candidates: int = Field(default=50, ge=1, le=1000)
+    bm25_english_stemming: bool = Field(
+        default=False,
+        description="Stem English words for BM25 (Snowball); stop words are always dropped. "
+        "Changing it re-indexes the lexical index of each KB on its next use.",
+    )
     vector_index: Literal["auto", "flat", "ivf"] = Field(
         default="auto",
         description="Dense index: exact below 200k chunks and IVF above (auto), always exact "

@@ -121,6 +121,8 @@ class SearchOptions:
     """Fused candidates the reranker (when there is one) reorders."""
     max_query_chars: int | None = None
     """Longer queries are refused (MAX_QUERY_CHARS); None: no limit."""
+    english_stemming: bool = False
+    """BM25 stems English words (BM25_ENGLISH_STEMMING)."""
 
 
 @dataclass(frozen=True)
@@ -183,7 +185,7 @@ class KnowledgeBaseService:
         self.reranker = reranker
         self.ingest = ingest or IngestOptions()
         # one tokenizer (and jieba dictionary, ~70 MB) shared by every open knowledge base
-        self.tokenizer = Tokenizer()
+        self.tokenizer = Tokenizer(stemming=self.search_options.english_stemming)
         self._stores: dict[str, KnowledgeBaseStore] = {}
         # guards which KB folders exist and the open stores (create, delete, swap, open)
         self._lock = threading.RLock()
@@ -539,12 +541,8 @@ class KnowledgeBaseService:
             pieces = self.splitter.split_text(document.page_content)
             for piece in fold_heading_pieces(pieces, heading, self.chunking.title_prefix):
                 text = piece
-                if (
-                    self.chunking.title_prefix
-                    and title_path
-                    and not _starts_with_line(piece, heading)
-                ):
-                    text = f"{title_path}\n{piece}"
+                if self.chunking.title_prefix and title_path:
+                    text = _with_title_path(piece, title_path, heading)
                 extra = {
                     k: v
                     for k, v in document.metadata.items()
@@ -751,9 +749,12 @@ def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> 
     return folded
 
 
-def _starts_with_line(text: str, line: str) -> bool:
-    """Is `line` the first line of `text` (a section's heading line kept in its text)?"""
-    return text.partition("\n")[0].strip() == line
+def _with_title_path(piece: str, title_path: str, heading: str) -> str:
+    """`piece` headed by its title path; a piece whose first line is its own heading gets
+    only the parent headings in front of that line (the heading is not written twice)."""
+    if piece.partition("\n")[0].strip() == heading:
+        return title_path[: -len(heading)] + piece.lstrip()
+    return f"{title_path}\n{piece}"
 
 
 def _error(name: str, exc: ZhikuError) -> FileResult:

@@ -5,9 +5,9 @@
 * the text is NFKC-normalized (full-width letters and digits become ASCII) and lower-cased;
 * Latin-script words and numbers are word tokens; a decimal number stays whole
   (``3.2``, ``1987``); other punctuation and whitespace are dropped. With `english` (the
-  default), English stop words are dropped and the other words of ASCII letters stemmed
-  (Snowball, through PyStemmer: ``museums`` and ``museum`` match, ``oxidation`` and
-  ``oxidized`` too), so that a question's words find the document's other forms of them;
+  default), English stop words are dropped; with `stemming` too, the other words of ASCII
+  letters are stemmed (Snowball, through PyStemmer: ``museums`` and ``museum`` match,
+  ``oxidation`` and ``oxidized`` too: BM25_ENGLISH_STEMMING, off by default);
 * a run of CJK characters (Han, kana) gives, by `mode`:
     - ``"bigram"``: its overlapping character bigrams (a one-character run: that character);
     - ``"jieba"``: jieba's `cut_for_search` words;
@@ -147,6 +147,7 @@ class Tokenizer:
         mode: TokenizerMode = DEFAULT_MODE,
         stopwords: frozenset[str] = frozenset(),
         english: bool = True,
+        stemming: bool = False,
         max_jieba_chars: int | None = MAX_JIEBA_CHARS,
     ) -> None:
         """`max_jieba_chars`: see the module doc; None gives jieba whole runs (quadratic in
@@ -158,17 +159,19 @@ class Tokenizer:
         self.mode: TokenizerMode = mode
         self.stopwords = stopwords
         self.english = english
-        """Drop English stop words and stem English words."""
+        """Drop English stop words."""
+        self.stemming = english and stemming
+        """Also stem English words (Snowball)."""
         self.max_jieba_chars = max_jieba_chars
         self._jieba: Any = None
         self._jieba_lock = threading.Lock()
-        self._stem: Callable[[str], str] | None = _english_stemmer() if english else None
+        self._stem: Callable[[str], str] | None = _english_stemmer() if self.stemming else None
 
     @property
     def signature(self) -> str:
         """Identifies what this tokenizer produces: an index built with another is rebuilt."""
         stop = ",".join(sorted(self.stopwords))
-        english = "|en-snowball" if self.english else ""
+        english = ("|en-stop" if self.english else "") + ("|en-snowball" if self.stemming else "")
         return f"v1|{self.mode}|{stop}{english}"
 
     def __call__(self, text: str) -> list[str]:
@@ -181,7 +184,7 @@ class Tokenizer:
             run = match.group("cjk")
             if run is not None:
                 tokens.extend(self._cjk_tokens(run))
-            elif self._stem is not None and match.group("word"):
+            elif self.english and match.group("word"):
                 tokens.extend(self._english(match.group()))
             else:
                 tokens.append(match.group())

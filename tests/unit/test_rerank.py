@@ -227,7 +227,7 @@ def test_documents_that_cannot_be_widened_are_kept_as_they_are():
 
 
 def test_real_chunks_merge_back_into_the_original_text(tmp_path):
-    sentences = [f"第{i}句说的是编号为{i * 7}的事情。" for i in range(60)]
+    sentences = [f"第{i}句说的是编号为{i * 7}的事情。" for i in range(100)]
     body = "".join(sentences)
     docs = {"long.md": f"# 标题\n\n## 小节\n\n{body}\n", "plain.txt": body}
     service = fill(make_service(tmp_path), tmp_path / "d", docs)

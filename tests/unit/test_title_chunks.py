@@ -36,6 +36,7 @@ EN_BODY = " ".join(
         "By the 19th century this tradition had become a festive event, and it continues",
         "today with concerts and fireworks along the river for the whole night.",
     ]
+    * 3
 )
 
 
