@@ -144,6 +144,18 @@ nothing made up.</instruction>
 <question>{question}</question>""",
 }
 
+# Extractive: the answer is the sources' own sentence, so a long answer (CMRC's are often a
+# whole clause) comes back whole instead of paraphrased.
+PROMPT_COPY_SENTENCE = """Sources:
+{context}
+
+Question: {question}
+
+Answer with the sentence of the sources that answers the question, copied exactly as it is \
+written there, then the number of its source in brackets, e.g. "... [1]". Only if none of \
+the sources is about the question, reply: 资料中没有找到答案 (I could not find the answer in \
+the documents)."""
+
 # Half the instruction's tokens (first-token time): the same rules, fewer words.
 PROMPT_SHORT = """Sources:
 {context}
@@ -263,6 +275,7 @@ VARIANTS = {
     ),
     "short": Variant("short", {"prompt_template": PROMPT_SHORT}),
     "plain": Variant("plain", {"prompt_template": PROMPT_PLAIN}),
+    "copy-sentence": Variant("copy-sentence", {"prompt_template": PROMPT_COPY_SENTENCE}),
     "plain-top3": Variant(
         "plain-top3",
         {"prompt_template": PROMPT_PLAIN},
