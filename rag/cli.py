@@ -85,40 +85,61 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
     serve(app, args.host, args.port, settings.shutdown_timeout_s, settings.client_timeout_s)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def cli_parser() -> argparse.ArgumentParser:
+    """`rag kb …` and `rag eval …`. `--kb-root` goes where people type it: before the
+    subcommand (`rag --kb-root DIR kb list`) or after it (`rag kb add NAME PATH --kb-root
+    DIR`)."""
     parser = argparse.ArgumentParser(prog="rag", description="zhiku knowledge bases")
     parser.add_argument("--kb-root", type=Path, default=None, help="default: KB_ROOT_PATH")
-    commands = parser.add_subparsers(dest="group", required=True)
-    kb = commands.add_parser("kb", help="manage knowledge bases").add_subparsers(
-        dest="command", required=True
+    # SUPPRESS: a subcommand's parser leaves kb_root alone unless it is given there, so it
+    # does not overwrite the value given before the subcommand with its default
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--kb-root", type=Path, default=argparse.SUPPRESS, help="default: KB_ROOT_PATH"
     )
-    kb.add_parser("list", help="list knowledge bases")
-    create = kb.add_parser("create", help="create a knowledge base")
-    create.add_argument("name")
-    create.add_argument("--description", default="")
-    kb.add_parser("delete", help="delete a knowledge base").add_argument("name")
-    add = kb.add_parser("add", help="add files or folders (recursive)")
-    add.add_argument("name")
-    add.add_argument("paths", nargs="+", type=Path)
-    remove = kb.add_parser("remove", help="remove documents")
-    remove.add_argument("name")
-    remove.add_argument("files", nargs="+")
-    kb.add_parser("rebuild", help="re-embed a KB from its originals").add_argument("name")
-    kb.add_parser("files", help="list a KB's documents").add_argument("name")
-    check = kb.add_parser("check", help="check (and repair) a KB's consistency")
-    check.add_argument("name")
-    check.add_argument("--no-repair", action="store_true", help="only report")
-    search = kb.add_parser("search", help="search a KB")
-    search.add_argument("name")
-    search.add_argument("query")
-    search.add_argument("--top-k", type=int, default=5)
-    search.add_argument("--json", action="store_true")
-    evaluate = commands.add_parser("eval", help="measure a KB with a questions .jsonl file")
+    commands = parser.add_subparsers(dest="group", required=True)
+    _kb_commands(commands.add_parser("kb", help="manage knowledge bases", parents=[common]), common)
+    evaluate = commands.add_parser(
+        "eval", help="measure a KB with a questions .jsonl file", parents=[common]
+    )
     evaluate.add_argument("--kb", required=True)
     evaluate.add_argument("--questions", required=True, type=Path)
     evaluate.add_argument("--answers", type=int, default=0, help="also answer the first N")
     evaluate.add_argument("--out", type=Path, default=Path("eval_report.json"))
-    args = parser.parse_args(argv)
+    return parser
+
+
+def _kb_commands(group: argparse.ArgumentParser, common: argparse.ArgumentParser) -> None:
+    kb = group.add_subparsers(dest="command", required=True)
+
+    def command(name: str, summary: str) -> argparse.ArgumentParser:
+        return kb.add_parser(name, help=summary, parents=[common])
+
+    command("list", "list knowledge bases")
+    create = command("create", "create a knowledge base")
+    create.add_argument("name")
+    create.add_argument("--description", default="")
+    command("delete", "delete a knowledge base").add_argument("name")
+    add = command("add", "add files or folders (recursive)")
+    add.add_argument("name")
+    add.add_argument("paths", nargs="+", type=Path)
+    remove = command("remove", "remove documents")
+    remove.add_argument("name")
+    remove.add_argument("files", nargs="+")
+    command("rebuild", "re-embed a KB from its originals").add_argument("name")
+    command("files", "list a KB's documents").add_argument("name")
+    check = command("check", "check (and repair) a KB's consistency")
+    check.add_argument("name")
+    check.add_argument("--no-repair", action="store_true", help="only report")
+    search = command("search", "search a KB")
+    search.add_argument("name")
+    search.add_argument("query")
+    search.add_argument("--top-k", type=int, default=5)
+    search.add_argument("--json", action="store_true")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = cli_parser().parse_args(argv)
     try:
         return _run_eval(args) if args.group == "eval" else _run_kb(args)
     except ZhikuError as exc:
@@ -233,3 +254,7 @@ def _run_eval(args: argparse.Namespace) -> int:
     args.out.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), "utf-8")
     print(f"report written to {args.out}")
     return 0
+
+
+if __name__ == "__main__":  # python -m rag.cli, like python -m rag
+    raise SystemExit(main())

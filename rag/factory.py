@@ -170,7 +170,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
 
     from rag.api import (
         UPLOAD_STAGING_DIR,
-        build_router,
+        api_router,
         clear_upload_staging,
         install_docs,
         install_error_handlers,
@@ -191,7 +191,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     install_error_handlers(app)
     clear_upload_staging(services.kb.root)
     upload_dir = gradio_upload_dir(services.kb.root / UPLOAD_STAGING_DIR)
-    app.include_router(build_router(services))
+    app.include_router(api_router(services))
     install_docs(app, services)
     # multipart framing adds a little to the files themselves
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _MULTIPART_SLACK)

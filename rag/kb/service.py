@@ -83,7 +83,8 @@ class FileResult:
     status: FileStatus
     chunks: int = 0
     error: str | None = None
-    http_status: int = 200
+    error_type: type[ZhikuError] | None = None
+    """The class of the error (the kind of failure): the API maps it to a status."""
 
 
 @dataclass(frozen=True)
@@ -758,7 +759,7 @@ def _with_title_path(piece: str, title_path: str, heading: str) -> str:
 
 
 def _error(name: str, exc: ZhikuError) -> FileResult:
-    return FileResult(name, "error", error=str(exc), http_status=exc.http_status)
+    return FileResult(name, "error", error=str(exc), error_type=type(exc))
 
 
 def sha256_of(path: Path) -> str:

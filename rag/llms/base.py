@@ -44,8 +44,6 @@ Message = dict[str, str]
 class ContextWindowExceededError(ZhikuError):
     """The prompt alone does not fit into the model's context window."""
 
-    http_status = 413
-
 
 @dataclass(frozen=True)
 class GenerationSettings:

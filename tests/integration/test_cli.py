@@ -48,6 +48,15 @@ def test_commands_round_trip_with_chinese_names(tmp_path):
     assert "2 added, 0 unchanged, 0 failed" in added.stdout
     listing = rag(kb_root, "list").stdout
     assert "知识库一\t2 docs" in listing
+    after = subprocess.run(  # --kb-root after the subcommand, through python -m rag.cli
+        [sys.executable, "-m", "rag.cli", "kb", "list", "--kb-root", str(kb_root)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert after.returncode == 0, after.stderr
+    assert after.stdout == listing
     assert "公司 简介.md" in rag(kb_root, "files", "知识库一").stdout
     found = json.loads(rag(kb_root, "search", "知识库一", "星河科技哪年成立", "--json").stdout)
     assert found[0]["source"] == "公司 简介.md" and 0 <= found[0]["score"] <= 1

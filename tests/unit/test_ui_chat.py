@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from rag.chains import ChatEvent, Source
-from rag.ui import SOURCES_MARK, _respond
-from rag.ui.render import plain_answer
+from rag.ui.chat_tab import history_pairs, stream_reply
+from rag.ui.render import SOURCES_MARK, plain_answer
 
 
 class ScriptedServices:
@@ -23,7 +23,7 @@ def shown_answers(services, question="港口是第幾大？") -> list[str]:
     """The answer's text as the chat shows it (Markdown escapes undone), sources included."""
     return [
         plain_answer(messages[-1]["content"]) + sources_part(messages[-1]["content"])
-        for messages, _ in _respond(services, question, [], "kb")
+        for messages, _ in stream_reply(services, question, [], "kb")
     ]
 
 
@@ -63,8 +63,6 @@ def test_a_replace_event_may_bring_text_of_its_own():
 
 
 def test_a_question_that_failed_is_not_read_as_history():
-    from rag.ui import history_pairs
-
     messages = [
         {"role": "user", "content": "太长的问题"},
         {"role": "assistant", "content": "⚠️ question is longer than MAX_QUERY_CHARS"},

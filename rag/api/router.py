@@ -1,0 +1,72 @@
+"""All routes under /api: one router per feature, behind the API token, and a last route
+that answers any other path under /api as JSON (404, or 405 naming the allowed methods)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.routing import APIRoute
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
+
+from rag.api.auth import token_checker
+from rag.api.chat.chat_router import chat_router
+from rag.api.docs.docs_router import docs_router
+from rag.api.errors import error_responses
+from rag.api.kbs.kbs_router import kbs_router
+from rag.api.search.search_router import search_router
+from rag.services import Services
+
+API_PREFIX = "/api"
+_ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+def api_router(services: Services) -> APIRouter:
+    router = APIRouter(
+        prefix=API_PREFIX,
+        dependencies=[Depends(token_checker(services))],
+        responses=error_responses(401) if services.settings.api_token else {},
+    )
+    routes: list[APIRoute] = []
+    for feature in (kbs_router, docs_router, search_router, chat_router):
+        feature_router = feature(services)
+        routes += [r for r in feature_router.routes if isinstance(r, APIRoute)]
+        router.include_router(feature_router)
+    _add_fallback(router, routes)
+    return router
+
+
+def _add_fallback(router: APIRouter, routes: list[APIRoute]) -> None:
+    """Last: any other path under /api is answered here as JSON, not by the UI mounted at "/"
+    (a route added after this one would never be reached). `routes`: the API's routes, with
+    their paths below /api."""
+
+    @router.api_route("", methods=_ALL_METHODS, include_in_schema=False)
+    @router.api_route("/{path:path}", methods=_ALL_METHODS, include_in_schema=False)
+    def unknown_route(request: Request) -> None:
+        allowed = _methods_allowed(routes, request)
+        if allowed:
+            raise StarletteHTTPException(
+                405,
+                f"{request.method} is not allowed on {request.url.path}; use {', '.join(allowed)}",
+                headers={"Allow": ", ".join(allowed)},
+            )
+        raise StarletteHTTPException(
+            404, f"no API route {request.url.path}; the routes are listed at /docs"
+        )
+
+
+def _methods_allowed(routes: list[APIRoute], request: Request) -> list[str]:
+    """The methods of the routes whose path matches the request's."""
+    # the request's path as a route below /api sees it, as if /api were a mount
+    scope = {
+        "type": "http",
+        "path": request.scope["path"],
+        "root_path": request.scope.get("root_path", "") + API_PREFIX,
+        "method": request.method,
+    }
+    methods: set[str] = set()
+    for route in routes:
+        match, _ = route.matches(scope)
+        if match is Match.PARTIAL:
+            methods |= route.methods or set()
+    return sorted(methods)

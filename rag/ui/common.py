@@ -1,0 +1,29 @@
+"""What the tabs share: the plain-chat choice, how a failure is shown, the KB pickers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from rag.errors import ZhikuError
+from rag.services import Services
+from rag.ui.render import markdown_text
+
+PLAIN_CHAT = "（不使用知识库 / plain chat）"
+WARNING_MARK = "⚠️"
+"""Begins what the UI shows instead of an answer or a result when something went wrong."""
+
+
+def warning(exc: ZhikuError) -> str:
+    return f"{WARNING_MARK} {markdown_text(str(exc))}"
+
+
+def kb_dropdowns(services: Services, select: str | None = None) -> tuple[Any, Any]:
+    """New choices for the chat tab's KB picker and the knowledge-base tab's, `select`
+    chosen in both when given."""
+    names = [s.name for s in services.kb.list_kbs()]
+    chosen = select if select in names else (names[0] if names else None)
+    chat = gr.update(choices=[PLAIN_CHAT, *names], value=select or PLAIN_CHAT)
+    manage = gr.update(choices=names, value=chosen)
+    return chat, manage
