@@ -491,8 +491,8 @@ def synthetic_texts(n: int, sentences: list[str], seed: int) -> list[str]:
 def hybrid(
     n: int, indexes: dict[str, VectorIndex], queries: np.ndarray, args: argparse.Namespace
 ) -> dict[str, Any]:
+    from rag.lexical.index import LexicalIndex
     from rag.retrievers.fusion import FusionConfig, fuse
-    from rag.retrievers.lexical import LexicalIndex
 
     questions = [
         json.loads(line)["question"]

@@ -42,8 +42,8 @@ from langchain_core.embeddings import FakeEmbeddings
 from rag.errors import ZhikuError
 from rag.kb.service import ChunkingOptions, KnowledgeBaseService
 from rag.kb.store import EmbeddingIdentity
+from rag.lexical.tokenize import MAX_JIEBA_CHARS, Tokenizer
 from rag.loaders import load_file
-from rag.retrievers.tokenize import MAX_JIEBA_CHARS, Tokenizer
 from rag.settings import PROJECT_ROOT, load_settings
 from rag.splitters import build_splitter
 from rag.vectorstores import SizedIndex

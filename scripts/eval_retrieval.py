@@ -322,8 +322,8 @@ def dense_lists(corpus: Corpus, depth: int) -> tuple[list[list[tuple[int, float]
 
 
 def build_lexical(corpus: Corpus, mode: str, stopwords: bool, k1: float, b: float):  # type: ignore[no-untyped-def]
-    from rag.retrievers.lexical import LexicalIndex
-    from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
 
     tokenizer = Tokenizer(mode, QUESTION_STOPWORDS if stopwords else frozenset())  # type: ignore[arg-type]
     index = LexicalIndex(tokenizer=tokenizer, k1=k1, b=b)
@@ -460,8 +460,8 @@ def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
     import random
     import sqlite3
 
-    from rag.retrievers.lexical import LexicalIndex
-    from rag.retrievers.tokenize import Tokenizer
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import Tokenizer
 
     sentences = [
         s for text in corpus_texts for s in re.split(r"(?<=[。！？\n])", text) if s.strip()
@@ -903,8 +903,8 @@ def fuse_all(
 
 def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, object] | None:
     """Print the tables for one chunking; the sparse comparison's results with `--sparse`."""
+    from rag.lexical.tokenize import DEFAULT_MODE
     from rag.retrievers.fusion import FusionConfig
-    from rag.retrievers.tokenize import DEFAULT_MODE
 
     corpus = load_corpus(
         size,

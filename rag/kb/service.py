@@ -65,11 +65,11 @@ from rag.kb.store import (
     KnowledgeBaseStore,
     NewChunk,
 )
+from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.loaders import SUPPORTED_EXTENSIONS, load_file
 from rag.retrievers.answerable import Relevance
 from rag.retrievers.fusion import FusionConfig, fuse
 from rag.retrievers.rerank import Reranker
-from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.vectorstores import IndexPolicy, VectorIndex
 
 FileStatus = Literal["ok", "unchanged", "error"]

@@ -31,8 +31,8 @@ import numpy as np
 
 from rag.atomic import atomic_copy, atomic_move
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
-from rag.retrievers.lexical import LexicalIndex, LexicalResult
-from rag.retrievers.tokenize import Tokenizer
+from rag.lexical.index import LexicalIndex, LexicalResult
+from rag.lexical.tokenize import Tokenizer
 from rag.vectorstores import IndexPolicy, VectorIndex, as_policy
 
 DB_NAME = "kb.sqlite"

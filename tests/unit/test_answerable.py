@@ -7,10 +7,10 @@ from typing import Any
 import pytest
 
 from rag.kb.service import SearchHit
+from rag.lexical.index import LexicalIndex
+from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
 from rag.retrievers.answerable import AnswerabilityCheck, Relevance
 from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
-from rag.retrievers.lexical import LexicalIndex
-from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
 
 CHUNKS = [
     "星河科技公司成立于1987年，总部位于杭州市西湖区。",
