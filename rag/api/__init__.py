@@ -33,8 +33,7 @@ from rag.errors import (
     ZhikuError,
 )
 from rag.kb.names import safe_file_name
-from rag.kb.service import FileResult
-from rag.services import Services
+from rag.services import FileResult, Services
 
 logger = logging.getLogger(__name__)
 

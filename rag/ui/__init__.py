@@ -16,8 +16,7 @@ import gradio as gr
 from rag.chains import Source
 from rag.errors import ZhikuError
 from rag.evaluation import load_questions
-from rag.kb.service import FileResult
-from rag.services import Services
+from rag.services import FileResult, Services
 from rag.ui.render import (
     SOURCES_MARK,
     answer_markdown,
