@@ -202,7 +202,7 @@ def _run_kb(args: argparse.Namespace) -> int:
 def _add(service: object, name: str, paths: list[Path]) -> int:
     from tqdm import tqdm
 
-    from rag.kb.service import KnowledgeBaseService
+    from rag.services import KnowledgeBaseService
 
     assert isinstance(service, KnowledgeBaseService)
     files = sorted(f for p in paths for f in ([p] if p.is_file() else p.rglob("*")) if f.is_file())

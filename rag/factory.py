@@ -17,12 +17,20 @@ from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.embeddings import build_embeddings
-from rag.kb.service import ChunkingOptions, KnowledgeBaseService, SearchOptions
+from rag.ingestion import (
+    Chunker,
+    ChunkingOptions,
+    FileIngestor,
+    IngestionPipeline,
+    IngestOptions,
+    IngestTimings,
+)
+from rag.kb.registry import KnowledgeBaseRegistry
 from rag.kb.store import EmbeddingIdentity
+from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
-from rag.retrievers.fusion import FusionConfig
-from rag.retrievers.rerank import Reranker, build_reranker
-from rag.services import Services, answerability_check
+from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
+from rag.services import KnowledgeBaseService, Services, answerability_check
 from rag.settings import Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
@@ -54,45 +62,61 @@ def offline_environment() -> None:
     transformers_logging.disable_progress_bar()
 
 
+def build_chunker(settings: Settings) -> Chunker:
+    """Documents -> chunks, as CHUNK_SIZE, OVERLAP_SIZE and CHUNK_TITLE_PREFIX say."""
+    splitter = build_splitter(
+        settings.text_splitter,
+        settings.chunk_size,
+        settings.overlap_size,
+        settings.chunk_narrow_char_weight,
+    )
+    return Chunker(splitter, ChunkingOptions(title_prefix=settings.chunk_title_prefix))
+
+
+def search_options(settings: Settings) -> SearchOptions:
+    return SearchOptions(
+        mode=settings.search_mode,
+        fusion=FusionConfig(
+            method=settings.fusion_method,
+            dense_weight=settings.fusion_dense_weight,
+            dense_floor=settings.embedding.score_floor,
+            dense_ceiling=settings.embedding.score_ceiling,
+        ),
+        candidates=settings.search_candidates,
+        rerank_top_n=settings.reranker_top_n,
+        max_query_chars=settings.max_query_chars,
+    )
+
+
 def build_kb_service(
     settings: Settings,
     kb_root: Path | None = None,
     embeddings: Embeddings | None = None,
     reranker: Reranker | None = None,
+    ingest: IngestOptions | None = None,
+    timings: IngestTimings | None = None,
 ) -> KnowledgeBaseService:
     """Pass `embeddings` / `reranker` to use other (e.g. fake) models; the reranker is
-    otherwise the configured one (None when USE_RERANKER is off)."""
+    otherwise the configured one (None when USE_RERANKER is off). `ingest`: how files are
+    batched; `timings`: where the ingest's seconds per stage are added up."""
     embeddings = embeddings or build_embeddings(settings.embedding, settings.embedding_device)
     if reranker is None:
         reranker = build_reranker(settings)
     dimension = len(embeddings.embed_query("dimension probe"))
-    return KnowledgeBaseService(
+    registry = KnowledgeBaseRegistry(
         root=kb_root or settings.kb_root_path,
-        embeddings=embeddings,
         embedding=EmbeddingIdentity(
             settings.embedding_model, dimension, settings.embedding_equivalents
         ),
-        splitter=build_splitter(
-            settings.text_splitter,
-            settings.chunk_size,
-            settings.overlap_size,
-            settings.chunk_narrow_char_weight,
-        ),
         make_index=SizedIndex(settings.vector_index),
-        chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
-        search_options=SearchOptions(
-            mode=settings.search_mode,
-            fusion=FusionConfig(
-                method=settings.fusion_method,
-                dense_weight=settings.fusion_dense_weight,
-                dense_floor=settings.embedding.score_floor,
-                dense_ceiling=settings.embedding.score_ceiling,
-            ),
-            candidates=settings.search_candidates,
-            rerank_top_n=settings.reranker_top_n,
-            max_query_chars=settings.max_query_chars,
-            english_stemming=settings.bm25_english_stemming,
-        ),
+        tokenizer=Tokenizer(stemming=settings.bm25_english_stemming),
+    )
+    pipeline = IngestionPipeline(build_chunker(settings), embeddings, dimension, timings)
+    return KnowledgeBaseService(
+        registry=registry,
+        ingestor=FileIngestor(pipeline, ingest),
+        embeddings=embeddings,
+        search_options=search_options(settings),
         reranker=reranker,
     )
 

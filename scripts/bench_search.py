@@ -491,8 +491,8 @@ def synthetic_texts(n: int, sentences: list[str], seed: int) -> list[str]:
 def hybrid(
     n: int, indexes: dict[str, VectorIndex], queries: np.ndarray, args: argparse.Namespace
 ) -> dict[str, Any]:
-    from rag.retrievers.fusion import FusionConfig, fuse
-    from rag.retrievers.lexical import LexicalIndex
+    from rag.lexical.index import LexicalIndex
+    from rag.retrieval.fusion import FusionConfig, fuse
 
     questions = [
         json.loads(line)["question"]
@@ -662,7 +662,7 @@ def main() -> None:
     if args.reranker == "none":
         args.reranker = None
     else:
-        from rag.retrievers.rerank import CrossEncoderReranker
+        from rag.retrieval.rerank import CrossEncoderReranker
 
         folder = args.reranker
         if folder == "random-base":

@@ -22,7 +22,7 @@ The whole-run baseline is quadratic, so it is timed only up to `--baseline-max` 
 the configured splitter on the same texts (ingest splits a document, then tokenizes chunks).
 
 `--check DIR...` loads every file as the app does (`rag.loaders.load_file`), splits it into
-the app's chunks (`KnowledgeBaseService.chunk_documents`, the configured splitter), and
+the app's chunks (`rag.factory.build_chunker`: the configured splitter and title rule), and
 compares the tokens of every chunk, and of every document stripped to one CJK run, between
 the two; it prints the number that differ (0 means existing lexical indexes are unchanged).
 """
@@ -32,21 +32,16 @@ from __future__ import annotations
 import argparse
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from langchain_core.embeddings import FakeEmbeddings
-
 from rag.errors import ZhikuError
-from rag.kb.service import ChunkingOptions, KnowledgeBaseService
-from rag.kb.store import EmbeddingIdentity
+from rag.factory import build_chunker
+from rag.lexical.tokenize import MAX_JIEBA_CHARS, Tokenizer
 from rag.loaders import load_file
-from rag.retrievers.tokenize import MAX_JIEBA_CHARS, Tokenizer
 from rag.settings import PROJECT_ROOT, load_settings
 from rag.splitters import build_splitter
-from rag.vectorstores import SizedIndex
 
 DEV_CORPUS = PROJECT_ROOT.parent / "shared" / "devset" / "corpus" / "zh_tw"
 RARE_CHARACTER = "\u9fa0"  # a Han character jieba's dictionary does not know
@@ -134,7 +129,7 @@ def check(folders: list[Path], max_jieba_chars: int) -> int:
     """Chunks and stripped documents whose tokens differ between whole runs and pieces."""
     whole = Tokenizer(max_jieba_chars=None)
     pieces = Tokenizer(max_jieba_chars=max_jieba_chars)
-    service = _chunking_service()
+    chunker = build_chunker(load_settings())
     files = chunks = differ = longest = 0
     for path in sorted(p for folder in folders for p in folder.iterdir() if p.is_file()):
         try:
@@ -143,7 +138,7 @@ def check(folders: list[Path], max_jieba_chars: int) -> int:
             print(f"skipped {path.name}: {exc}")
             continue
         files += 1
-        texts = [chunk.text for chunk in service.chunk_documents(documents)]
+        texts = [chunk.text for chunk in chunker.split(documents)]
         chunks += len(texts)
         longest = max(longest, *(len(run) for text in texts for run in _NOT_HAN.split(text)))
         texts.append(_NOT_HAN.sub("", "".join(d.page_content for d in documents)))
@@ -156,19 +151,6 @@ def check(folders: list[Path], max_jieba_chars: int) -> int:
         f"{files} documents stripped to one Han run each: {differ} tokenized differently"
     )
     return differ
-
-
-def _chunking_service() -> KnowledgeBaseService:
-    """A knowledge-base service used only for its chunking (no model is loaded)."""
-    settings = load_settings()
-    return KnowledgeBaseService(
-        root=Path(tempfile.mkdtemp(prefix="bench-tokenize-")),
-        embeddings=FakeEmbeddings(size=8),
-        embedding=EmbeddingIdentity("fake", 8),
-        splitter=build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size),
-        make_index=SizedIndex(settings.vector_index),
-        chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
-    )
 
 
 def main() -> None:

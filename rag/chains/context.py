@@ -16,15 +16,38 @@ chunks meet, so the merged text reads as the original passage.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
 
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from rag.kb.store import ChunkRecord
 from rag.tokens import TokenCounter, estimate_tokens
 
-NeighbourLookup = Callable[[int], Sequence[ChunkRecord]]
+
+class NeighbourChunk(Protocol):
+    """A stored chunk, as far as widening needs it (rag/kb/store.py's `ChunkRecord`)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def seq(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def title_path(self) -> str: ...
+
+
+NeighbourLookup = Callable[[int], Sequence[NeighbourChunk]]
 """chunk id -> that chunk and its neighbours (seq ± 1, same file), in file order."""
+
+
+@runtime_checkable
+class NeighbourSource(Protocol):
+    """A retriever that can find a hit's neighbouring chunks (rag/retrieval's
+    `HybridRetriever`)."""
+
+    def neighbours(self, chunk_id: int, radius: int = 1) -> Sequence[NeighbourChunk]: ...
+
 
 MIN_OVERLAP = 10
 """Shorter suffix/prefix matches are taken as chance (a heading word, a "|"), not overlap."""
@@ -149,19 +172,18 @@ def with_neighbours(
 
 
 def neighbour_lookup(retriever: BaseRetriever) -> NeighbourLookup | None:
-    """How to find a hit's neighbours for `retriever`; None when it is not a knowledge-base
-    retriever (nothing to widen with)."""
-    from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
-
-    if not isinstance(retriever, KnowledgeBaseRetriever):
+    """How to find a hit's neighbours for `retriever`; None when it cannot find them (not a
+    knowledge-base retriever: nothing to widen with)."""
+    if not isinstance(retriever, NeighbourSource):
         return None
-    service, kb = retriever.service, retriever.kb
-    return lambda chunk_id: service.neighbours(kb, chunk_id)
+    return retriever.neighbours
 
 
 __all__ = [
     "MIN_OVERLAP",
+    "NeighbourChunk",
     "NeighbourLookup",
+    "NeighbourSource",
     "merge_overlapping",
     "neighbour_lookup",
     "overlap_length",

@@ -31,8 +31,8 @@ import numpy as np
 
 from rag.atomic import atomic_copy, atomic_move
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
-from rag.retrievers.lexical import LexicalIndex, LexicalResult
-from rag.retrievers.tokenize import Tokenizer
+from rag.lexical.index import LexicalIndex, LexicalResult
+from rag.lexical.tokenize import Tokenizer
 from rag.vectorstores import IndexPolicy, VectorIndex, as_policy
 
 DB_NAME = "kb.sqlite"
@@ -487,7 +487,7 @@ class KnowledgeBaseStore:
         it is renamed into place (True), or it was not and the copy is deleted (False)."""
         name = path.name.removeprefix(STAGED_PREFIX)
         record = files.get(name)
-        if record is not None and _sha256(path) == record.sha256:
+        if record is not None and sha256_of(path) == record.sha256:
             target = path.with_name(name)
             found(
                 f"{name}: stored, original not yet in place: moved",
@@ -546,7 +546,25 @@ class _StoredVectors:
         return ids, vectors.reshape(len(rows), self._dim)
 
 
-def _sha256(path: Path) -> str:
+def read_info(path: Path) -> dict[str, str]:
+    """The info of the knowledge base in folder `path` (its model, description, ...) without
+    opening it: a rebuild reads the description of one built with another embedding model."""
+    db = sqlite3.connect(path / DB_NAME)
+    try:
+        return dict(db.execute("SELECT key, value FROM info").fetchall())
+    finally:
+        db.close()
+
+
+def originals(path: Path) -> list[Path]:
+    """The originals stored in the knowledge base in folder `path`, by name."""
+    return sorted(
+        p for p in (path / CONTENT_DIR).iterdir() if p.is_file() and not p.name.startswith(".")
+    )
+
+
+def sha256_of(path: Path) -> str:
+    """A file's content hash, as the store keeps it: an unchanged file is not added again."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for block in iter(lambda: handle.read(1 << 20), b""):

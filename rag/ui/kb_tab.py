@@ -14,8 +14,7 @@ from typing import Any
 import gradio as gr
 
 from rag.errors import ZhikuError
-from rag.kb.service import FileResult
-from rag.services import Services
+from rag.services import FileResult, Services
 from rag.ui.common import kb_dropdowns, warning
 from rag.ui.render import markdown_text
 from rag.ui.uploads import discard_uploads, uploaded_paths

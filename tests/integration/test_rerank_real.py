@@ -15,7 +15,7 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 
 from rag.errors import ModelUnavailableError
 from rag.factory import build_kb_service
-from rag.retrievers.rerank import CrossEncoderReranker, build_reranker
+from rag.retrieval.rerank import CrossEncoderReranker, build_reranker
 from rag.settings import load_settings, resolve_path
 
 DOCS = {

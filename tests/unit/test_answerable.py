@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from contextlib import nullcontext
 from typing import Any
 
 import pytest
+from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from rag.kb.service import SearchHit
-from rag.retrievers.answerable import AnswerabilityCheck, Relevance
-from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
-from rag.retrievers.lexical import LexicalIndex
-from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
+from rag.kb.store import ChunkRecord
+from rag.lexical.index import LexicalIndex, LexicalResult
+from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
+from rag.retrieval import HybridRetriever
+from rag.retrieval.answerable import AnswerabilityCheck, Relevance
 
 CHUNKS = [
     "星河科技公司成立于1987年，总部位于杭州市西湖区。",
@@ -53,29 +56,48 @@ def test_a_one_chunk_knowledge_base_still_covers_its_own_words():
     assert lexical.coverage("開元寺在哪裡？", text, QUESTION_STOPWORDS) > 0.4
 
 
-class StubService:
-    """A knowledge base whose search and relevance are given."""
+class StubStore:
+    """A knowledge base of one chunk, found with cosine 0.88, whose coverage of any
+    question is given (the `ChunkStore` the retriever reads)."""
 
-    def __init__(self, relevance: Relevance) -> None:
-        self._relevance = relevance
-        self.search_options = type("Options", (), {"max_query_chars": 2000})()
+    def __init__(self, coverage: float) -> None:
+        self._coverage = coverage
+        self._chunk = ChunkRecord(1, "a.md", 0, "正文", None, "", {})
 
-    def search(self, kb: str, query: str, top_k: int, threshold: float) -> list[SearchHit]:
-        return [SearchHit(1, "正文", "a.md", None, "", 0.7, 0.88)]
+    def search(self, query_vector: Any, k: int) -> list[tuple[int, float]]:
+        return [(1, 0.88)]
 
-    def relevance(self, kb: str, query: str, hits: list[SearchHit]) -> Relevance:
-        return self._relevance
+    def lexical_search(self, query: str, k: int) -> LexicalResult:
+        return LexicalResult([(1, 2.0)], 4.0)
+
+    def coverage(self, query: str, text: str, ignore: frozenset[str] = frozenset()) -> float:
+        return self._coverage
+
+    def chunks_by_id(self, ids: Iterable[int]) -> dict[int, ChunkRecord]:
+        return {1: self._chunk} if 1 in set(ids) else {}
+
+    def chunks_of_file(self, name: str) -> list[ChunkRecord]:
+        return [self._chunk]
+
+    def file(self, name: str) -> None:
+        return None
+
+
+def retriever_over(store: StubStore, check: AnswerabilityCheck | None) -> HybridRetriever:
+    return HybridRetriever(
+        kb="kb",
+        open_store=lambda: nullcontext(store),
+        embeddings=DeterministicFakeEmbedding(size=8),
+        top_k=3,
+        answerability=check,
+    )
 
 
 @pytest.mark.parametrize(("coverage", "returned"), [(0.6, 1), (0.1, 0)])
 def test_the_retriever_returns_nothing_for_a_question_it_cannot_answer(coverage, returned):
-    service: Any = StubService(Relevance(0.88, coverage))
-    retriever = KnowledgeBaseRetriever.model_construct(
-        service=service, kb="kb", top_k=3, score_threshold=0.0,
-        answerability=AnswerabilityCheck(0.915),
-    )  # fmt: skip
+    store = StubStore(coverage)
+    retriever = retriever_over(store, AnswerabilityCheck(0.915))
+    [hit] = retriever.search("问题", 3)
+    assert retriever.relevance("问题", [hit]) == Relevance(0.88, coverage)
     assert len(retriever.invoke("问题")) == returned
-    unchecked = KnowledgeBaseRetriever.model_construct(
-        service=service, kb="kb", top_k=3, score_threshold=0.0, answerability=None
-    )
-    assert len(unchecked.invoke("问题")) == 1
+    assert len(retriever_over(store, None).invoke("问题")) == 1

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from rag.retrievers.fusion import FusionConfig, fuse, normalize_dense, normalize_lexical
+from rag.retrieval.fusion import FusionConfig, fuse, normalize_dense, normalize_lexical
 
 RRF = FusionConfig(method="rrf", dense_weight=0.5)
 WEIGHTED = FusionConfig(method="weighted")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from rag.kb.service import fold_heading_pieces
+from rag.ingestion import fold_heading_pieces
 
 
 def test_bare_heading_dropped_when_the_title_prefix_carries_it():

@@ -11,8 +11,9 @@ from pydantic import Field
 
 from rag.errors import ModelUnavailableError
 from rag.factory import build_kb_service
-from rag.kb.service import FileResult, IngestOptions, KnowledgeBaseService
+from rag.ingestion import FileResult, IngestOptions
 from rag.kb.store import KnowledgeBaseStore
+from rag.services import KnowledgeBaseService
 from rag.settings import load_settings
 
 
@@ -30,8 +31,7 @@ class CountingEmbeddings(DeterministicFakeEmbedding):
 
 def make_service(tmp: Path, ingest: IngestOptions) -> tuple[KnowledgeBaseService, list[int]]:
     embeddings = CountingEmbeddings(size=16)
-    service = build_kb_service(load_settings(env={}), tmp / "kbs", embeddings)
-    service.ingest = ingest
+    service = build_kb_service(load_settings(env={}), tmp / "kbs", embeddings, ingest=ingest)
     service.create_kb("kb")
     return service, embeddings.calls
 
@@ -150,8 +150,9 @@ def test_a_crash_before_the_batch_save_is_repaired_from_sqlite(tmp_path: Path, m
     store.close()
     monkeypatch.undo()
 
+    registry = service.registry
     reopened = KnowledgeBaseStore(
-        tmp_path / "kbs" / "kb", service.embedding, service.make_index, service.tokenizer
+        tmp_path / "kbs" / "kb", registry.embedding, registry.make_index, registry.tokenizer
     )
     assert reopened.index_matches_metadata()  # the stale index file was rebuilt on open
     assert sorted(f.name for f in reopened.files()) == ["f1.txt", "f2.txt", "f3.txt", "old.txt"]

@@ -12,7 +12,6 @@ from langchain_core.language_models.fake import FakeStreamingListLLM
 
 from rag.errors import InputTooLongError
 from rag.factory import build_services, create_app
-from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
 from rag.services import Services
 from rag.settings import load_settings
 
@@ -114,6 +113,6 @@ def test_kb_search_refuses_a_long_query(services):
 
 
 def test_retriever_searches_the_beginning_of_a_long_rewritten_question(services):
-    retriever = KnowledgeBaseRetriever(service=services.kb, kb="kb", top_k=3)
+    retriever = services.kb.retriever("kb", top_k=3)
     documents = retriever.invoke("港口的内容" + "。" * 3000)
     assert documents and documents[0].metadata["source"] == "a.md"

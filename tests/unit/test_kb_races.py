@@ -23,7 +23,8 @@ from rag.errors import (
     RebuildFailedError,
 )
 from rag.factory import build_kb_service
-from rag.kb.service import IngestOptions, KnowledgeBaseService
+from rag.ingestion import IngestOptions
+from rag.services import KnowledgeBaseService
 from rag.settings import load_settings
 
 
@@ -84,8 +85,9 @@ class Background(threading.Thread):
 
 def make_service(tmp: Path) -> tuple[KnowledgeBaseService, GatedEmbeddings]:
     embeddings = GatedEmbeddings(size=16)
-    service = build_kb_service(load_settings(env={}), tmp / "kbs", embeddings)
-    service.ingest = IngestOptions(batch_files=2)  # many batches: many chances to cancel
+    # many batches: many chances to cancel
+    ingest = IngestOptions(batch_files=2)
+    service = build_kb_service(load_settings(env={}), tmp / "kbs", embeddings, ingest=ingest)
     return service, embeddings
 
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from rag.retrievers import lexical
-from rag.retrievers.lexical import LexicalIndex
-from rag.retrievers.tokenize import QUESTION_STOPWORDS, Tokenizer
+from rag.lexical import index as lexical
+from rag.lexical.index import LexicalIndex
+from rag.lexical.tokenize import QUESTION_STOPWORDS, Tokenizer
 
 # ---- tokenizer ---------------------------------------------------------------------------
 

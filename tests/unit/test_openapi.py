@@ -8,8 +8,8 @@ import pytest
 from rag import errors
 from rag.api.docs.docs_service import upload_response
 from rag.api.errors import ERROR_STATUS, error_headers, status_of
-from rag.kb.service import FileResult
 from rag.llms.base import ContextWindowExceededError
+from rag.services import FileResult
 from tests.unit.test_api import make_client
 
 # the README's REST table

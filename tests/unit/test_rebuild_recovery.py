@@ -13,8 +13,9 @@ from langchain_core.embeddings import DeterministicFakeEmbedding
 import rag.kb.rebuild as rebuild
 from rag.errors import KnowledgeBaseBusyError
 from rag.factory import build_kb_service
+from rag.ingestion import IngestOptions
 from rag.kb.rebuild import RebuildFolder
-from rag.kb.service import IngestOptions, KnowledgeBaseService
+from rag.services import KnowledgeBaseService
 from rag.settings import load_settings
 
 
@@ -23,9 +24,12 @@ class SimulatedCrash(BaseException):
 
 
 def make_service(root: Path) -> KnowledgeBaseService:
-    service = build_kb_service(load_settings(env={}), root, DeterministicFakeEmbedding(size=16))
-    service.ingest = IngestOptions(batch_files=2)
-    return service
+    return build_kb_service(
+        load_settings(env={}),
+        root,
+        DeterministicFakeEmbedding(size=16),
+        ingest=IngestOptions(batch_files=2),
+    )
 
 
 def write_docs(tmp: Path, names: list[str]) -> list[tuple[str, Path]]:
@@ -94,7 +98,8 @@ def test_a_rebuild_cut_short_anywhere_is_recovered_at_start_up(
 
         return call
 
-    monkeypatch.setattr(service, "embed_passages", crash_on("embed", service.embed_passages))
+    pipeline = service.ingestor.pipeline
+    monkeypatch.setattr(pipeline, "embed", crash_on("embed", pipeline.embed))
     monkeypatch.setattr(rebuild, "_rename", crash_on("rename", rebuild._rename))
     monkeypatch.setattr(RebuildFolder, "remove", crash_on("remove", None))
     with pytest.raises(SimulatedCrash):

@@ -23,10 +23,10 @@ from rag.chains.context import (
 )
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.factory import build_kb_service
-from rag.kb.service import KnowledgeBaseService
 from rag.kb.store import ChunkRecord
-from rag.retrievers.kb_retriever import KnowledgeBaseRetriever, hit_to_document
-from rag.retrievers.rerank import CrossEncoderReranker, Reranker, build_reranker
+from rag.retrieval import hit_to_document
+from rag.retrieval.rerank import CrossEncoderReranker, Reranker, build_reranker
+from rag.services import KnowledgeBaseService
 from rag.settings import load_settings
 
 FRUIT = {
@@ -259,7 +259,7 @@ class ListRetriever(BaseRetriever):
 def test_chain_merges_neighbours_only_when_switched_on(tmp_path):
     sentences = [f"Sentence number {i} mentions the code {i * 7}." for i in range(40)]
     service = fill(make_service(tmp_path), tmp_path / "d", {"a.txt": " ".join(sentences)})
-    retriever = KnowledgeBaseRetriever(service=service, kb="kb", top_k=1)
+    retriever = service.retriever("kb", top_k=1)
     assert neighbour_lookup(retriever) is not None
     assert neighbour_lookup(ListRetriever(documents=[])) is None
     [best] = service.search("kb", "code 133", top_k=1)

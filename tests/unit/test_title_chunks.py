@@ -7,9 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from langchain_core.embeddings import DeterministicFakeEmbedding
 
-from rag.factory import build_kb_service
+from rag.factory import build_chunker
 from rag.loaders import load_file
 from rag.loaders._common import Section
 from rag.loaders._title import carry_title, looks_like_title
@@ -83,21 +82,17 @@ WRITERS: list[Callable[[Path, str, str], Path]] = [
 
 
 @pytest.fixture(scope="module")
-def service(tmp_path_factory):
-    return build_kb_service(
-        load_settings(env={}),
-        tmp_path_factory.mktemp("kbs"),
-        embeddings=DeterministicFakeEmbedding(size=8),
-    )
+def chunker():
+    return build_chunker(load_settings(env={}))
 
 
 @pytest.mark.parametrize("write", WRITERS, ids=lambda w: w.__name__.removeprefix("write_"))
 @pytest.mark.parametrize(("title", "body"), [(TITLE, BODY), (EN_TITLE, EN_BODY)], ids=["zh", "en"])
 def test_no_chunk_is_the_title_alone_and_every_chunk_carries_it(
-    service, tmp_path, write, title, body
+    chunker, tmp_path, write, title, body
 ):
     path = write(tmp_path, title, body)
-    chunks = service.chunk_documents(load_file(path, path.name))
+    chunks = chunker.split(load_file(path, path.name))
     assert len(chunks) >= 2, "the body should need several chunks"
     for chunk in chunks:
         assert chunk.title_path == title

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from rag.retrievers.tokenize import Tokenizer, jieba_pieces
+from rag.lexical.tokenize import Tokenizer, jieba_pieces
 
 # Two paragraphs of real Simplified and Traditional text, punctuation kept.
 TEXT = (

@@ -13,8 +13,7 @@ from pydantic import BaseModel, Field
 from rag.api.errors import status_of
 from rag.errors import FileTooLargeError, ZhikuError
 from rag.kb.names import safe_file_name
-from rag.kb.service import FileResult
-from rag.services import Services
+from rag.services import FileResult, Services
 
 
 class FileOutcome(BaseModel):

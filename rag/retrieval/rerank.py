@@ -2,9 +2,9 @@
 
 The first stage (dense + BM25, fused) is fast but judges query and chunk separately; a
 cross-encoder (e.g. BAAI/bge-reranker-base) attends over both at once and orders the top
-candidates better, at the cost of one model pass per candidate. `KnowledgeBaseService.search`
-reranks the top RERANKER_TOP_N fused candidates when USE_RERANKER is on; the score then shown
-is the reranker's, mapped to [0, 1].
+candidates better, at the cost of one model pass per candidate. `HybridRetriever.search`
+(hybrid.py) reranks the top RERANKER_TOP_N fused candidates when USE_RERANKER is on; the
+score then shown is the reranker's, mapped to [0, 1].
 
 Scores: a model with one output (the usual reranker) gives a logit, mapped by a sigmoid; a
 model with several outputs (a classifier such as an NLI-style "relevant / not relevant"

@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.retrievers.tokenize import Tokenizer
+from rag.lexical.tokenize import Tokenizer
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS lex_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -241,14 +241,7 @@ class LexicalIndex:
         if not chunk_ids:
             self.remove(remove)
             return
-        counted = [Counter(self.tokenizer.tokenize(text)) for text in texts]  # the slow part
-        keys = [term for counts in counted for term in counts]
-        tfs = np.fromiter(
-            (tf for counts in counted for tf in counts.values()), dtype=np.int64, count=len(keys)
-        )
-        n_terms = np.fromiter((len(c) for c in counted), dtype=np.int64, count=len(counted))
-        lengths = [sum(counts.values()) for counts in counted]
-        tfs16 = np.minimum(tfs, _TF_MAX).astype(_TF_DTYPE)
+        keys, tfs16, n_terms, lengths = self._count_terms(texts)  # the slow part
         with self._lock:
             vocab = self._vocab
             new_terms = sorted({term for term in keys if term not in vocab})
@@ -288,6 +281,20 @@ class LexicalIndex:
             )
             self._delta_size += len(term_ids)
             self._maybe_merge()
+
+    def _count_terms(
+        self, texts: Sequence[str]
+    ) -> tuple[list[str], np.ndarray, np.ndarray, list[int]]:
+        """Each text's distinct terms, all in one list; their term frequencies (uint16, in
+        the same order); the number of distinct terms per text; each text's length."""
+        counted = [Counter(self.tokenizer.tokenize(text)) for text in texts]
+        keys = [term for counts in counted for term in counts]
+        tfs = np.fromiter(
+            (tf for counts in counted for tf in counts.values()), dtype=np.int64, count=len(keys)
+        )
+        n_terms = np.fromiter((len(c) for c in counted), dtype=np.int64, count=len(counted))
+        lengths = [sum(counts.values()) for counts in counted]
+        return keys, np.minimum(tfs, _TF_MAX).astype(_TF_DTYPE), n_terms, lengths
 
     def remove(self, ids: Iterable[int]) -> None:
         """Drop chunks from the index; ids not in it are ignored."""

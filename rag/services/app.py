@@ -1,4 +1,5 @@
-"""The objects one running zhiku is made of, built once by `rag.factory` and passed in."""
+"""`Services`: the objects one running zhiku is made of, built once by `rag.factory` and
+passed in."""
 
 from __future__ import annotations
 
@@ -11,9 +12,8 @@ from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.input_limits import check_history, check_query
-from rag.kb.service import KnowledgeBaseService
-from rag.retrievers.answerable import AnswerabilityCheck
-from rag.retrievers.kb_retriever import KnowledgeBaseRetriever
+from rag.retrieval import AnswerabilityCheck, HybridRetriever
+from rag.services.knowledge import KnowledgeBaseService
 from rag.settings import Settings
 
 
@@ -27,13 +27,12 @@ class Services:
     answerability: AnswerabilityCheck | None = None
     """Refuses questions the KB cannot answer; calibrated for the embedding entry's model."""
 
-    def retriever(self, kb: str) -> KnowledgeBaseRetriever:
+    def retriever(self, kb: str) -> HybridRetriever:
         """A retriever over `kb` for chat answers: the LLM's number of sources (its entry's
         `vector_search_top_k`, else VECTOR_SEARCH_TOP_K) and the score threshold."""
         self.kb.store(kb)  # a missing KB is a 404 now, not an empty answer later
-        return KnowledgeBaseRetriever(
-            service=self.kb,
-            kb=kb,
+        return self.kb.retriever(
+            kb,
             top_k=self.settings.answer_top_k,
             score_threshold=self.settings.score_threshold,
             answerability=self.answerability,

@@ -1,0 +1,195 @@
+"""The knowledge-base service: what the UI, the API and the CLI call to change or search
+knowledge bases, by name.
+
+It only puts the components together: the registry of knowledge bases and their stores
+(rag/kb/registry.py), adding files to a store (rag/ingestion/files.py) and the retriever
+over a store (rag/retrieval/hybrid.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from functools import partial
+from pathlib import Path
+
+from langchain_core.embeddings import Embeddings
+
+from rag.errors import RebuildFailedError
+from rag.ingestion import FileIngestor, FileResult, check_file_type
+from rag.kb.registry import KnowledgeBaseRegistry, KnowledgeBaseSummary
+from rag.kb.store import CheckReport, FileRecord, KnowledgeBaseStore
+from rag.retrieval import (
+    AnswerabilityCheck,
+    HybridRetriever,
+    Relevance,
+    Reranker,
+    SearchHit,
+    SearchOptions,
+)
+from rag.retrieval.store import StoredChunk
+
+
+class KnowledgeBaseService:
+    """Create, fill, search and delete knowledge bases under one root folder."""
+
+    def __init__(
+        self,
+        registry: KnowledgeBaseRegistry,
+        ingestor: FileIngestor,
+        embeddings: Embeddings,
+        search_options: SearchOptions | None = None,
+        reranker: Reranker | None = None,
+    ) -> None:
+        self.registry = registry
+        """The knowledge bases, their stores and locks."""
+        self.ingestor = ingestor
+        """Adds files to a store."""
+        self.embeddings = embeddings
+        """The embedding model (the ingestor's too): it embeds queries."""
+        self.search_options = search_options or SearchOptions()
+        self.reranker = reranker
+
+    @property
+    def root(self) -> Path:
+        return self.registry.root
+
+    # ---- knowledge bases ------------------------------------------------------------
+
+    def list_kbs(self) -> list[KnowledgeBaseSummary]:
+        return self.registry.summaries()
+
+    def summary(self, name: str) -> KnowledgeBaseSummary:
+        return self.registry.describe(name)
+
+    def exists(self, name: str) -> bool:
+        return self.registry.exists(name)
+
+    def create_kb(self, name: str, description: str = "") -> KnowledgeBaseSummary:
+        return self.registry.create(name, description)
+
+    def delete_kb(self, name: str) -> None:
+        """A running rebuild or upload of it is cancelled (it gets 404)."""
+        self.registry.delete(name)
+
+    def store(self, name: str) -> KnowledgeBaseStore:
+        """The open store of KB `name` (404 when there is none)."""
+        return self.registry.open(name)
+
+    def check(self, kb: str, repair: bool = True) -> CheckReport:
+        """Consistency check of one knowledge base (`KnowledgeBaseRegistry.check`)."""
+        return self.registry.check(kb, self._add_into, repair)
+
+    def check_all(self, repair: bool = True) -> list[CheckReport]:
+        return self.registry.check_all(self._add_into, repair)
+
+    def close(self) -> None:
+        self.registry.close()
+
+    # ---- documents ------------------------------------------------------------------
+
+    def add_files(
+        self,
+        kb: str,
+        files: Iterable[tuple[str, Path]],
+        on_progress: Callable[[FileResult], None] | None = None,
+    ) -> list[FileResult]:
+        """Add (or update) each `(display name, path)`; one bad file never stops the others.
+
+        Results come back in the order of `files`; `on_progress` gets each file's result as
+        soon as it is known. 409 while the knowledge base is being rebuilt; 404 when it is
+        deleted meanwhile (the files stored so far go with it).
+        """
+        with self.registry.writing(kb) as turn:
+            return self.ingestor.add(turn.store, files, on_progress, turn.stop)
+
+    @staticmethod
+    def check_file_type(name: str) -> None:
+        check_file_type(name)
+
+    def list_docs(self, kb: str) -> list[dict[str, object]]:
+        with self.registry.reading(kb) as store:
+            return [
+                {"name": f.name, "chunks": f.chunks, "bytes": f.bytes, "updated_at": f.updated_at}
+                for f in store.files()
+            ]
+
+    def doc(self, kb: str, name: str) -> FileRecord | None:
+        """Document `name` of `kb`, or None."""
+        with self.registry.reading(kb) as store:
+            return store.file(name)
+
+    def delete_doc(self, kb: str, name: str) -> None:
+        """Remove one document; 409 while the knowledge base is being rebuilt."""
+        with self.registry.writing(kb) as turn:
+            turn.store.remove_file(name)
+
+    def rebuild_kb(self, kb: str) -> list[FileResult]:
+        """Re-embed every original with the current embedding model, aside, then swap it in
+        (`KnowledgeBaseRegistry.rebuild`). When an original cannot be indexed again, nothing
+        is swapped (RebuildFailedError names it)."""
+        return self.registry.rebuild(kb, self._rebuild_into)
+
+    def _add_into(
+        self, store: KnowledgeBaseStore, files: Sequence[tuple[str, Path]], stop: Callable[[], None]
+    ) -> list[FileResult]:
+        return self.ingestor.add(store, files, None, stop)
+
+    def _rebuild_into(
+        self, store: KnowledgeBaseStore, files: Sequence[tuple[str, Path]], stop: Callable[[], None]
+    ) -> list[FileResult]:
+        """Fill a rebuild's new store; raise when an original cannot be indexed again."""
+        results = self._add_into(store, files, stop)
+        stop()
+        failed = [r for r in results if r.status == "error"]
+        if failed:
+            raise RebuildFailedError(_rebuild_failure(store.name, failed, len(results)))
+        return results
+
+    # ---- search ---------------------------------------------------------------------
+
+    def retriever(
+        self,
+        kb: str,
+        top_k: int = 5,
+        score_threshold: float = 0.0,
+        answerability: AnswerabilityCheck | None = None,
+    ) -> HybridRetriever:
+        """The retriever over knowledge base `kb` (opened at each search)."""
+        return HybridRetriever(
+            kb=kb,
+            open_store=partial(self.registry.reading, kb),
+            embeddings=self.embeddings,
+            options=self.search_options,
+            reranker=self.reranker,
+            top_k=top_k,
+            score_threshold=score_threshold,
+            answerability=answerability,
+        )
+
+    def search(
+        self, kb: str, query: str, top_k: int, score_threshold: float = 0.0
+    ) -> list[SearchHit]:
+        """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1]
+        (`HybridRetriever.search`)."""
+        return self.retriever(kb).search(query, top_k, score_threshold)
+
+    def relevance(self, kb: str, query: str, hits: list[SearchHit]) -> Relevance:
+        """How well `hits` match `query` (`HybridRetriever.relevance`)."""
+        return self.retriever(kb).relevance(query, hits)
+
+    def neighbours(self, kb: str, chunk_id: int, radius: int = 1) -> list[StoredChunk]:
+        """Chunk `chunk_id` and its file's chunks within `radius` of it, in file order."""
+        return self.retriever(kb).neighbours(chunk_id, radius)
+
+
+def _rebuild_failure(name: str, failed: list[FileResult], total: int) -> str:
+    shown = "; ".join(f"{r.name}: {r.error}" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more" if len(failed) > 3 else ""
+    return (
+        f"rebuild of {name!r} stopped: {len(failed)} of {total} originals could not be indexed "
+        f"again ({shown}{more}). The knowledge base is unchanged: remove or replace those "
+        "documents, then rebuild again"
+    )
+
+
+__all__ = ["KnowledgeBaseService"]
