@@ -41,6 +41,16 @@ def refusal_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
     return folded
 
 
+def begins_with_refusal(
+    text: str, prefixes: Sequence[str], fold: Callable[[str], str] = str.casefold
+) -> bool:
+    """Whether `text`, leading spaces aside, begins with one of `prefixes`, both folded: what
+    makes a reply the "not found" reply, for the chain's second try and for the scripts that
+    count refusals (see `rag.chains.not_found`)."""
+    lead = fold(text.lstrip())
+    return any(lead.startswith(fold(prefix)) for prefix in prefixes if prefix)
+
+
 class RefusalWatch:
     """Holds back the beginning of a streamed answer while it may still be a "not found"
     reply, so that a refusal is never shown when a second try replaces it.
@@ -52,7 +62,8 @@ class RefusalWatch:
 
     def __init__(self, prefixes: Sequence[str], fold: Callable[[str], str] = str.casefold) -> None:
         self._fold = fold
-        self._prefixes = tuple(fold(p) for p in prefixes if p)
+        self._given = tuple(p for p in prefixes if p)
+        self._prefixes = tuple(fold(p) for p in self._given)
         self._held = ""
         self._decided = not self._prefixes
         self.refused = False
@@ -61,10 +72,10 @@ class RefusalWatch:
         if self._decided:
             return piece
         self._held += piece
-        lead = self._fold(self._held.lstrip())
-        if any(lead.startswith(prefix) for prefix in self._prefixes):
+        if begins_with_refusal(self._held, self._given, self._fold):
             self._decided = self.refused = True
             return ""
+        lead = self._fold(self._held.lstrip())
         if any(prefix.startswith(lead) for prefix in self._prefixes):
             return ""  # may still become a refusal
         self._decided = True
