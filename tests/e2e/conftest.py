@@ -7,7 +7,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,14 +39,20 @@ class RunningApp:
             self.process.wait()
 
 
-def start_app(kb_root: Path, log_path: Path, llm_model: str = "fast") -> RunningApp:
+def start_app(
+    kb_root: Path,
+    log_path: Path,
+    llm_model: str = "fast",
+    env: Mapping[str, str] | None = None,
+) -> RunningApp:
+    """`python app.py` on a free port; `env` adds variables (ZHIKU_* settings) to ours."""
     port = free_port()
-    env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1"}
+    child_env = {**os.environ, "ZHIKU_LLM_MODEL": llm_model, "PYTHONUNBUFFERED": "1", **(env or {})}
     log = open(log_path, "ab")  # noqa: SIM115 - the child process writes to it
     process = subprocess.Popen(
         [sys.executable, "app.py", "--port", str(port), "--kb-root", str(kb_root)],
         cwd=ROOT,
-        env=env,
+        env=child_env,
         stdout=log,
         stderr=subprocess.STDOUT,
     )
