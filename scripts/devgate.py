@@ -304,24 +304,37 @@ def gate_verdict(now: Mapping[str, Mapping], before: Mapping[str, Mapping]) -> V
         if lang not in now or lang not in before:
             violations.append(f"{lang}: not measured in both runs")
             continue
-        if now[lang].get("answered") != before[lang].get("answered"):
-            violations.append(
-                f"{lang}: {now[lang].get('answered')} answered against "
-                f"{before[lang].get('answered')}: not comparable"
-            )
+        violations += [f"{lang}: {m}" for m in _mismatches(now[lang], before[lang])]
         per_lang[lang], regressions = lang_change(now[lang], before[lang])
         violations += [f"{lang}: {r}" for r in regressions]
         notes += _notes(lang, now[lang], before[lang])
+    worse = [lang for lang, change in per_lang.items() if change == "worse"]
+    if worse:
+        status = f"regression on {', '.join(worse)}: keep the stored default"
+        return Verdict(False, status, per_lang, violations, notes)
     if violations:
-        return Verdict(False, "regression: keep the stored default", per_lang, violations, notes)
-    if all(per_lang.get(lang) == "better" for lang in LANGS):
         return Verdict(
-            True, "all three languages improve: may become the default", per_lang, [], notes
+            False, "not comparable: keep the stored default", per_lang, violations, notes
         )
+    if all(per_lang.get(lang) == "better" for lang in LANGS):
+        status = "all three languages improve: may become the default"
+        return Verdict(True, status, per_lang, [], notes)
     same = ", ".join(lang for lang in LANGS if per_lang.get(lang) != "better")
-    return Verdict(
-        False, f"no gain beyond noise on {same}: keep the stored default", per_lang, [], notes
-    )
+    status = f"no gain beyond noise on {same}: keep the stored default"
+    return Verdict(False, status, per_lang, [], notes)
+
+
+def _mismatches(now: Mapping[str, Any], before: Mapping[str, Any]) -> list[str]:
+    """Runs over different question counts do not compare."""
+    return [
+        f"{now.get(key)} {what} against {before.get(key)}: not comparable"
+        for key, what in (
+            ("searched", "searched"),
+            ("answered", "answered"),
+            ("offtopic_asked", "off-topic"),
+        )
+        if now.get(key) != before.get(key)
+    ]
 
 
 def _notes(lang: str, now: Mapping[str, Any], before: Mapping[str, Any]) -> list[str]:

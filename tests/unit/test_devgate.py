@@ -178,6 +178,7 @@ def test_verdict_flags_each_regression_beyond_noise():
         "en: contains 80.0 -> 77.5 (-2.5)",
     ]
     assert verdict.per_lang == {"zh_tw": "better", "zh": "same", "en": "worse"}
+    assert verdict.status.startswith("regression on en")
 
 
 def test_verdict_without_gain_everywhere_keeps_the_default():
@@ -194,7 +195,8 @@ def test_verdict_needs_all_three_languages_and_equal_question_counts():
     verdict = gate_verdict(now, before)
     assert not verdict.passed
     assert "zh_tw: not measured in both runs" in verdict.violations
-    assert any("not comparable" in v for v in verdict.violations)
+    assert "en: 3 answered against 100: not comparable" in verdict.violations
+    assert verdict.status.startswith("not comparable")
 
 
 def test_verdict_notes_off_topic_citations_and_speed():
