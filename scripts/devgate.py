@@ -98,6 +98,7 @@ class StreamedReply:
     restarts: int = 0
     error: str | None = None
     done: bool = False
+    total_s: float | None = None
 
     def feed(self, event: str, data: Mapping[str, Any], now: float) -> None:
         if event == "token":
@@ -183,7 +184,7 @@ def summarize(retrieval: Mapping[str, Any], answered: Sequence[dict], offtopic: 
         "invalid_citations": sum(len(r["invalid_citations"]) for r in replies),
         "replies_with_invalid_citations": sum(bool(r["invalid_citations"]) for r in replies),
         "first_token_p50_s": _median(first_tokens),
-        "answer_p50_s": _median([r["total_s"] for r in answered]),
+        "answer_p50_s": _median([r["total_s"] for r in answered if r["total_s"] is not None]),
         "restarts": sum(r["restarts"] for r in replies),
         "errors": sum(bool(r["error"]) for r in replies),
         "ingest_skipped": bool(retrieval.get("ingest_skipped")),
@@ -481,6 +482,7 @@ def ask(client: Any, kb: str, question: str) -> StreamedReply:
                 reply.feed(event, data, time.monotonic())
     except Exception as exc:  # a timeout or a dropped connection: record it, go on
         reply.error = f"{type(exc).__name__}: {exc}"
+    reply.total_s = time.monotonic() - reply.started
     return reply
 
 
@@ -502,7 +504,7 @@ def answer_row(question: Mapping[str, Any], reply: StreamedReply, scores, settin
         "invalid_citations": invalid_citations(reply.answer, reply.sources),
         "sources": [s.get("source") for s in reply.sources],
         "first_token_s": None if reply.first_token_s is None else round(reply.first_token_s, 3),
-        "total_s": round(time.monotonic() - reply.started, 3),
+        "total_s": None if reply.total_s is None else round(reply.total_s, 3),
         "restarts": reply.restarts,
         "error": reply.error or (None if reply.done else "stream ended without done"),
     }
