@@ -20,6 +20,11 @@ the corpus (about 3 minutes per run saved): right for variants that change only 
 or the answer step. The knowledge base's name carries a hash of the chunking and embedding
 settings, so such a variant gets its own; a change to the loaders' or splitters' *code* is
 not seen: use a fresh root then.
+
+The stored "before" run (the defaults, 100 answers and 50 off-topic questions a language) is
+scripts/devgate/baseline.json; scripts/devgate/chatchat.json is the issue's baseline row,
+the plain Chatchat-style prompt, as a variant (`--variant`; what the settings cannot express
+is listed in it). Exit status 1 when --compare's verdict is not a pass.
 """
 
 from __future__ import annotations
