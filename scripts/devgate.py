@@ -170,6 +170,7 @@ def summarize(retrieval: Mapping[str, Any], answered: Sequence[dict], offtopic: 
         return None if value is None else round(100 * value, 1)
 
     replies = [*answered, *offtopic]
+    loads = [r["load_1m"] for r in replies if r.get("load_1m") is not None]
     first_tokens = [r["first_token_s"] for r in answered if r["first_token_s"] is not None]
     return {
         "hit@1": points("hit@1"),
@@ -193,7 +194,9 @@ def summarize(retrieval: Mapping[str, Any], answered: Sequence[dict], offtopic: 
         "restarts": sum(r["restarts"] for r in replies),
         "errors": sum(bool(r["error"]) for r in replies),
         "ingest_skipped": bool(retrieval.get("ingest_skipped")),
-        "load_1m": [retrieval.get("loadavg_1m_at_start"), retrieval.get("loadavg_1m_at_end")],
+        # the machine is shared: the 1-minute load while the answers were asked, per reply
+        "load_1m_mean": round(statistics.mean(loads), 2) if loads else None,
+        "load_1m_max": max(loads) if loads else None,
     }
 
 
@@ -245,7 +248,8 @@ def lang_table(lang: str, now: Mapping[str, Any], variant: str, before: Mapping 
     head = (
         f"### {lang} — {variant}\n\n"
         f"{now['searched']} questions searched, {now['answered']} answered, "
-        f"{now['offtopic_asked']} off-topic; load {now['load_1m']}"
+        f"{now['offtopic_asked']} off-topic; 1-min load while answering: mean "
+        f"{now.get('load_1m_mean')}, max {now.get('load_1m_max')}"
         + (" (ingest skipped: KB reused)" if now.get("ingest_skipped") else "")
         + "\n\n"
     )
@@ -511,6 +515,7 @@ def answer_row(question: Mapping[str, Any], reply: StreamedReply, scores, settin
         "first_token_s": None if reply.first_token_s is None else round(reply.first_token_s, 3),
         "total_s": None if reply.total_s is None else round(reply.total_s, 3),
         "restarts": reply.restarts,
+        "load_1m": round(os.getloadavg()[0], 2),
         "error": reply.error or (None if reply.done else "stream ended without done"),
     }
 
@@ -574,7 +579,6 @@ def run_language(lang: str, app_url: str, harness: ModuleType, args, settings) -
         refused = ask_all(
             client, kb, offtopic, settings, lambda q, a: None, details, f"{lang} off-topic"
         )
-    retrieval["loadavg_1m_at_end"] = round(os.getloadavg()[0], 2)
     return {"summary": summarize(retrieval, answered, refused), "retrieval": retrieval}
 
 

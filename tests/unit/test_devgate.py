@@ -142,6 +142,13 @@ def test_summary_counts_refusals_citations_and_mixed_replies():
     assert summary["answer_and_refusal"] == 1
     assert summary["invalid_citations"] == 2
     assert summary["first_token_p50_s"] == 2.0  # answerable questions only
+    assert summary["load_1m_mean"] is None  # the rows here carry no load
+
+
+def test_summary_averages_the_load_while_answering():
+    retrieval = {"hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "n_searched": 1}
+    summary = summarize(retrieval, [row(load_1m=2.0)], [row(load_1m=4.0)])
+    assert (summary["load_1m_mean"], summary["load_1m_max"]) == (3.0, 4.0)
 
 
 def figures(hit1=90.0, hit5=95.0, hit10=98.0, contains=80.0, **more) -> dict:
@@ -212,7 +219,7 @@ def test_verdict_notes_off_topic_citations_and_speed():
 
 
 def test_table_shows_values_and_with_a_stored_run_the_changes():
-    now = figures(hit1=88.5, searched=500, offtopic_asked=50, load_1m=[1.0, 2.0])
+    now = figures(hit1=88.5, searched=500, offtopic_asked=50, load_1m_mean=3.2, load_1m_max=5.0)
     plain = lang_table("en", now, "defaults", None)
     assert "| hit@1 | 88.5 |" in plain and "### en — defaults" in plain
     compared = lang_table("en", now, "defaults", figures())
