@@ -995,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if args.bench_open is not None:
-        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0])
+        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0], dataset_of(args.corpus))
         mode = args.tokenizers[0] if args.tokenizers != ["all"] else "bigram"
         bench_open(texts, args.bench_open or [5000, 10000, 100000], mode)
         return 0
