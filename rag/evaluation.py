@@ -16,7 +16,7 @@ import statistics
 import string
 import time
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -168,41 +168,61 @@ def evaluate(
     `search(question, k)` gives (source, text) pairs best first; `answer(question)` the
     model's answer. Both are passed in, so this module needs no UI, API or model.
     """
-    ranks: list[int | None] = []
-    doc_ranks: list[int | None] = []
+    results: list[Sequence[tuple[str, str]]] = []
     latencies: list[float] = []
-    chars: list[int] = []
     for i, q in enumerate(questions):
         started = time.perf_counter()
-        hits = search(q.question, max(KS))
+        results.append(search(q.question, max(KS)))
         latencies.append((time.perf_counter() - started) * 1000)
-        golds = [match_text(a) for a in q.answers]
+        if on_progress:
+            on_progress(i + 1, len(questions))
+    report = score_results(kb, questions, results, latencies)
+    if answer is not None and answers > 0:
+        _score_answers(report, questions[:answers], answer)
+    return report
+
+
+def is_hit(question: EvalQuestion, source: str, text: str) -> bool:
+    """A result from the question's gold document (any, without one) that contains one of
+    its answers."""
+    if not _from_gold_doc(source, question.doc_file):
+        return False
+    normalized = match_text(text)
+    return any(gold and gold in normalized for gold in map(match_text, question.answers))
+
+
+def score_results(
+    kb: str,
+    questions: Sequence[EvalQuestion],
+    results: Sequence[Sequence[tuple[str, str]]],
+    latencies_ms: Sequence[float],
+) -> EvalReport:
+    """The retrieval metrics of each question's results ((source, text) best first, the
+    top 10 counted) and its search time in ms."""
+    ranks: list[int | None] = []
+    doc_ranks: list[int | None] = []
+    chars: list[int] = []
+    for q, hits in zip(questions, results, strict=True):
         rank = doc_rank = None
-        for position, (source, text) in enumerate(hits, 1):
-            in_doc = _from_gold_doc(source, q.doc_file)
-            if in_doc and doc_rank is None:
+        for position, (source, text) in enumerate(hits[: max(KS)], 1):
+            if doc_rank is None and _from_gold_doc(source, q.doc_file):
                 doc_rank = position
-            if in_doc and rank is None and any(g and g in match_text(text) for g in golds):
+            if rank is None and is_hit(q, source, text):
                 rank = position
         ranks.append(rank)
         doc_ranks.append(doc_rank)
         chars.append(sum(len(text) for _, text in hits[:5]))
-        if on_progress:
-            on_progress(i + 1, len(questions))
     n = len(questions)
-    report = EvalReport(
+    return EvalReport(
         kb=kb,
         questions=n,
         hit_at={k: sum(r is not None and r <= k for r in ranks) / n for k in KS},
         doc_hit_at={k: sum(r is not None and r <= k for r in doc_ranks) / n for k in KS},
         mrr_at_10=sum(1 / r for r in ranks if r is not None and r <= 10) / n,
-        search_p50_ms=_percentile(latencies, 0.5),
-        search_p95_ms=_percentile(latencies, 0.95),
+        search_p50_ms=_percentile(list(latencies_ms), 0.5),
+        search_p95_ms=_percentile(list(latencies_ms), 0.95),
         chars_top5=statistics.mean(chars),
     )
-    if answer is not None and answers > 0:
-        _score_answers(report, questions[:answers], answer)
-    return report
 
 
 def _score_answers(report: EvalReport, questions: list[EvalQuestion], answer: AnswerFn) -> None:

@@ -2,10 +2,13 @@
 
     .venv/bin/python scripts/bench_streaming.py [--llm fast] [--questions 5]
 
-The app is built in this process (real LLM, real embeddings, a small KB) and served by
-uvicorn on a free loopback port; clients in the same process read the stream. One clock for
-all: every character of the answer gets the time the LLM produced it (the chain's LLM
-stream is wrapped), the time the chain handed it on (after the answer processors: the
+The app is built in this process by `rag.factory.build_services` (real LLM, real
+embeddings, a small KB; the chain by `build_qa_chain` from the settings, with the answer
+processors the options pick) and served by uvicorn on a free loopback port; clients in the
+same process read the stream. One clock for all: every character of the answer gets the
+time the LLM produced it (a LangChain callback on the LLM: every streamed piece is
+announced to it), the time the chain handed it on (read from `Services.chat`, the stream
+both routes serve, after the answer processors: the
 answer-script conversion holds back up to 3 characters; for a model reading Traditional
 sources in Simplified, the restoring of copied stretches up to 2 more; a number waits for
 the character after it, to be written as the sources write it; a citation's open bracket
@@ -24,15 +27,18 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
 import httpx
 import uvicorn
-from langchain_core.runnables import RunnableGenerator
+from langchain_core.callbacks import BaseCallbackHandler
 
-from rag.factory import build_services, create_app
+from rag.chains import ChatEvent
+from rag.factory import build_services, create_app, offline_environment
+from rag.llms import build_llm
 from rag.services import Services
 from rag.settings import Settings, load_settings
 
@@ -68,28 +74,46 @@ class CharClock:
         self.times.extend([now] * len(text))
 
 
-def instrument(services: Services) -> tuple[list[CharClock], list[CharClock]]:
-    """Clocks (current answer's, replaced per question) at the LLM and at the chain's output."""
-    produced = [CharClock()]
-    handed_on = [CharClock()]
-    qa = services.qa
+class ProducedClock(BaseCallbackHandler):
+    """The LLM's callback: marks each streamed piece of the current answer (every stage's
+    model output is announced here)."""
 
-    def timed(pieces: Iterator[str]) -> Iterator[str]:
-        for piece in pieces:
-            produced[0].mark(piece)
-            yield piece
+    def __init__(self) -> None:
+        self.clock = CharClock()
 
-    qa.llm = qa.llm | RunnableGenerator(timed)  # every stage's model output passes here
-    original_stream = qa.stream
+    def on_llm_new_token(self, token: Any, **kwargs: Any) -> None:
+        self.clock.mark(str(token))
 
-    def stream(*args: Any, **kwargs: Any) -> Iterator[Any]:
-        for event in original_stream(*args, **kwargs):
+
+class ClockedServices(Services):
+    """The app's services; the chat stream's tokens (what both routes serve, after the
+    answer processors) are marked on `handed_on` as they leave."""
+
+    handed_on: CharClock
+
+    @classmethod
+    def of(cls, services: Services) -> ClockedServices:
+        clocked = cls(**{f.name: getattr(services, f.name) for f in fields(services)})
+        clocked.handed_on = CharClock()
+        return clocked
+
+    def chat(
+        self, question: str, kb: str | None, history: Sequence[tuple[str, str]] = ()
+    ) -> Iterator[ChatEvent]:
+        for event in super().chat(question, kb, history):
             if event.kind == "token":
-                handed_on[0].mark(event.text)
+                self.handed_on.mark(event.text)
             yield event
 
-    qa.stream = stream  # type: ignore[method-assign]
-    return produced, handed_on
+
+def build_clocked(settings: Settings, kb_root: Path) -> tuple[ClockedServices, ProducedClock]:
+    """The app's services over an LLM that announces its pieces to a `ProducedClock`."""
+    offline_environment()
+    produced = ProducedClock()
+    llm = build_llm(settings)
+    llm.callbacks = [produced]  # a fresh model, before any chain holds it
+    services = build_services(settings, kb_root=kb_root, llm=llm.load())
+    return ClockedServices.of(services), produced
 
 
 def rest_answer(base: str, kb: str, question: str) -> CharClock:
@@ -150,8 +174,8 @@ def summary(values: list[float]) -> dict[str, float]:
 
 def configured(args: argparse.Namespace) -> Settings:
     """The settings with --llm, and the answer processors --read-chinese-as and
-    --numbers-as-generated ask for."""
-    settings = load_settings(LLM_MODEL=args.llm)
+    --numbers-as-generated ask for (LLM_MODEL_DICT's entry overridden)."""
+    settings = load_settings(llm_model=args.llm)
     names = list(settings.answer_processors)
     if args.read_chinese_as == "written" and "simplified_reading" in names:
         names.remove("simplified_reading")
@@ -161,7 +185,7 @@ def configured(args: argparse.Namespace) -> Settings:
         names.remove("source_numbers")
     entry = settings.llm.model_copy(update={"answer_processors": tuple(names)})
     models = {**settings.llm_model_dict, args.llm: entry}
-    return Settings.model_validate({**dict(settings), "llm_model_dict": models})
+    return load_settings(llm_model=args.llm, llm_model_dict=models)
 
 
 def main() -> int:
@@ -184,14 +208,13 @@ def main() -> int:
     args = parser.parse_args()
 
     kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
-    services = build_services(configured(args), kb_root=kb_root)
+    services, produced = build_clocked(configured(args), kb_root)
     services.kb.create_kb("stream")
     docs = kb_root / "docs"
     docs.mkdir()
     for name, text in DOCS.items():
         (docs / name).write_text(text, encoding="utf-8")
     services.kb.add_files("stream", [(p.name, p) for p in sorted(docs.iterdir())])
-    produced, handed_on = instrument(services)
 
     port = free_port()
     server = uvicorn.Server(
@@ -206,11 +229,11 @@ def main() -> int:
     for route, read in (("rest_sse", rest_answer), ("gradio_ui", gradio_answer)):
         route_delays: dict[str, list[float]] = {"conversion": [], "transport": [], "total": []}
         for question in QUESTIONS[: args.questions]:
-            produced[0], handed_on[0] = CharClock(), CharClock()
+            produced.clock, services.handed_on = CharClock(), CharClock()
             received = read(base, "stream", question)
-            route_delays["conversion"] += delays(handed_on[0], produced[0])
-            route_delays["transport"] += delays(received, handed_on[0])
-            route_delays["total"] += delays(received, produced[0])
+            route_delays["conversion"] += delays(services.handed_on, produced.clock)
+            route_delays["transport"] += delays(received, services.handed_on)
+            route_delays["total"] += delays(received, produced.clock)
         results[route] = route_delays
     server.should_exit = True
 

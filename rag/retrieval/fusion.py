@@ -96,22 +96,74 @@ class FusionConfig:
 
 def normalize_dense(cosine: float, config: FusionConfig) -> float:
     """The cosine mapped to [0, 1] (see the module doc)."""
-    return _clip01(_dense_unclipped(cosine, config))
+    return _clip01(dense_component(cosine, config))
 
 
 def normalize_lexical(bm25: float, reference: float, config: FusionConfig) -> float:
     """The BM25 score mapped to [0, 1] (see the module doc)."""
-    return _clip01(_lexical_unclipped(bm25, reference, config))
+    return _clip01(lexical_component(bm25, reference, config))
 
 
-def _dense_unclipped(cosine: float, config: FusionConfig) -> float:
+def dense_component(cosine: float, config: FusionConfig) -> float:
+    """The cosine's dense component before clipping to [0, 1]."""
     return (cosine - config.dense_floor) / (config.dense_ceiling - config.dense_floor)
 
 
-def _lexical_unclipped(bm25: float, reference: float, config: FusionConfig) -> float:
+def lexical_component(bm25: float, reference: float, config: FusionConfig) -> float:
+    """The BM25 score's lexical component before clipping to [0, 1] (0 without a match)."""
     if reference <= 0 or bm25 <= 0:
         return 0.0
     return bm25 / reference / config.lexical_saturation
+
+
+def weighted_ranking(
+    components: Sequence[Mapping[int, float]], weights: Sequence[float], k: int | None = None
+) -> list[tuple[int, float]]:
+    """The weighted sum of any number of signals: (chunk id, score) best first.
+
+    `components[i]` maps chunk ids to signal i's component before clipping (e.g.
+    `dense_component`); a chunk missing from a signal gets 0 for it. score = clip01(sum of
+    w_i * clip01(component_i)), ties ordered by the unclipped sum, then by chunk id: for
+    two signals, the ``"weighted"`` method's ranking.
+    """
+    ranked = []
+    for cid in dict.fromkeys(cid for component in components for cid in component):
+        score, unclipped = _weighted_sum([c.get(cid) for c in components], weights)
+        ranked.append((cid, score, unclipped))
+    ranked.sort(key=lambda item: (-item[1], -item[2], item[0]))
+    return [(cid, score) for cid, score, _ in ranked[:k]]
+
+
+def rrf_ranking(
+    rankings: Sequence[Sequence[int]],
+    weights: Sequence[float],
+    rrf_k: int = 60,
+    k: int | None = None,
+) -> list[tuple[int, float]]:
+    """Weighted reciprocal-rank fusion of any number of rankings (chunk ids best first):
+    (chunk id, raw RRF / its maximum) best first, ties by chunk id; for two rankings with
+    weights w and 1 - w, the ``"rrf"`` method's."""
+    raw = _rrf_sums(rankings, weights, rrf_k)
+    best = sum(weights) / (rrf_k + 1)
+    ranked = sorted(raw.items(), key=lambda item: (-item[1], item[0]))[:k]
+    return [(cid, _clip01(value / best) if best > 0 else 0.0) for cid, value in ranked]
+
+
+def _weighted_sum(values: Sequence[float | None], weights: Sequence[float]) -> tuple[float, float]:
+    """(score, unclipped sum) of the components `values` (None: the signal lacks it)."""
+    score = sum(w * _clip01(v or 0.0) for w, v in zip(weights, values, strict=True))
+    unclipped = sum(w * (v or 0.0) for w, v in zip(weights, values, strict=True))
+    return _clip01(score), unclipped
+
+
+def _rrf_sums(
+    rankings: Sequence[Sequence[int]], weights: Sequence[float], rrf_k: int
+) -> dict[int, float]:
+    raw: dict[int, float] = {}
+    for weight, ranking in zip(weights, rankings, strict=True):
+        for rank, cid in enumerate(ranking, 1):
+            raw[cid] = raw.get(cid, 0.0) + weight / (rrf_k + rank)
+    return raw
 
 
 def fuse(
@@ -150,12 +202,10 @@ def _weighted(
 ) -> list[tuple[FusedHit, float]]:
     """(hit, tie-breaker) pairs; the tie-breaker is the score before clipping."""
     w = {"dense": 1.0, "lexical": 0.0}.get(config.method, config.dense_weight)
-    dense_raw = {cid: _dense_unclipped(c, config) for cid, c in dense_extra.items()}
-    dense_raw.update((cid, _dense_unclipped(c, config)) for cid, c in dense)
-    lexical_raw = {
-        cid: _lexical_unclipped(s, reference, config) for cid, s in lexical_extra.items()
-    }
-    lexical_raw.update((cid, _lexical_unclipped(s, reference, config)) for cid, s in lexical)
+    dense_raw = {cid: dense_component(c, config) for cid, c in dense_extra.items()}
+    dense_raw.update((cid, dense_component(c, config)) for cid, c in dense)
+    lexical_raw = {cid: lexical_component(s, reference, config) for cid, s in lexical_extra.items()}
+    lexical_raw.update((cid, lexical_component(s, reference, config)) for cid, s in lexical)
     if config.method == "dense":
         candidates = [cid for cid, _ in dense]
     elif config.method == "lexical":
@@ -167,9 +217,8 @@ def _weighted(
         d, lx = dense_raw.get(cid), lexical_raw.get(cid)
         d_norm = None if d is None else _clip01(d)
         lx_norm = None if lx is None else _clip01(lx)
-        score = w * (d_norm or 0.0) + (1.0 - w) * (lx_norm or 0.0)
-        unclipped = w * (d or 0.0) + (1.0 - w) * (lx or 0.0)
-        ranked.append((FusedHit(cid, _clip01(score), d_norm, lx_norm), unclipped))
+        score, unclipped = _weighted_sum([d, lx], [w, 1.0 - w])
+        ranked.append((FusedHit(cid, score, d_norm, lx_norm), unclipped))
     return ranked
 
 
@@ -181,10 +230,7 @@ def _rrf(
 ) -> list[tuple[FusedHit, float]]:
     k, w = config.rrf_k, config.dense_weight
     best = 1.0 / (k + 1)  # w / (k + 1) + (1 - w) / (k + 1): first in both lists
-    raw: dict[int, float] = {}
-    for weight, ranking in ((w, dense), (1.0 - w, lexical)):
-        for rank, (cid, _) in enumerate(ranking, 1):
-            raw[cid] = raw.get(cid, 0.0) + weight / (k + rank)
+    raw = _rrf_sums([[cid for cid, _ in dense], [cid for cid, _ in lexical]], [w, 1.0 - w], k)
     dense_norm = {cid: normalize_dense(c, config) for cid, c in dense}
     lexical_norm = {cid: normalize_lexical(s, reference, config) for cid, s in lexical}
     return [
@@ -201,7 +247,11 @@ __all__ = [
     "FusedHit",
     "FusionConfig",
     "FusionMethod",
+    "dense_component",
     "fuse",
+    "lexical_component",
     "normalize_dense",
     "normalize_lexical",
+    "rrf_ranking",
+    "weighted_ranking",
 ]

@@ -6,7 +6,14 @@ from pathlib import Path
 import pytest
 
 from rag.errors import BadRequestError
-from rag.evaluation import EvalQuestion, answer_scores, evaluate, load_questions
+from rag.evaluation import (
+    EvalQuestion,
+    answer_scores,
+    evaluate,
+    is_hit,
+    load_questions,
+    score_results,
+)
 
 
 def test_hits_need_gold_document_and_answer():
@@ -49,3 +56,17 @@ def test_question_file_errors_name_the_line(tmp_path: Path):
     path.write_text(json.dumps({"question": "a", "answers": ["b"]}) + "\n{bad\n", encoding="utf-8")
     with pytest.raises(BadRequestError, match="line 2"):
         load_questions(path)
+
+
+def test_scored_results_are_evaluate_s():
+    """`score_results` scores rankings made elsewhere (scripts/eval_retrieval.py) by the
+    rule `evaluate` applies to a search function's."""
+    questions = [EvalQuestion("q1", ("1987年",), "a.md"), EvalQuestion("q2", ("x",), None)]
+    results = {"q1": [("x.md", "1987年"), ("a.md", "成立于１９８７年")], "q2": [("b.md", "x")]}
+    searched = evaluate("kb", questions, lambda q, k: results[q][:k])
+    scored = score_results("kb", questions, [results["q1"], results["q2"]], [1.0, 2.0])
+    assert scored.hit_at == searched.hit_at and scored.mrr_at_10 == searched.mrr_at_10
+    assert scored.doc_hit_at == searched.doc_hit_at and scored.search_p50_ms == 1.0
+    assert is_hit(questions[0], "a.md", "成立于 1987年") and not is_hit(
+        questions[0], "x.md", "1987年"
+    )

@@ -6,7 +6,16 @@ import random
 
 import pytest
 
-from rag.retrieval.fusion import FusionConfig, fuse, normalize_dense, normalize_lexical
+from rag.retrieval.fusion import (
+    FusionConfig,
+    dense_component,
+    fuse,
+    lexical_component,
+    normalize_dense,
+    normalize_lexical,
+    rrf_ranking,
+    weighted_ranking,
+)
 
 RRF = FusionConfig(method="rrf", dense_weight=0.5)
 WEIGHTED = FusionConfig(method="weighted")
@@ -129,3 +138,31 @@ def test_config_validation() -> None:
         FusionConfig(dense_floor=0.9, dense_ceiling=0.8)
     with pytest.raises(ValueError):
         FusionConfig(lexical_saturation=0)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_n_signal_rankings_are_fuse_for_two_signals(seed: int) -> None:
+    """`weighted_ranking` / `rrf_ranking` (any number of signals, for evaluations) rank two
+    signals exactly as `fuse` does."""
+    rng = random.Random(seed)
+    dense, lexical = random_lists(rng)
+    reference = rng.uniform(5.0, 40.0)
+    for config in (FusionConfig(dense_weight=rng.uniform(0, 1)), RRF):
+        expected = [(h.chunk_id, h.score) for h in fuse(dense, lexical, reference, config)]
+        w = config.dense_weight
+        if config.method == "rrf":
+            lists = [[c for c, _ in dense], [c for c, _ in lexical]]
+            got = rrf_ranking(lists, [w, 1 - w], config.rrf_k)
+        else:
+            components = [
+                {c: dense_component(s, config) for c, s in dense},
+                {c: lexical_component(s, reference, config) for c, s in lexical},
+            ]
+            got = weighted_ranking(components, [w, 1 - w])
+        assert [c for c, _ in got] == [c for c, _ in expected]
+        assert [s for _, s in got] == pytest.approx([s for _, s in expected])
+
+
+def test_weighted_ranking_of_three_signals() -> None:
+    ranked = weighted_ranking([{1: 1.0, 2: 0.2}, {2: 0.9}, {3: 2.0}], [0.5, 0.3, 0.2], k=2)
+    assert ranked == [(1, pytest.approx(0.5)), (2, pytest.approx(0.37))]
