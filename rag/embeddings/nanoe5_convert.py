@@ -271,6 +271,13 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
     its value with bit 31 set. A node's children sit at `base ^ label` and its leaf at
     `base`, where `base = own position ^ offset`; every base is used by one node only.
     """
+    children, leaf = _byte_trie(keys)
+    return np.asarray(_double_array_units(children, leaf), dtype="<u4")
+
+
+def _byte_trie(keys: Iterable[tuple[bytes, int]]) -> tuple[list[dict[int, int]], list[int | None]]:
+    """The keys as a trie: each node's children by byte, and its value (None: no key ends
+    there); node 0 is the root."""
     children: list[dict[int, int]] = [{}]
     leaf: list[int | None] = [None]
     for key, value in keys:
@@ -286,7 +293,11 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
                 leaf.append(None)
             node = nxt
         leaf[node] = value
+    return children, leaf
 
+
+def _double_array_units(children: list[dict[int, int]], leaf: list[int | None]) -> list[int]:
+    """The trie's units, nodes placed breadth-first each at the first base that fits."""
     units = [0] * 256
     used = bytearray(256)
     used[0] = 1  # the root
@@ -331,7 +342,7 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
             used[child_pos] = 1
             position[children[node][label]] = child_pos
             queue.append(children[node][label])
-    return np.asarray(units, dtype="<u4")
+    return units
 
 
 def _next_free(used: bytearray, start: int, ensure: Callable[[int], None]) -> int:
