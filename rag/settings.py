@@ -341,10 +341,11 @@ class Settings(BaseModel):
         "only repeats the question is then kept).",
     )
     not_found_prefixes: tuple[str, ...] = Field(
-        default=("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"),
-        description="How the prompts' 'not found' reply begins (list each script it may come "
-        "in): such a reply is shown as the app's own 'not found' reply in the question's "
-        "language, and may be asked again (refusal_retry).",
+        default=(),
+        description="How the prompts' 'not found' reply may begin besides the app's own "
+        "wording (rag/chains/not_found.py NOT_FOUND_REPLIES, always recognised); list each "
+        "script it may come in. Such a reply is shown as the app's own 'not found' reply in "
+        "the question's language, and may be asked again (refusal_retry).",
     )
     system_prompt: str = "You are a helpful assistant."
 
