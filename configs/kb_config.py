@@ -108,8 +108,8 @@ the answer, then the number of the source it comes from in brackets, e.g. "... [
 none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
 answer in the documents)."""
 
-# Asked once more when the answer to PROMPT_TEMPLATE is the "not found" reply (it begins with
-# one of NOT_FOUND_PREFIXES) although the best source scores at least RETRY_MIN_SCORE: small
+# Asked once more when the answer to PROMPT_TEMPLATE is the "not found" reply (see
+# NOT_FOUND_PREFIXES) although the best source scores at least RETRY_MIN_SCORE: small
 # models refuse on text that holds the answer, and asked for the source's own phrase they
 # often find it (the 1.5B: 8 of 12 such refusals on dev-set questions 100-199, 70 -> 78 %
 # answered; English check 60 -> 73 %; README "Prompt and context"). The refusal is never
@@ -134,9 +134,12 @@ RETRY_MIN_SCORE = 0.35
 # question has been streamed by then; the chat replaces it with the second try's answer
 # (a "replace" event in the streaming API). False takes "echo_retry" out for every model.
 RETRY_ON_REPEATED_QUESTION = True
-# How the prompts' "not found" reply begins, in each script it may come in: recognised (and
-# shown as the app's own reply in the question's language) in any case and mixed scripts.
-NOT_FOUND_PREFIXES = ["资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"]
+# The "not found" reply the prompts above ask for (资料中没有找到答案 / 資料中沒有找到答案 /
+# I could not find the answer) is the app's own, written once in rag/chains/not_found.py and
+# always recognised (and shown in the question's language) in any case and mixed scripts.
+# A prompt asking for another wording lists how that reply begins, in each script it may
+# come in, e.g. ["无可奉告", "無可奉告"].
+NOT_FOUND_PREFIXES = []
 
 # Used when no knowledge base is chosen (plain chat).
 SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."

@@ -46,9 +46,9 @@ def exposed_without_auth(host: str, settings: Settings) -> str:
     missing = [
         name
         for name, value in (
-            ("API_TOKEN", settings.api_token),
-            ("UI_USERNAME", settings.ui_username),
-            ("UI_PASSWORD", settings.ui_password),
+            ("API_TOKEN", settings.server.api_token),
+            ("UI_USERNAME", settings.server.ui_username),
+            ("UI_PASSWORD", settings.server.ui_password),
         )
         if not value
     ]
@@ -73,16 +73,22 @@ def serve_main(argv: Sequence[str] | None = None) -> None:
         from rag.settings import load_settings
 
         settings = load_settings()
-        if not is_loopback(args.host) and not (settings.auth_configured or args.insecure):
+        if not is_loopback(args.host) and not (settings.server.auth_configured or args.insecure):
             sys.exit(exposed_without_auth(args.host, settings))
         services = build_services(settings, kb_root=args.kb_root)
         app = create_app(services, bind_host=args.host)
     except ZhikuError as exc:
         sys.exit(f"error: {exc}")
-    if args.insecure and not is_loopback(args.host) and not settings.auth_configured:
+    if args.insecure and not is_loopback(args.host) and not settings.server.auth_configured:
         logging.warning("serving on %s WITHOUT authentication (--insecure)", args.host)
     print(f"Running on http://{args.host}:{args.port}", flush=True)
-    serve(app, args.host, args.port, settings.shutdown_timeout_s, settings.client_timeout_s)
+    serve(
+        app,
+        args.host,
+        args.port,
+        settings.server.shutdown_timeout_s,
+        settings.server.client_timeout_s,
+    )
 
 
 def cli_parser() -> argparse.ArgumentParser:
@@ -248,7 +254,7 @@ def _run_eval(args: argparse.Namespace) -> int:
             report = services.evaluate(args.kb, questions, args.answers, progress)
         else:
             service = build_kb_service(settings, args.kb_root)
-            search = kb_search_fn(service, args.kb, settings.score_threshold)
+            search = kb_search_fn(service, args.kb, settings.retrieval.score_threshold)
             report = evaluate(args.kb, questions, search, on_progress=progress)
     print(report.markdown())
     args.out.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=2), "utf-8")

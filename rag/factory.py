@@ -29,9 +29,10 @@ from rag.kb.registry import KnowledgeBaseRegistry
 from rag.kb.store import EmbeddingIdentity
 from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
+from rag.llms.setup import LLMSetup
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
 from rag.services import KnowledgeBaseService, Services, answerability_check
-from rag.settings import Settings
+from rag.settings import ChunkingSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import SizedIndex
@@ -62,29 +63,29 @@ def offline_environment() -> None:
     transformers_logging.disable_progress_bar()
 
 
-def build_chunker(settings: Settings) -> Chunker:
-    """Documents -> chunks, as CHUNK_SIZE, OVERLAP_SIZE and CHUNK_TITLE_PREFIX say."""
+def build_chunker(settings: Settings | ChunkingSettings) -> Chunker:
+    """Documents -> chunks, as CHUNK_SIZE, OVERLAP_SIZE and CHUNK_TITLE_PREFIX say (the
+    chunking section, or the settings holding it)."""
+    chunking = settings.chunking if isinstance(settings, Settings) else settings
     splitter = build_splitter(
-        settings.text_splitter,
-        settings.chunk_size,
-        settings.overlap_size,
-        settings.chunk_narrow_char_weight,
+        chunking.splitter, chunking.size, chunking.overlap, chunking.narrow_char_weight
     )
-    return Chunker(splitter, ChunkingOptions(title_prefix=settings.chunk_title_prefix))
+    return Chunker(splitter, ChunkingOptions(title_prefix=chunking.title_prefix))
 
 
 def search_options(settings: Settings) -> SearchOptions:
+    retrieval, embedding = settings.retrieval, settings.models.embedding
     return SearchOptions(
-        mode=settings.search_mode,
+        mode=retrieval.mode,
         fusion=FusionConfig(
-            method=settings.fusion_method,
-            dense_weight=settings.fusion_dense_weight,
-            dense_floor=settings.embedding.score_floor,
-            dense_ceiling=settings.embedding.score_ceiling,
+            method=retrieval.fusion_method,
+            dense_weight=retrieval.fusion_dense_weight,
+            dense_floor=embedding.score_floor,
+            dense_ceiling=embedding.score_ceiling,
         ),
-        candidates=settings.search_candidates,
-        rerank_top_n=settings.reranker_top_n,
-        max_query_chars=settings.max_query_chars,
+        candidates=retrieval.candidates,
+        rerank_top_n=retrieval.reranker.top_n,
+        max_query_chars=settings.server.max_query_chars,
     )
 
 
@@ -99,19 +100,20 @@ def build_kb_service(
     """Pass `embeddings` / `reranker` to use other (e.g. fake) models; the reranker is
     otherwise the configured one (None when USE_RERANKER is off). `ingest`: how files are
     batched; `timings`: where the ingest's seconds per stage are added up."""
-    embeddings = embeddings or build_embeddings(settings.embedding, settings.embedding_device)
+    models = settings.models
+    embeddings = embeddings or build_embeddings(models.embedding, models.embedding_device)
     if reranker is None:
-        reranker = build_reranker(settings)
+        reranker = build_reranker(settings.retrieval.reranker, models.embedding_device)
     dimension = len(embeddings.embed_query("dimension probe"))
     registry = KnowledgeBaseRegistry(
-        root=kb_root or settings.kb_root_path,
+        root=kb_root or settings.server.kb_root_path,
         embedding=EmbeddingIdentity(
-            settings.embedding_model, dimension, settings.embedding_equivalents
+            models.embedding_model, dimension, models.embedding_equivalents
         ),
-        make_index=SizedIndex(settings.vector_index),
-        tokenizer=Tokenizer(stemming=settings.bm25_english_stemming),
+        make_index=SizedIndex(settings.retrieval.vector_index),
+        tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
     )
-    pipeline = IngestionPipeline(build_chunker(settings), embeddings, dimension, timings)
+    pipeline = IngestionPipeline(build_chunker(settings.chunking), embeddings, dimension, timings)
     return KnowledgeBaseService(
         registry=registry,
         ingestor=FileIngestor(pipeline, ingest),
@@ -124,9 +126,22 @@ def build_kb_service(
 def context_budget(settings: Settings) -> int:
     """CONTEXT_CHAR_BUDGET (or the LLM entry's own), capped so that prompt + answer fit the
     model's context window."""
-    entry = settings.llm
+    entry = settings.models.llm
     spare = entry.context_window - entry.max_new_tokens - _PROMPT_OVERHEAD_TOKENS
     return max(200, min(settings.answer_char_budget, int(spare * _CHARS_PER_SPARE_TOKEN)))
+
+
+def llm_setup(settings: Settings) -> LLMSetup:
+    """What the LLM backend of LLM_MODEL is built from: its entry, LLM_DEVICE, SYSTEM_PROMPT
+    and the cache folder."""
+    models = settings.models
+    return LLMSetup(
+        name=models.llm_model,
+        entry=models.llm,
+        device=models.llm_device,
+        system_prompt=settings.answer.system_prompt or None,
+        cache_dir=models.cache_dir,
+    )
 
 
 def token_counter(llm: BaseLLM) -> TokenCounter:
@@ -139,22 +154,23 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
     """The QA chain over `llm`, with the LLM entry's answer processors and retry policies
     (ConfigError for a name that is not one: the message lists the valid names)."""
     converter = ScriptConverter()
-    refusals = Refusals(settings.not_found_prefixes)
+    answer = settings.answer
+    refusals = Refusals(answer.not_found_prefixes)
     processors = build_processors(settings.answer_processors, ProcessorTools(converter, refusals))
     retry = RetryOptions(
-        settings.retry_prompt_templates or {},  # no template: no policies either
-        settings.retry_min_score,
+        answer.retry_prompt_templates or {},  # no template: no policies either
+        answer.retry_min_score,
         refusals,
         script_fold(converter),
     )
     policies = build_retry_policies(settings.retry_policies, retry)
     return QAChain(
         llm=llm,
-        prompt_template=settings.prompt_templates,
+        prompt_template=answer.prompt_templates,
         context_char_budget=context_budget(settings),
-        history_len=settings.llm_history_len,
-        merge_neighbours=settings.merge_neighbours,
-        context_token_budget=settings.llm.context_token_budget,
+        history_len=answer.history_len,
+        merge_neighbours=answer.merge_neighbours,
+        context_token_budget=settings.models.llm.context_token_budget,
         count_tokens=token_counter(llm),
         converter=converter,
         processors=processors,
@@ -173,7 +189,7 @@ def build_services(
     if llm is None:
         from rag.llms import build_llm
 
-        llm = build_llm(settings).load()  # load now: the first question should not wait
+        llm = build_llm(llm_setup(settings)).load()  # load now: the first question should not wait
     qa = build_qa_chain(settings, llm)
     kb_service = build_kb_service(settings, kb_root, embeddings)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving
@@ -183,7 +199,7 @@ def build_services(
             logger.error("knowledge base %r: %s", report.kb, line)
     # the threshold is calibrated for the entry's model, not for embeddings passed in
     answerability = answerability_check(settings) if embeddings is None else None
-    gate = RequestGate(settings.llm_queue_size)
+    gate = RequestGate(settings.server.llm_queue_size)
     return Services(settings, kb_service, llm, qa, gate, answerability)
 
 
@@ -204,7 +220,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     from rag.ui import build_ui
     from rag.ui.uploads import GradioFileGuard
 
-    settings = services.settings
+    server = services.settings.server
     app = FastAPI(
         title="zhiku 知库",
         description="Local knowledge-base question answering.",
@@ -218,20 +234,18 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     app.include_router(api_router(services))
     install_docs(app, services)
     # multipart framing adds a little to the files themselves
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_upload_bytes + _MULTIPART_SLACK)
+    app.add_middleware(BodySizeLimit, max_bytes=server.max_upload_bytes + _MULTIPART_SLACK)
     app.add_middleware(GradioFileGuard, upload_dir=upload_dir)
     app.add_middleware(
         OriginGuard,
-        allowed_hosts=allowed_host_names(bind_host, settings.allowed_hosts),
-        allowed_origins=settings.allowed_origins,
+        allowed_hosts=allowed_host_names(bind_host, server.allowed_hosts),
+        allowed_origins=server.allowed_origins,
     )
     login = None
-    if settings.ui_username and settings.ui_password:
-        login = (settings.ui_username, settings.ui_password.get_secret_value())
+    if server.ui_username and server.ui_password:
+        login = (server.ui_username, server.ui_password.get_secret_value())
     ui = build_ui(services, upload_dir)
-    app = gr.mount_gradio_app(
-        app, ui, path="/", auth=login, max_file_size=settings.max_upload_bytes
-    )
+    app = gr.mount_gradio_app(app, ui, path="/", auth=login, max_file_size=server.max_upload_bytes)
     # Gradio checks that a file value names an upload only once it believes it "launched",
     # which a mounted app never does; GradioFileGuard checks before it, this is a second lock
     ui.has_launched = True

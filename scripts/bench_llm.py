@@ -42,6 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.outputs import LLMResult
 
+from rag.factory import llm_setup
 from rag.llms import ZhikuLLM, build_llm
 from rag.settings import Settings, load_settings
 
@@ -237,7 +238,7 @@ def load(args: argparse.Namespace) -> tuple[str, ZhikuLLM, Any]:
         settings = load_settings(
             llm_device=args.device, **({"llm_model": args.model} if args.model else {})
         )
-    llm = build_llm(settings)
+    llm = build_llm(llm_setup(settings))
     if not isinstance(llm, ZhikuLLM) or llm.backend not in ("gguf", "transformers"):
         raise SystemExit(f"{settings.llm_model}: only the local gguf/transformers backends")
     started = time.perf_counter()

@@ -53,7 +53,7 @@ from rag.chains.script import ScriptConverter
 from rag.evaluation import EvalQuestion, answer_scores, load_questions
 from rag.factory import build_qa_chain, build_services, context_budget
 from rag.llms.base import GENERATION_KEYS
-from rag.settings import LLMModelEntry, Settings, load_settings
+from rag.settings import Settings, load_settings, parse_llm_entry
 
 DEVSET_QUESTIONS = Path("/work/shared/devset/questions/zh_tw.jsonl")
 
@@ -335,9 +335,7 @@ def variant_settings(base: Settings, variant: Variant) -> Settings:
     def value(setting: Setting) -> object:
         return setting(base) if callable(setting) else setting
 
-    entry = LLMModelEntry.model_validate(
-        {**dict(base.llm), **{k: value(v) for k, v in variant.entry.items()}}
-    )
+    entry = parse_llm_entry({**dict(base.llm), **{k: value(v) for k, v in variant.entry.items()}})
     top = {k: value(v) for k, v in variant.settings.items()}
     models = {**base.llm_model_dict, base.llm_model: entry}
     return Settings.model_validate({**dict(base), **top, "llm_model_dict": models})

@@ -14,7 +14,7 @@ from rag.services import Services
 
 def token_checker(services: Services) -> Callable[[Request], None]:
     """A FastAPI dependency requiring the token when one is configured."""
-    token = services.settings.api_token
+    token = services.settings.server.api_token
 
     def check(request: Request) -> None:
         if token is None:

@@ -24,7 +24,7 @@ def api_router(services: Services) -> APIRouter:
     router = APIRouter(
         prefix=API_PREFIX,
         dependencies=[Depends(token_checker(services))],
-        responses=error_responses(401) if services.settings.api_token else {},
+        responses=error_responses(401) if services.settings.server.api_token else {},
     )
     routes: list[APIRoute] = []
     for feature in (kbs_router, docs_router, search_router, chat_router):

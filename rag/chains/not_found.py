@@ -1,10 +1,14 @@
 """The "not found" reply: one text per language, and how a reply is recognised as it.
 
-A reply is the "not found" reply when it begins with one of NOT_FOUND_PREFIXES (what the
-prompts ask the model to reply) or with one of the app's own replies below, in either
-Chinese script and in any case. The chain's second try, its answer processors and the
-scripts that count refusals (`scripts/devgate.py`, `scripts/eval_prompts.py`) all decide
-with `is_not_found` / `Refusals`, so that a measured refusal rate means what the app means.
+NOT_FOUND_REPLIES is the one place the reply is written, per language: what the user is
+shown, and (their beginnings, PROMPT_PREFIXES) what a reply is recognised by. A reply is the
+"not found" reply when it begins with one of PROMPT_PREFIXES or of the configured
+NOT_FOUND_PREFIXES (further beginnings, for a prompt asking for another wording), in either
+Chinese script and in any case. The shipped prompts (configs/kb_config.py, plain text) ask
+for PROMPT_PREFIXES' wording; tests/unit/test_not_found.py checks that they do. The chain's
+second try, its answer processors and the scripts that count refusals (`scripts/devgate.py`,
+`scripts/eval_prompts.py`) all decide with `is_not_found` / `Refusals`, so that a measured
+refusal rate means what the app means.
 
 The user is shown the reply in the language of the question, whether it came from the model
 (the `not_found_reply` answer processor) or from the chain (no sources found).
@@ -27,8 +31,14 @@ NOT_FOUND_REPLIES: Mapping[Language, str] = MappingProxyType(
 )
 """What the user is shown when the documents hold no answer, by the question's language."""
 
-PROMPT_PREFIXES = ("资料中没有找到答案", "資料中沒有找到答案", "I could not find the answer")
-"""NOT_FOUND_PREFIXES' default: how the default prompts' "not found" reply begins."""
+_VARYING_TAIL = " in the documents."
+"""Where the English reply's wording may vary ("... in the sources")."""
+
+PROMPT_PREFIXES = tuple(
+    reply.removesuffix(_VARYING_TAIL).rstrip("。.") for reply in NOT_FOUND_REPLIES.values()
+)
+"""How the "not found" reply begins, per language: NOT_FOUND_REPLIES up to where a model's
+wording may vary. Always recognised; NOT_FOUND_PREFIXES adds to them."""
 
 # The refusal's Traditional characters as their Simplified twins: small models mix the
 # scripts within one reply (the 1.5B wrote 資料中没有找到答案). Character for character, so
@@ -54,12 +64,11 @@ def fold_refusal(text: str) -> str:
 
 
 class Refusals:
-    """Recognises the "not found" reply: `prefixes` (NOT_FOUND_PREFIXES) and the beginnings
-    of NOT_FOUND_REPLIES, folded (see `fold_refusal`)."""
+    """Recognises the "not found" reply: PROMPT_PREFIXES and `prefixes` (NOT_FOUND_PREFIXES),
+    folded (see `fold_refusal`)."""
 
-    def __init__(self, prefixes: Iterable[str] = PROMPT_PREFIXES) -> None:
-        own = (reply.rstrip("。.") for reply in NOT_FOUND_REPLIES.values())
-        given = (prefix.strip() for prefix in (*prefixes, *own))
+    def __init__(self, prefixes: Iterable[str] = ()) -> None:
+        given = (prefix.strip() for prefix in (*PROMPT_PREFIXES, *prefixes))
         self.prefixes = tuple(dict.fromkeys(fold_refusal(p) for p in given if p))
         """How a refusal begins, folded."""
 
@@ -123,12 +132,12 @@ class _Configured(Protocol):
 
 
 def _refusals(settings: _Configured | None) -> Refusals:
-    return Refusals(PROMPT_PREFIXES if settings is None else settings.not_found_prefixes)
+    return Refusals(() if settings is None else settings.not_found_prefixes)
 
 
 def is_not_found(text: str, settings: _Configured | None = None) -> bool:
     """Whether `text` is the "not found" reply (with `settings`, its NOT_FOUND_PREFIXES are
-    recognised; without, the defaults)."""
+    recognised too)."""
     return _refusals(settings).begins(text)
 
 

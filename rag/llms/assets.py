@@ -21,7 +21,7 @@ from importlib import metadata
 from pathlib import Path
 
 from rag.errors import ConfigError, ModelUnavailableError
-from rag.settings import PROJECT_ROOT, LLMModelEntry
+from rag.settings import PROJECT_ROOT, GGUFEntry
 
 _COPY_BLOCK = 4 * 1024 * 1024
 _CONVERTED_MARKER = "zhiku-converted.json"
@@ -164,7 +164,7 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def resolve_gguf_path(entry: LLMModelEntry, cache_dir: Path, name: str | None = None) -> Path:
+def resolve_gguf_path(entry: GGUFEntry, cache_dir: Path, name: str | None = None) -> Path:
     """The GGUF file of `entry`: `local_model_path`, else the file assembled from its parts.
 
     `local_model_path` may name a `.gguf` file or a folder holding exactly one. `name`

@@ -55,7 +55,7 @@ class GenerationSettings:
     repetition_penalty: float
 
     def checked(self) -> GenerationSettings:
-        """Itself, after checking the ranges `LLMModelEntry` also enforces."""
+        """Itself, after checking the ranges the LLM entries (rag.settings) also enforce."""
         problems = []
         if self.max_new_tokens < 1:
             problems.append(f"max_new_tokens must be >= 1 (got {self.max_new_tokens})")

@@ -20,7 +20,8 @@ from rag.errors import ModelUnavailableError
 from rag.llms.assets import pip_install_hint, resolve_gguf_path
 from rag.llms.base import ContextWindowExceededError, GenerationSettings, Message, ZhikuLLM
 from rag.llms.repack import llama_params, repack_enabled
-from rag.settings import LLMModelEntry, Settings
+from rag.llms.setup import LLMSetup
+from rag.settings import GGUFEntry
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -31,7 +32,7 @@ class GGUFLLM(ZhikuLLM):
 
     backend: ClassVar[str] = "gguf"
 
-    entry: LLMModelEntry
+    entry: GGUFEntry
     """The model's entry in LLM_MODEL_DICT (file or part packages, context window...)."""
 
     cache_dir: Path
@@ -47,21 +48,21 @@ class GGUFLLM(ZhikuLLM):
     _model_path: Path | None = PrivateAttr(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> GGUFLLM:
-        """The configured LLM (`settings.llm`), not loaded yet."""
-        entry = settings.llm
+    def from_setup(cls, setup: LLMSetup) -> GGUFLLM:
+        """The LLM of `setup`'s gguf entry, not loaded yet."""
+        entry = setup.entry_as(GGUFEntry)
         if entry.n_gpu_layers is not None:
             n_gpu_layers = entry.n_gpu_layers
         else:
-            device = resolve_device(settings.llm_device)
+            device = resolve_device(setup.device)
             n_gpu_layers = 0 if device == "cpu" else -1
         return cls(
-            model=settings.llm_model,
+            model=setup.name,
             entry=entry,
-            cache_dir=settings.cache_dir,
+            cache_dir=setup.cache_dir,
             n_threads=entry.n_threads or os.cpu_count() or 1,
             n_gpu_layers=n_gpu_layers,
-            system_prompt=settings.system_prompt or None,
+            system_prompt=setup.system_prompt,
             max_new_tokens=entry.max_new_tokens,
             temperature=entry.temperature,
             top_p=entry.top_p,

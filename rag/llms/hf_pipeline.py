@@ -1,6 +1,6 @@
 """The plain `HuggingFacePipeline` route (langchain-huggingface), as an alternative backend.
 
-`build_hf_pipeline(settings)` loads a model folder (or hub id) with transformers, wraps it
+`build_hf_pipeline(setup)` loads a model folder (or hub id) with transformers, wraps it
 in a `text-generation` pipeline and returns a `HuggingFacePipeline` — usable wherever one
 is, e.g. `PromptTemplate.from_template("...{question}") | llm | StrOutputParser()`.
 Choose it with `"backend": "hf_pipeline"` in an LLM_MODEL_DICT entry.
@@ -41,13 +41,14 @@ from rag.devices import resolve_device
 from rag.errors import ModelUnavailableError
 from rag.llms.assets import pip_install_hint
 from rag.llms.base import GENERATION_KEYS, GenerationSettings, StopCutter
+from rag.llms.setup import LLMSetup
 from rag.llms.transformers_backend import (
     _Cancelled,
     _TokenStreamer,
     end_of_turn_ids,
     pick_dtype,
 )
-from rag.settings import Settings
+from rag.settings import HFPipelineEntry
 
 
 class ZhikuHFPipeline(HuggingFacePipeline):
@@ -199,11 +200,11 @@ class ZhikuHFPipeline(HuggingFacePipeline):
         return chunk
 
 
-def build_hf_pipeline(settings: Settings) -> ZhikuHFPipeline:
-    """The configured model (`settings.llm`) as a loaded `HuggingFacePipeline`."""
-    entry = settings.llm
-    name = settings.llm_model
-    device = resolve_device(settings.llm_device)
+def build_hf_pipeline(setup: LLMSetup) -> ZhikuHFPipeline:
+    """The model of `setup`'s hf_pipeline entry as a loaded `HuggingFacePipeline`."""
+    entry = setup.entry_as(HFPipelineEntry)
+    name = setup.name
+    device = resolve_device(setup.device)
     source = entry.model_source()
     if entry.local_model_path and not Path(source).is_dir():
         raise ModelUnavailableError(
@@ -239,7 +240,7 @@ def build_hf_pipeline(settings: Settings) -> ZhikuHFPipeline:
         model_id=source,
         model=name,
         batch_size=1,
-        system_prompt=settings.system_prompt or None,
+        system_prompt=setup.system_prompt,
         generation={
             "max_new_tokens": entry.max_new_tokens,
             "temperature": entry.temperature,

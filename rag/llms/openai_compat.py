@@ -45,7 +45,8 @@ from rag.llms.base import (
     StopCutter,
     ZhikuLLM,
 )
-from rag.settings import Settings
+from rag.llms.setup import LLMSetup
+from rag.settings import OpenAIEntry
 
 logger = logging.getLogger(__name__)
 
@@ -189,10 +190,10 @@ class OpenAICompatLLM(ZhikuLLM):
     _usage_option_refused: bool = PrivateAttr(default=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> OpenAICompatLLM:
-        """The configured LLM (`settings.llm`); no request is made until it is used."""
-        entry = settings.llm
-        name = settings.llm_model
+    def from_setup(cls, setup: LLMSetup) -> OpenAICompatLLM:
+        """The LLM of `setup`'s openai entry; no request is made until it is used."""
+        entry = setup.entry_as(OpenAIEntry)
+        name = setup.name
         api_key = entry.api_key
         if entry.api_key_env:
             value = os.environ.get(entry.api_key_env)
@@ -215,7 +216,7 @@ class OpenAICompatLLM(ZhikuLLM):
             timeout_s=entry.timeout_s,
             stream_usage=entry.stream_usage,
             extra_body=dict(entry.extra_body),
-            system_prompt=settings.system_prompt or None,
+            system_prompt=setup.system_prompt,
             max_new_tokens=entry.max_new_tokens,
             temperature=entry.temperature,
             top_p=entry.top_p,

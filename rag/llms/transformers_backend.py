@@ -27,7 +27,8 @@ from rag.devices import resolve_device
 from rag.errors import ModelUnavailableError
 from rag.llms.assets import pip_install_hint
 from rag.llms.base import ContextWindowExceededError, GenerationSettings, Message, ZhikuLLM
-from rag.settings import LLMModelEntry, Settings
+from rag.llms.setup import LLMSetup
+from rag.settings import TransformersEntry
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +110,7 @@ class TransformersLLM(ZhikuLLM):
 
     backend: ClassVar[str] = "transformers"
 
-    entry: LLMModelEntry
+    entry: TransformersEntry
     """The model's entry in LLM_MODEL_DICT (source, dtype, trust_remote_code...)."""
 
     device: str = "cpu"
@@ -120,14 +121,14 @@ class TransformersLLM(ZhikuLLM):
     _tokenizer: Any = PrivateAttr(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> TransformersLLM:
-        """The configured LLM (`settings.llm`), not loaded yet."""
-        entry = settings.llm
+    def from_setup(cls, setup: LLMSetup) -> TransformersLLM:
+        """The LLM of `setup`'s transformers entry, not loaded yet."""
+        entry = setup.entry_as(TransformersEntry)
         return cls(
-            model=settings.llm_model,
+            model=setup.name,
             entry=entry,
-            device=resolve_device(settings.llm_device),
-            system_prompt=settings.system_prompt or None,
+            device=resolve_device(setup.device),
+            system_prompt=setup.system_prompt,
             max_new_tokens=entry.max_new_tokens,
             temperature=entry.temperature,
             top_p=entry.top_p,

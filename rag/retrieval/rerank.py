@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from rag.errors import ConfigError, ModelUnavailableError
 
 if TYPE_CHECKING:
-    from rag.settings import Settings
+    from rag.settings import Device, RerankerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -136,18 +136,21 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0][:200] if text else "no message"
 
 
-def build_reranker(settings: Settings, **kwargs: Any) -> Reranker | None:
-    """The configured reranker, or None when USE_RERANKER is off.
+def build_reranker(
+    section: RerankerSettings, device: Device = "auto", **kwargs: Any
+) -> Reranker | None:
+    """The reranker `section` (settings.retrieval.reranker) configures, or None when
+    USE_RERANKER is off.
 
-    It runs on EMBEDDING_DEVICE (the same place as the other retrieval model).
+    The factory runs it on EMBEDDING_DEVICE (the same place as the other retrieval model).
     """
-    if not settings.use_reranker:
+    if not section.enabled:
         return None
     from rag.devices import resolve_device
 
-    device = resolve_device(settings.embedding_device, "EMBEDDING_DEVICE")
-    reranker = CrossEncoderReranker(settings.reranker_model, device=device, **kwargs)
-    logger.info("reranker %s loaded on %s", settings.reranker_model, device)
+    resolved = resolve_device(device, "EMBEDDING_DEVICE")
+    reranker = CrossEncoderReranker(section.model, device=resolved, **kwargs)
+    logger.info("reranker %s loaded on %s", section.model, resolved)
     return reranker
 
 

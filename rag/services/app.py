@@ -34,7 +34,7 @@ class Services:
         return self.kb.retriever(
             kb,
             top_k=self.settings.answer_top_k,
-            score_threshold=self.settings.score_threshold,
+            score_threshold=self.settings.retrieval.score_threshold,
             answerability=self.answerability,
         )
 
@@ -47,8 +47,10 @@ class Services:
         when full) and a missing KB (404) surface on the first `next()`, before any event,
         and the slot is released when it is closed.
         """
-        check_query(question, self.settings.max_query_chars, "question")
-        check_history(history, self.settings.llm_history_len, self.settings.max_history_chars)
+        check_query(question, self.settings.server.max_query_chars, "question")
+        check_history(
+            history, self.settings.answer.history_len, self.settings.server.max_history_chars
+        )
         retriever = self.retriever(kb) if kb else None
         with self.llm_gate.slot():
             yield from self.qa.stream(question, retriever, history)
@@ -64,7 +66,7 @@ class Services:
         return evaluate(
             kb,
             questions,
-            search=kb_search_fn(self.kb, kb, self.settings.score_threshold),
+            search=kb_search_fn(self.kb, kb, self.settings.retrieval.score_threshold),
             answer=lambda question: collect_answer(self.chat(question, kb)).text,
             answers=answers,
             on_progress=on_progress,
@@ -74,8 +76,8 @@ class Services:
 def answerability_check(settings: Settings) -> AnswerabilityCheck | None:
     """The embedding entry's check that a question can be answered at all, if it has one
     and ANSWERABILITY_CHECK is on."""
-    entry = settings.embedding
-    if entry.answerable_min is None or not settings.answerability_check:
+    entry = settings.models.embedding
+    if entry.answerable_min is None or not settings.retrieval.answerability_check:
         return None
     return AnswerabilityCheck(entry.answerable_min, entry.answerable_coverage_weight)
 

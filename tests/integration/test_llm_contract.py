@@ -38,6 +38,7 @@ from langchain_core.outputs import LLMResult
 from langchain_core.prompts import PromptTemplate
 
 from rag.errors import ModelUnavailableError
+from rag.factory import llm_setup
 from rag.llms import ContextWindowExceededError, ZhikuLLM, build_llm
 from rag.llms.assets import gguf_to_transformers_folder, resolve_gguf_path
 from rag.llms.repack import repack_enabled
@@ -61,7 +62,7 @@ def fast_settings(**entry_updates: Any) -> Settings:
     entry = settings.llm.model_copy(
         update={"max_new_tokens": MAX_NEW_TOKENS, "temperature": 0.0, **entry_updates}
     )
-    return settings.model_copy(update={"llm_model_dict": {"fast": entry}})
+    return settings.updated(llm_model_dict={"fast": entry})
 
 
 def entry_settings(name: str, entry: dict[str, Any]) -> Settings:
@@ -87,7 +88,7 @@ def hf_folder(gguf_path: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def gguf_llm() -> ZhikuLLM:
-    llm = build_llm(fast_settings())
+    llm = build_llm(llm_setup(fast_settings()))
     assert isinstance(llm, ZhikuLLM)
     return llm.load()
 
@@ -95,8 +96,10 @@ def gguf_llm() -> ZhikuLLM:
 @pytest.fixture(scope="module")
 def transformers_llm(hf_folder: Path) -> ZhikuLLM:
     llm = build_llm(
-        entry_settings(
-            "qwen-0.5b-hf", {"backend": "transformers", "local_model_path": str(hf_folder)}
+        llm_setup(
+            entry_settings(
+                "qwen-0.5b-hf", {"backend": "transformers", "local_model_path": str(hf_folder)}
+            )
         )
     )
     assert isinstance(llm, ZhikuLLM)
@@ -218,7 +221,7 @@ def openai_entry(server: LlamaServer, **extra: Any) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def openai_llm(llama_server: LlamaServer) -> ZhikuLLM:
-    llm = build_llm(entry_settings("llama-cpp-server", openai_entry(llama_server)))
+    llm = build_llm(llm_setup(entry_settings("llama-cpp-server", openai_entry(llama_server))))
     assert isinstance(llm, ZhikuLLM)
     return llm.load()
 
@@ -421,7 +424,7 @@ def test_token_usage(llm: BaseLLM, count_prompt_tokens: int) -> None:
 
 
 def test_openai_streaming_invoke_and_local_stop_cut(llama_server: LlamaServer) -> None:
-    llm = build_llm(entry_settings("srv", openai_entry(llama_server)))
+    llm = build_llm(llm_setup(entry_settings("srv", openai_entry(llama_server))))
     assert isinstance(llm, ZhikuLLM)
     streaming = llm.model_copy(update={"streaming": True})
     recorder = Recorder()
@@ -437,16 +440,18 @@ def test_openai_streaming_invoke_and_local_stop_cut(llama_server: LlamaServer) -
 
 
 def test_openai_context_overflow(llama_server: LlamaServer) -> None:
-    llm = build_llm(entry_settings("srv", openai_entry(llama_server)))
+    llm = build_llm(llm_setup(entry_settings("srv", openai_entry(llama_server))))
     with pytest.raises(ContextWindowExceededError, match="context window of LLM 'srv'"):
         llm.invoke("word " * 3000)
 
 
 def test_openai_model_name_and_extra_body_reach_the_server(llama_server: LlamaServer) -> None:
     llm = build_llm(
-        entry_settings(
-            "srv",
-            openai_entry(llama_server, model="my-model", extra_body={"repeat_penalty": 1.0}),
+        llm_setup(
+            entry_settings(
+                "srv",
+                openai_entry(llama_server, model="my-model", extra_body={"repeat_penalty": 1.0}),
+            )
         )
     )
     answer = llm.generate([CAPITAL]).generations[0][0]
@@ -458,7 +463,9 @@ def test_hf_pipeline_from_config_in_a_chain(hf_folder: Path) -> None:
     from langchain_huggingface import HuggingFacePipeline
 
     llm = build_llm(
-        entry_settings("pipe", {"backend": "hf_pipeline", "local_model_path": str(hf_folder)})
+        llm_setup(
+            entry_settings("pipe", {"backend": "hf_pipeline", "local_model_path": str(hf_folder)})
+        )
     ).load()
     assert isinstance(llm, HuggingFacePipeline)
     chain = PromptTemplate.from_template("{question}") | llm | StrOutputParser()

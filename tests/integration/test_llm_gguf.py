@@ -15,6 +15,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 
+from rag.factory import llm_setup
 from rag.llms import ContextWindowExceededError, ZhikuLLM, build_llm
 from rag.settings import Settings, load_settings
 from rag.tokens import estimate_tokens
@@ -32,7 +33,7 @@ def fast_settings(**overrides: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def fast() -> Iterator[ZhikuLLM]:
-    llm = build_llm(fast_settings()).load()
+    llm = build_llm(llm_setup(fast_settings())).load()
     assert isinstance(llm, ZhikuLLM)
     yield llm
     del llm
@@ -147,8 +148,8 @@ def test_concurrent_calls_share_one_model(fast: ZhikuLLM) -> None:
 def test_prompt_longer_than_context_window_is_a_clear_error() -> None:
     settings = fast_settings()
     entry = settings.llm.model_copy(update={"context_window": 256})
-    small = settings.model_copy(update={"llm_model_dict": {"fast": entry}})
-    llm = build_llm(small)
+    small = settings.updated(llm_model_dict={"fast": entry})
+    llm = build_llm(llm_setup(small))
     with pytest.raises(ContextWindowExceededError, match="context window"):
         llm.invoke("word " * 400, max_new_tokens=4)
 
@@ -156,7 +157,7 @@ def test_prompt_longer_than_context_window_is_a_clear_error() -> None:
 def test_default_model_invoke() -> None:
     settings = load_settings(llm_device="cpu")
     assert settings.llm_model == "qwen2.5-coder-1.5b"
-    llm = build_llm(settings).load()
+    llm = build_llm(llm_setup(settings)).load()
     result = llm.generate(["What is 2 + 3? Answer with the number only."], max_new_tokens=8)
     generation = result.generations[0][0]
     assert "5" in generation.text

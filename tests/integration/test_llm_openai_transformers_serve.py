@@ -23,6 +23,7 @@ import httpx
 import pytest
 
 from rag.errors import ModelUnavailableError
+from rag.factory import llm_setup
 from rag.llms import ZhikuLLM, build_llm
 from rag.llms.assets import gguf_to_transformers_folder, resolve_gguf_path
 from rag.settings import load_settings
@@ -102,7 +103,7 @@ def make(url: str, folder: Path, **entry: Any) -> ZhikuLLM:
         },
         llm_model="ts",
     )
-    llm = build_llm(settings)
+    llm = build_llm(llm_setup(settings))
     assert isinstance(llm, ZhikuLLM)
     return llm.load()
 

@@ -17,6 +17,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.output_parsers import StrOutputParser
 from langchain_core.prompts import PromptTemplate
 
+from rag.factory import llm_setup
 from rag.llms import ZhikuLLM, build_llm
 from rag.llms.assets import gguf_to_transformers_folder, resolve_gguf_path
 from rag.settings import load_settings
@@ -55,7 +56,7 @@ def hf_llm(hf_model_folder: Path) -> Iterator[ZhikuLLM]:
         llm_model="qwen-0.5b-hf",
         llm_device="cpu",
     )
-    llm = build_llm(settings).load()
+    llm = build_llm(llm_setup(settings)).load()
     assert isinstance(llm, ZhikuLLM)
     yield llm
     del llm

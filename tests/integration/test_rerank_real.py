@@ -54,7 +54,7 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_loaded_by_path_through_settings_and_scores_in_unit_range(model_dir):
     settings = load_settings(env={}, use_reranker=True, reranker_model=str(model_dir))
-    reranker = build_reranker(settings)
+    reranker = build_reranker(settings.retrieval.reranker, settings.models.embedding_device)
     assert isinstance(reranker, CrossEncoderReranker) and reranker.num_labels == 1
     texts = [*DOCS.values(), "", "苹果长在树上。" * 200]  # empty and over-long text
     scores = reranker.rerank("which fruit grows on trees?", texts)
@@ -97,7 +97,7 @@ def test_missing_hub_model_is_a_clear_one_line_error(monkeypatch):
         env={}, use_reranker=True, reranker_model="zhiku-tests/no-such-reranker"
     )
     with pytest.raises(ModelUnavailableError) as info:
-        build_reranker(settings)
+        build_reranker(settings.retrieval.reranker, settings.models.embedding_device)
     message = str(info.value)
     assert "\n" not in message
     assert "RERANKER_MODEL='zhiku-tests/no-such-reranker'" in message

@@ -12,7 +12,7 @@ import pytest
 from rag.errors import ModelUnavailableError
 from rag.llms import assets
 from rag.llms.assets import assemble_parts, pinned_requirement, resolve_gguf_path
-from rag.settings import LLMModelEntry
+from rag.settings import GGUFEntry
 
 PARTS = [b"GGUF" + b"a" * 1000, b"b" * 777, b"c" * 3]
 CONTENT = b"".join(PARTS)
@@ -100,24 +100,24 @@ def test_no_hash_still_assembles(part_packages: list[str], tmp_path: Path) -> No
 def test_resolve_prefers_local_file(tmp_path: Path) -> None:
     model = tmp_path / "m.gguf"
     model.write_bytes(b"GGUF")
-    entry = LLMModelEntry(backend="gguf", local_model_path=str(model))
+    entry = GGUFEntry(backend="gguf", local_model_path=str(model))
     assert resolve_gguf_path(entry, tmp_path / "cache") == model
-    folder_entry = LLMModelEntry(backend="gguf", local_model_path=str(tmp_path))
+    folder_entry = GGUFEntry(backend="gguf", local_model_path=str(tmp_path))
     assert resolve_gguf_path(folder_entry, tmp_path / "cache") == model
 
 
 def test_resolve_missing_file_names_the_key(tmp_path: Path) -> None:
-    entry = LLMModelEntry(backend="gguf", local_model_path=str(tmp_path / "nope.gguf"))
+    entry = GGUFEntry(backend="gguf", local_model_path=str(tmp_path / "nope.gguf"))
     with pytest.raises(ModelUnavailableError, match=r"LLM_MODEL_DICT\['mine'\]\.local_model_path"):
         resolve_gguf_path(entry, tmp_path, name="mine")
 
 
 def test_resolve_assembles_parts(part_packages: list[str], tmp_path: Path) -> None:
-    entry = LLMModelEntry(backend="gguf", part_packages=tuple(part_packages), sha256=GOOD_SHA)
+    entry = GGUFEntry(backend="gguf", part_packages=tuple(part_packages), sha256=GOOD_SHA)
     assert resolve_gguf_path(entry, tmp_path).read_bytes() == CONTENT
 
 
 def test_resolve_hub_id_only_is_an_error(tmp_path: Path) -> None:
-    entry = LLMModelEntry(backend="gguf", pretrained_model_name="Qwen/Some-GGUF")
+    entry = GGUFEntry(backend="gguf", pretrained_model_name="Qwen/Some-GGUF")
     with pytest.raises(ModelUnavailableError, match="local_model_path"):
         resolve_gguf_path(entry, tmp_path, name="hub")

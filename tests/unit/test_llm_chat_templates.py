@@ -26,6 +26,7 @@ tokenizers = pytest.importorskip("tokenizers")
 
 from jinja2.sandbox import ImmutableSandboxedEnvironment  # noqa: E402
 
+from rag.factory import llm_setup  # noqa: E402
 from rag.llms import build_llm  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
 
@@ -215,7 +216,7 @@ def build(folder: Path, backend: str) -> Any:
         llm_device="cpu",
         system_prompt="Be brief.",
     )
-    return build_llm(settings).load()
+    return build_llm(llm_setup(settings)).load()
 
 
 def record_prompts(model: Any) -> list[list[int]]:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rag.errors import ConfigError, ModelUnavailableError
+from rag.factory import llm_setup
 from rag.llms import BACKENDS, ZhikuLLM, build_llm
 from rag.settings import Settings, load_settings
 
@@ -45,8 +46,10 @@ def test_unknown_llm_model_lists_the_entries() -> None:
 
 def test_missing_gguf_file_names_the_key() -> None:
     llm = build_llm(
-        settings_for(
-            {"backend": "gguf", "local_model_path": "/nonexistent/model.gguf"}, llm_device="cpu"
+        llm_setup(
+            settings_for(
+                {"backend": "gguf", "local_model_path": "/nonexistent/model.gguf"}, llm_device="cpu"
+            )
         )
     )
     with pytest.raises(ModelUnavailableError) as info:
@@ -60,7 +63,7 @@ def test_missing_model_folder_names_the_key(backend: str) -> None:
         {"backend": backend, "local_model_path": "/nonexistent/folder"}, llm_device="cpu"
     )
     with pytest.raises(ModelUnavailableError) as info:
-        build_llm(settings).load()
+        build_llm(llm_setup(settings)).load()
     one_line(info.value, "LLM_MODEL_DICT['mine'].local_model_path", "/nonexistent/folder")
 
 
@@ -77,18 +80,22 @@ def test_missing_model_folder_names_the_key(backend: str) -> None:
 def test_cuda_requested_without_cuda_is_an_error(entry: dict[str, Any]) -> None:
     settings = settings_for(entry, llm_device="cuda")
     with pytest.raises(ModelUnavailableError) as info:
-        build_llm(settings).load()
+        build_llm(llm_setup(settings)).load()
     one_line(info.value, 'LLM_DEVICE="cuda"', "no CUDA GPU", '"auto"')
 
 
 @no_cuda
 def test_auto_falls_back_to_the_cpu() -> None:
     gguf = build_llm(
-        settings_for({"backend": "gguf", "local_model_path": "/m.gguf"}, llm_device="auto")
+        llm_setup(
+            settings_for({"backend": "gguf", "local_model_path": "/m.gguf"}, llm_device="auto")
+        )
     )
     assert gguf._identifying_params["n_gpu_layers"] == 0
     hf = build_llm(
-        settings_for({"backend": "transformers", "local_model_path": "/m"}, llm_device="auto")
+        llm_setup(
+            settings_for({"backend": "transformers", "local_model_path": "/m"}, llm_device="auto")
+        )
     )
     assert hf._identifying_params["device"] == "cpu"
 
@@ -98,7 +105,7 @@ def test_a_server_entry_ignores_the_local_device() -> None:
     settings = settings_for(
         {"backend": "openai", "api_base_url": "http://127.0.0.1:8000/v1"}, llm_device="cuda"
     )
-    assert build_llm(settings)._llm_type == "zhiku-openai"
+    assert build_llm(llm_setup(settings))._llm_type == "zhiku-openai"
 
 
 def test_every_shipped_entry_validates_and_builds() -> None:
@@ -106,8 +113,8 @@ def test_every_shipped_entry_validates_and_builds() -> None:
     for name, entry in settings.llm_model_dict.items():
         if entry.backend == "hf_pipeline":
             continue  # building loads the model (tested in the integration tests)
-        one = settings.model_copy(update={"llm_model": name})
-        llm = build_llm(one)
+        one = settings.updated(llm_model=name)
+        llm = build_llm(llm_setup(one))
         assert isinstance(llm, ZhikuLLM)
         assert llm.model == name
         assert llm._identifying_params["backend"] == entry.backend

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 
 import pytest
 
 from rag.errors import ConfigError, ModelUnavailableError
-from rag.llms import BACKENDS, ZhikuLLM, build_llm
-from rag.settings import LLMModelEntry, Settings, load_settings
+from rag.factory import llm_setup
+from rag.llms import BACKENDS, LLMSetup, ZhikuLLM, build_llm
+from rag.settings import (
+    LLM_BACKENDS,
+    AnyLLMEntry,
+    GGUFEntry,
+    Settings,
+    TransformersEntry,
+    load_settings,
+)
 
 
 @pytest.fixture
@@ -16,13 +25,13 @@ def settings() -> Settings:
     return load_settings(env={}, llm_model="fast", llm_device="cpu")
 
 
-def with_entry(settings: Settings, entry: LLMModelEntry) -> Settings:
+def with_entry(settings: Settings, entry: AnyLLMEntry) -> LLMSetup:
     """`settings` with its LLM replaced by `entry` (no validation: any backend name)."""
-    return settings.model_copy(update={"llm_model_dict": {"x": entry}, "llm_model": "x"})
+    return dataclasses.replace(llm_setup(settings), name="x", entry=entry)
 
 
 def test_unknown_backend_lists_the_valid_ones(settings: Settings) -> None:
-    entry = LLMModelEntry.model_construct(backend="vllm", pretrained_model_name="m")
+    entry = GGUFEntry.model_construct(backend="vllm", pretrained_model_name="m")
     with pytest.raises(ConfigError) as info:
         build_llm(with_entry(settings, entry))
     message = str(info.value)
@@ -32,12 +41,11 @@ def test_unknown_backend_lists_the_valid_ones(settings: Settings) -> None:
 
 
 def test_backend_names_match_the_settings_choices() -> None:
-    literal = LLMModelEntry.model_fields["backend"].annotation
-    assert set(BACKENDS) == set(literal.__args__)  # type: ignore[union-attr]
+    assert set(BACKENDS) == set(LLM_BACKENDS)
 
 
 def test_gguf_entry_builds_without_loading(settings: Settings) -> None:
-    llm = build_llm(settings)
+    llm = build_llm(llm_setup(settings))
     assert isinstance(llm, ZhikuLLM)
     assert llm._llm_type == "zhiku-gguf"
     assert llm.model == "fast"
@@ -58,20 +66,20 @@ def test_missing_llama_cpp_gives_pip_hint(
 ) -> None:
     monkeypatch.setitem(sys.modules, "llama_cpp", None)
     with pytest.raises(ModelUnavailableError, match=r"pip install llama-cpp-python==0\.3\.36"):
-        build_llm(settings)
+        build_llm(llm_setup(settings))
 
 
 def test_missing_transformers_gives_pip_hint(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setitem(sys.modules, "rag.llms.transformers_backend", None)
-    entry = LLMModelEntry(backend="transformers", pretrained_model_name="some/model")
+    entry = TransformersEntry(backend="transformers", pretrained_model_name="some/model")
     with pytest.raises(ModelUnavailableError, match=r"pip install .*transformers==5\.23\.0"):
         build_llm(with_entry(settings, entry))
 
 
 def test_transformers_missing_folder_names_the_key(settings: Settings) -> None:
-    entry = LLMModelEntry(backend="transformers", local_model_path="/nonexistent/model-dir")
+    entry = TransformersEntry(backend="transformers", local_model_path="/nonexistent/model-dir")
     llm = build_llm(with_entry(settings, entry))
     with pytest.raises(ModelUnavailableError, match=r"LLM_MODEL_DICT\['x'\]\.local_model_path"):
         llm.invoke("hi")

@@ -21,9 +21,10 @@ import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 
 from rag.errors import ConfigError, ModelUnavailableError
+from rag.factory import llm_setup
 from rag.llms import ContextWindowExceededError, build_llm
 from rag.llms.openai_compat import OpenAICompatLLM, SSEDecoder, iter_sse_data
-from rag.settings import LLMModelEntry, Settings, load_settings
+from rag.settings import OpenAIEntry, Settings, load_settings
 
 Responder = Callable[["Handler", dict[str, Any]], None]
 
@@ -563,7 +564,7 @@ def test_entry_builds_the_client(server: FakeServer, monkeypatch: pytest.MonkeyP
             "temperature": 0.0,
         }
     )
-    llm = build_llm(settings)
+    llm = build_llm(llm_setup(settings))
     assert isinstance(llm, OpenAICompatLLM)
     assert llm.invoke("q") == "Hello"
     _, _, headers, body = server.requests[-1]
@@ -578,9 +579,9 @@ def test_model_name_defaults_to_the_hub_id_then_the_entry_name() -> None:
     hub = settings_with(
         {"backend": "openai", "api_base_url": url, "pretrained_model_name": "THUDM/chatglm3-6b"}
     )
-    assert build_llm(hub)._identifying_params["served_model"] == "THUDM/chatglm3-6b"
+    assert build_llm(llm_setup(hub))._identifying_params["served_model"] == "THUDM/chatglm3-6b"
     bare = settings_with({"backend": "openai", "api_base_url": url})
-    assert build_llm(bare)._identifying_params["served_model"] == "remote"
+    assert build_llm(llm_setup(bare))._identifying_params["served_model"] == "remote"
 
 
 def test_missing_api_key_env_names_the_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -593,7 +594,7 @@ def test_missing_api_key_env_names_the_key(monkeypatch: pytest.MonkeyPatch) -> N
         }
     )
     with pytest.raises(ConfigError) as info:
-        build_llm(settings)
+        build_llm(llm_setup(settings))
     assert_one_line(info.value, "LLM_MODEL_DICT['remote'].api_key_env", "ZHIKU_TEST_MISSING_KEY")
 
 
@@ -608,7 +609,7 @@ def test_openai_entry_needs_an_http_url(url: str | None) -> None:
 
 
 def test_api_key_is_a_secret_in_the_settings() -> None:
-    entry = LLMModelEntry(backend="openai", api_base_url="http://h/v1", api_key="sk-x")  # type: ignore[arg-type]
+    entry = OpenAIEntry(backend="openai", api_base_url="http://h/v1", api_key="sk-x")  # type: ignore[arg-type]
     assert "sk-x" not in repr(entry)
     assert entry.api_key is not None
     assert entry.api_key.get_secret_value() == "sk-x"

@@ -47,8 +47,21 @@ def test_configured_prefixes_are_recognised_besides_the_app_own_replies():
     assert is_not_found(NOT_FOUND_REPLIES["en"], settings)
 
 
-def test_the_settings_default_is_the_prompt_prefixes():
-    assert load_settings(env={}).not_found_prefixes == PROMPT_PREFIXES
+def test_the_reply_is_written_once_and_the_shipped_prompts_ask_for_it():
+    assert load_settings(env={}).not_found_prefixes == ()  # only the app's own wording
+    assert PROMPT_PREFIXES == (
+        "资料中没有找到答案",
+        "資料中沒有找到答案",
+        "I could not find the answer",
+    )
+    assert all(
+        NOT_FOUND_REPLIES[lang].startswith(p)
+        for lang, p in zip(NOT_FOUND_REPLIES, PROMPT_PREFIXES, strict=True)
+    )
+    settings = load_settings(env={})
+    templates = [settings.prompt_templates, settings.retry_prompt_templates or {}]
+    for text in (t for by_language in templates for t in by_language.values()):
+        assert any(prefix in text for prefix in PROMPT_PREFIXES)
 
 
 def test_folding_keeps_positions():

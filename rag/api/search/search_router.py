@@ -40,7 +40,7 @@ def search_router(services: Services) -> APIRouter:
     def search(name: str, body: SearchRequest) -> SearchResponse:
         threshold = body.score_threshold
         if threshold is None:
-            threshold = services.settings.score_threshold
+            threshold = services.settings.retrieval.score_threshold
         hits = services.kb.search(name, body.query, body.top_k, threshold)
         return SearchResponse(
             results=[
