@@ -251,3 +251,89 @@ def test_origin_guard_and_body_limit_cover_v1(client):
     openai_error(rebound, 403)
     big = {"model": "default", "input": ["港" * 400_000]}
     openai_error(client.post("/v1/embeddings", json=big), 413, "request_too_large")
+
+
+# ---- an answer the chain withdraws ("replace") is never sent --------------------------------
+
+ECHO_QUESTION = "萊茵河沿線的第幾大港口是史特拉斯堡港?"
+
+
+def test_a_withdrawn_echo_is_never_streamed(tmp_path):
+    """The chain's echo_retry: the first answer repeats the question, is withdrawn once it
+    ended and asked again; the stream holds it back, so only the second try is sent."""
+    echo, second = ECHO_QUESTION + " [1]", "史特拉斯堡港是第二大港口 [1]"
+    client = make_app(tmp_path, responses=[echo, second] * 10)
+    assert "echo_retry" in client.services.settings.retry_policies
+    add_kb(client, text="# 港口\n\n萊茵河沿線的第二大港口是史特拉斯堡港。")
+    data = chunks(
+        client.post("/v1/chat/completions", json=ask("kb:库", ECHO_QUESTION, stream=True))
+    )
+    pieces = [c["choices"][0]["delta"].get("content", "") for c in data]
+    assert "".join(pieces) == second
+    assert not any("萊茵河" in piece for piece in pieces)
+    whole = client.post("/v1/chat/completions", json=ask("kb:库", ECHO_QUESTION)).json()
+    assert whole["choices"][0]["message"]["content"] == second
+
+
+def _events(*texts: str):
+    from rag.chains import ChatEvent
+
+    return [ChatEvent("token", text=text) for text in texts]
+
+
+def test_answer_text_holds_back_only_while_an_echo_is_possible():
+    from rag.api.openai.openai_service import AnswerText
+    from rag.chains import ChatEvent
+
+    text = AnswerText(ECHO_QUESTION, hold=True, fold=str.casefold)
+    echo = _events(*ECHO_QUESTION, " [1]")
+    assert [text.feed(e) for e in echo] == [""] * len(echo)
+    assert text.feed(ChatEvent("replace")) == ""
+    assert text.feed(ChatEvent("token", text="第二")) == "第二"
+    assert text.finish() == "" and text.sent == "第二"
+
+    long_answer = "史特拉斯堡港是萊茵河沿線的第二大港口，位於法國東部，" * 3
+    text = AnswerText(ECHO_QUESTION, hold=True, fold=str.casefold)
+    sent = [text.feed(e) for e in _events(*long_answer)]
+    first = next(i for i, piece in enumerate(sent) if piece)
+    assert first < len(long_answer) // 2  # streaming began long before the answer ended
+    assert all(sent[first + 1 :]) and text.finish() == "" and text.sent == long_answer
+
+    short = AnswerText(ECHO_QUESTION, hold=True, fold=str.casefold)
+    assert [short.feed(e) for e in _events("二", "。")] == ["", ""]
+    assert short.finish() == "二。"
+
+    free = AnswerText(ECHO_QUESTION, hold=False, fold=str.casefold)
+    assert free.feed(_events("萊")[0]) == "萊"
+    # a replace after text was sent (the chain does not do it) goes after it
+    assert free.feed(ChatEvent("replace", text="新")) == "\n\n新"
+
+
+def test_the_held_back_stream_follows_the_rewritten_question():
+    from rag.api.openai.openai_service import AnswerText
+    from rag.chains import ChatEvent
+
+    text = AnswerText("它在哪？", hold=True, fold=str.casefold)
+    text.feed(ChatEvent("rewritten", text=ECHO_QUESTION))
+    assert [text.feed(e) for e in _events(*ECHO_QUESTION)] == [""] * len(ECHO_QUESTION)
+
+
+@pytest.mark.parametrize(
+    ("answer", "question"),
+    [
+        (ECHO_QUESTION + " [1]", ECHO_QUESTION),
+        ("萊茵河沿線的第幾大港口是史特拉斯堡港？[12]", ECHO_QUESTION),
+        ("萊茵河沿線之第幾大港口是史特拉斯堡港？", ECHO_QUESTION),
+        ("萊茵河沿線的第幾大港口是史特拉斯堡港嗎？", ECHO_QUESTION),
+        ("What is the main telescope's mirror size?", "what is the main telescope's mirror size"),
+        ("", "问题"),
+    ],
+)
+def test_an_echo_may_repeat_the_question_at_every_point(answer, question):
+    """What `may_repeat_question` promises: an answer judged an echo when it ends was one
+    at each of its beginnings, so a stream that sent a beginning never needs to withdraw it."""
+    from rag.chains.retry import may_repeat_question, repeats_question
+
+    assert repeats_question(answer, question)
+    assert all(may_repeat_question(answer[:end], question) for end in range(len(answer) + 1))
+    assert not may_repeat_question(answer + "，它是第二大港口，在法國東部。" * 2, question)
