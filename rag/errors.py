@@ -21,6 +21,10 @@ class ModelUnavailableError(ZhikuError):
     """A configured model cannot be loaded (missing file, missing package, wrong device)."""
 
 
+class ModelNotFoundError(ZhikuError):
+    """No model of that name (the OpenAI-compatible API's `model`)."""
+
+
 class KnowledgeBaseNotFoundError(ZhikuError):
     """No knowledge base of that name."""
 

@@ -214,6 +214,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
         clear_upload_staging,
         install_docs,
         install_error_handlers,
+        openai_api_router,
     )
     from rag.api.limits import BodySizeLimit
     from rag.api.origin import OriginGuard, allowed_host_names
@@ -232,6 +233,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     clear_upload_staging(services.kb.root)
     upload_dir = gradio_upload_dir(services.kb.root / UPLOAD_STAGING_DIR)
     app.include_router(api_router(services))
+    app.include_router(openai_api_router(services))
     install_docs(app, services)
     # multipart framing adds a little to the files themselves
     app.add_middleware(BodySizeLimit, max_bytes=server.max_upload_bytes + _MULTIPART_SLACK)

@@ -1,5 +1,6 @@
 """Domain errors as HTTP: the one table of statuses, and the handlers that answer every
-error under /api as JSON `{"error": "..."}` (never a traceback or a path).
+error under /api as JSON `{"error": "..."}` (never a traceback or a path), and under /v1 (the
+OpenAI-compatible API) as OpenAI's `{"error": {"message", "type", "param", "code"}}`.
 
 The domain (rag/errors.py, the KB service's per-file results) knows kinds of failure, not
 HTTP; this is the only place a kind of failure becomes a status.
@@ -8,6 +9,8 @@ HTTP; this is the only place a kind of failure becomes a status.
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
@@ -17,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from rag.asgi import error_body
 from rag.errors import (
     AuthenticationError,
     BusyError,
@@ -28,6 +32,7 @@ from rag.errors import (
     KnowledgeBaseBusyError,
     KnowledgeBaseExistsError,
     KnowledgeBaseNotFoundError,
+    ModelNotFoundError,
     ModelUnavailableError,
     RebuildFailedError,
     UnsupportedFileTypeError,
@@ -41,6 +46,7 @@ ERROR_STATUS: dict[type[ZhikuError], int] = {
     ZhikuError: 400,  # any other: BadRequestError, InvalidNameError, ConfigError
     AuthenticationError: 401,
     KnowledgeBaseNotFoundError: 404,
+    ModelNotFoundError: 404,
     DocumentNotFoundError: 404,
     KnowledgeBaseExistsError: 409,
     KnowledgeBaseBusyError: 409,
@@ -73,6 +79,15 @@ def error_headers(exc: ZhikuError) -> dict[str, str]:
     return {}
 
 
+def error_code(error_type: type[Exception]) -> str:
+    """The kind of error as OpenAI's `code`: `InputTooLongError` -> "input_too_long"; a
+    missing or wrong token is "invalid_api_key", as OpenAI names it."""
+    if issubclass(error_type, AuthenticationError):
+        return "invalid_api_key"
+    name = error_type.__name__.removesuffix("Error") or "error"
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
 class ErrorResponse(BaseModel):
     """Every error under /api."""
 
@@ -94,27 +109,38 @@ def install_error_handlers(app: FastAPI) -> None:
     app.exception_handler(Exception)(_unexpected)
 
 
+def _error(
+    request: Request,
+    status: int,
+    message: str,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body = error_body(request.url.path, status, message, code)
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
 async def _zhiku_error(request: Request, exc: ZhikuError) -> JSONResponse:
-    return JSONResponse(
-        {"error": str(exc)}, status_code=status_of(type(exc)), headers=error_headers(exc)
-    )
+    status = status_of(type(exc))
+    return _error(request, status, str(exc), error_code(type(exc)), error_headers(exc))
 
 
 async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
     first = exc.errors()[0] if exc.errors() else {}
     if first.get("type") == "json_invalid":
         error = first.get("ctx", {}).get("error", "")
-        return JSONResponse({"error": f"the body is not valid JSON: {error}"}, 422)
+        return _error(request, 422, f"the body is not valid JSON: {error}", "invalid_json")
     where = ".".join(str(p) for p in first.get("loc", ()))
-    return JSONResponse({"error": f"{where}: {first.get('msg', 'invalid')}"}, 422)
+    return _error(request, 422, f"{where}: {first.get('msg', 'invalid')}", "invalid_request")
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
     """FastAPI's and starlette's own errors (400 for a broken multipart body, 405...), as
     `{"error": ...}` like ours."""
-    return JSONResponse({"error": str(exc.detail)}, exc.status_code, headers=exc.headers)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+    return _error(request, exc.status_code, str(exc.detail), code, exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
     logger.exception("unhandled error on %s", request.url.path)
-    return JSONResponse({"error": "internal error; see the server log"}, 500)
+    return _error(request, 500, "internal error; see the server log", "internal_error")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from rag.asgi import OPENAI_PREFIX, error_body
+
 Scope = dict[str, Any]
 Message = dict[str, Any]
 
@@ -15,7 +17,8 @@ MAX_JSON_BYTES = 1024 * 1024
 
 
 class BodySizeLimit:
-    """Pure ASGI middleware: bodies of POST/PUT requests under `path_prefix` over their limit
+    """Pure ASGI middleware: bodies of POST/PUT requests under `path_prefixes` (the REST API
+    and the OpenAI-compatible API) over their limit
     (`max_bytes` for a multipart upload, `max_json_bytes` for anything else) get 413 — at once
     when Content-Length says so, else (a chunked body) as soon as the count passes it: the
     body is read no further, the app is told the client left, and whatever it answers to
@@ -25,19 +28,19 @@ class BodySizeLimit:
         self,
         app: Any,
         max_bytes: int,
-        path_prefix: str = "/api/",
+        path_prefixes: tuple[str, ...] = ("/api/", OPENAI_PREFIX + "/"),
         max_json_bytes: int = MAX_JSON_BYTES,
     ) -> None:
         self.app = app
         self.max_bytes = max_bytes
-        self.path_prefix = path_prefix
+        self.path_prefixes = path_prefixes
         self.max_json_bytes = max_json_bytes
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] not in {"POST", "PUT"}
-            or not scope["path"].startswith(self.path_prefix)
+            or not scope["path"].startswith(self.path_prefixes)
         ):
             await self.app(scope, receive, send)
             return
@@ -46,7 +49,7 @@ class BodySizeLimit:
         limit = self.max_bytes if upload else self.max_json_bytes
         declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(send, upload)
+            await self._refuse(send, upload, scope["path"])
             return
         body = _CountedBody(receive, limit)
         started = False
@@ -64,9 +67,9 @@ class BodySizeLimit:
             if not body.too_large:
                 raise
         if body.too_large and not started:
-            await self._refuse(send, upload)
+            await self._refuse(send, upload, scope["path"])
 
-    async def _refuse(self, send: Any, upload: bool) -> None:
+    async def _refuse(self, send: Any, upload: bool, path: str) -> None:
         if upload:
             limit_mb = self.max_bytes / 1024 / 1024
             error = (
@@ -78,7 +81,7 @@ class BodySizeLimit:
                 "most MAX_QUERY_CHARS characters and only the last LLM_HISTORY_LEN turns of a "
                 "history are read: send those"
             )
-        body = json.dumps({"error": error}).encode()
+        body = json.dumps(error_body(path, 413, error, "request_too_large")).encode()
         await send(
             {
                 "type": "http.response.start",

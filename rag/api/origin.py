@@ -74,7 +74,7 @@ class OriginGuard:
         elif scope["type"] == "websocket":
             await send({"type": "websocket.close", "code": 1008})
         else:
-            await send_json_error(send, 403, problem)
+            await send_json_error(send, 403, problem, path=scope["path"], code="forbidden")
 
     def _problem(self, scope: Scope, headers: dict[str, str]) -> str | None:
         host = headers.get("host", "")

@@ -1,5 +1,6 @@
 """All routes under /api: one router per feature, behind the API token, and a last route
-that answers any other path under /api as JSON (404, or 405 naming the allowed methods)."""
+that answers any other path under /api as JSON (404, or 405 naming the allowed methods).
+The OpenAI-compatible API under /v1 likewise."""
 
 from __future__ import annotations
 
@@ -13,7 +14,10 @@ from rag.api.chat.chat_router import chat_router
 from rag.api.docs.docs_router import docs_router
 from rag.api.errors import error_responses
 from rag.api.kbs.kbs_router import kbs_router
+from rag.api.openai.openai_models import openai_error_responses
+from rag.api.openai.openai_router import openai_router
 from rag.api.search.search_router import search_router
+from rag.asgi import OPENAI_PREFIX
 from rag.services import Services
 
 API_PREFIX = "/api"
@@ -31,19 +35,33 @@ def api_router(services: Services) -> APIRouter:
         feature_router = feature(services)
         routes += [r for r in feature_router.routes if isinstance(r, APIRoute)]
         router.include_router(feature_router)
-    _add_fallback(router, routes)
+    _add_fallback(router, routes, API_PREFIX)
     return router
 
 
-def _add_fallback(router: APIRouter, routes: list[APIRoute]) -> None:
-    """Last: any other path under /api is answered here as JSON, not by the UI mounted at "/"
-    (a route added after this one would never be reached). `routes`: the API's routes, with
-    their paths below /api."""
+def openai_api_router(services: Services) -> APIRouter:
+    """The OpenAI-compatible API under /v1, behind the same API token."""
+    router = APIRouter(
+        prefix=OPENAI_PREFIX,
+        dependencies=[Depends(token_checker(services))],
+        responses=openai_error_responses(401) if services.settings.api_token else {},
+    )
+    feature_router = openai_router(services)
+    router.include_router(feature_router)
+    routes = [r for r in feature_router.routes if isinstance(r, APIRoute)]
+    _add_fallback(router, routes, OPENAI_PREFIX)
+    return router
+
+
+def _add_fallback(router: APIRouter, routes: list[APIRoute], prefix: str) -> None:
+    """Last: any other path under `prefix` is answered here as JSON, not by the UI mounted
+    at "/" (a route added after this one would never be reached). `routes`: the API's
+    routes, with their paths below `prefix`."""
 
     @router.api_route("", methods=_ALL_METHODS, include_in_schema=False)
     @router.api_route("/{path:path}", methods=_ALL_METHODS, include_in_schema=False)
     def unknown_route(request: Request) -> None:
-        allowed = _methods_allowed(routes, request)
+        allowed = _methods_allowed(routes, request, prefix)
         if allowed:
             raise StarletteHTTPException(
                 405,
@@ -55,13 +73,13 @@ def _add_fallback(router: APIRouter, routes: list[APIRoute]) -> None:
         )
 
 
-def _methods_allowed(routes: list[APIRoute], request: Request) -> list[str]:
+def _methods_allowed(routes: list[APIRoute], request: Request, prefix: str) -> list[str]:
     """The methods of the routes whose path matches the request's."""
-    # the request's path as a route below /api sees it, as if /api were a mount
+    # the request's path as a route below `prefix` sees it, as if it were a mount
     scope = {
         "type": "http",
         "path": request.scope["path"],
-        "root_path": request.scope.get("root_path", "") + API_PREFIX,
+        "root_path": request.scope.get("root_path", "") + prefix,
         "method": request.method,
     }
     methods: set[str] = set()

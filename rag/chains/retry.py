@@ -12,7 +12,9 @@ Registered policies (`RETRY_POLICIES`, listed per model entry as `retry_policies
   models refuse on text that answers). The beginning of the answer is held back while it
   may still be a refusal, so a refusal that is asked again is never shown.
 * `echo_retry`: an answer that only repeats the question. Found once the answer ends, so it
-  has been shown: the chain replaces it (a "replace" event) with the second try.
+  has been shown: the chain replaces it (a "replace" event) with the second try. Such an
+  answer is never much longer than the question (`may_repeat_question`), so a client that
+  cannot take text back needs to hold back only that much of an answer.
 """
 
 from __future__ import annotations
@@ -165,6 +167,10 @@ def script_fold(converter: ScriptConverter | None) -> Callable[[str], str]:
 # A question repeated with a word or two changed: this share of its characters as asked.
 _NEARLY_ALL = 0.9
 _CITATION = re.compile(r"\[\d+(?:\s*[,，]\s*\d+)*\]")
+# the start of a citation still being written ("[1", "[1, "): its digits go with it later
+_OPEN_CITATION = re.compile(r"\[[\d\s,，]*$")
+# letters that folding a whole answer may count otherwise than folding its beginning did
+_FOLD_SLACK = 2
 
 
 def _letters(text: str, fold: Callable[[str], str]) -> str:
@@ -197,6 +203,19 @@ def repeats_question(answer: str, question: str, fold: Callable[[str], str] = st
     return copied >= _NEARLY_ALL * len(said)
 
 
+def may_repeat_question(
+    answer_start: str, question: str, fold: Callable[[str], str] = str.casefold
+) -> bool:
+    """Whether an answer beginning with `answer_start` may still be judged to repeat
+    `question` (`repeats_question`) once it ends. An answer that repeats the question has at
+    most the question's letters over _NEARLY_ALL, so once the beginning has more, what was
+    shown stays: a stream that cannot withdraw text (the OpenAI-compatible API) holds an
+    answer back only while this is true."""
+    said = _letters(_OPEN_CITATION.sub("", answer_start), fold)
+    asked = _letters(question, fold)
+    return len(said) <= len(asked) / _NEARLY_ALL + _FOLD_SLACK
+
+
 __all__ = [
     "RETRY_POLICIES",
     "AskAgain",
@@ -206,6 +225,7 @@ __all__ = [
     "RetryPolicy",
     "Verdict",
     "build_retry_policies",
+    "may_repeat_question",
     "repeats_question",
     "script_fold",
 ]

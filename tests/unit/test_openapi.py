@@ -24,6 +24,10 @@ ROUTES = {
     ("post", "/api/chat"),
     ("put", "/api/kbs/{name}/docs/{file_name}"),
     ("post", "/api/kbs/{name}/rebuild"),
+    # the OpenAI-compatible API
+    ("get", "/v1/models"),
+    ("post", "/v1/chat/completions"),
+    ("post", "/v1/embeddings"),
 }
 
 
@@ -109,6 +113,7 @@ def test_the_domain_errors_carry_no_http():
         (errors.InvalidNameError, 400),
         (errors.AuthenticationError, 401),
         (errors.KnowledgeBaseNotFoundError, 404),
+        (errors.ModelNotFoundError, 404),
         (errors.DocumentNotFoundError, 404),
         (errors.KnowledgeBaseExistsError, 409),
         (errors.KnowledgeBaseBusyError, 409),
