@@ -44,7 +44,7 @@ def openai_api_router(services: Services) -> APIRouter:
     router = APIRouter(
         prefix=OPENAI_PREFIX,
         dependencies=[Depends(token_checker(services))],
-        responses=openai_error_responses(401) if services.settings.api_token else {},
+        responses=openai_error_responses(401) if services.settings.server.api_token else {},
     )
     feature_router = openai_router(services)
     router.include_router(feature_router)

@@ -64,7 +64,7 @@ _STARTED = int(time.time())
 
 def list_models(services: Services) -> ModelList:
     """The LLM by its configured name, then each knowledge base as `kb:<name>`."""
-    names = [services.settings.llm_model]
+    names = [services.settings.models.llm_model]
     names += [KB_PREFIX + summary.name for summary in services.kb.list_kbs()]
     return ModelList(data=[ModelCard(id=name, created=_STARTED) for name in names])
 
@@ -72,7 +72,7 @@ def list_models(services: Services) -> ModelList:
 def knowledge_base_of(services: Services, model: str) -> str | None:
     """The knowledge base `model` names (None: the LLM alone); ModelNotFoundError else. The
     message names no knowledge base (as the REST API's 404s do): /v1/models lists them."""
-    if model == services.settings.llm_model:
+    if model == services.settings.models.llm_model:
         return None
     if model.startswith(KB_PREFIX):
         kb = model.removeprefix(KB_PREFIX)
@@ -83,7 +83,7 @@ def knowledge_base_of(services: Services, model: str) -> str | None:
             "knowledge base)"
         )
     raise ModelNotFoundError(
-        f"no model {model!r}; the models are {services.settings.llm_model!r} (the LLM alone) "
+        f"no model {model!r}; the models are {services.settings.models.llm_model!r} (the LLM alone) "
         "and kb:<name> for each knowledge base, as GET /v1/models lists them"
     )
 
@@ -228,7 +228,7 @@ class ChatCall:
 
     def usage(self, sources: Sequence[Source], answer: str) -> Usage:
         count = self.services.qa.count_tokens
-        turns = self.services.settings.llm_history_len
+        turns = self.services.settings.answer.history_len
         read = self.history[-turns:] if turns > 0 else []
         prompt = count(self.question) + sum(count(q) + count(a) for q, a in read)
         prompt += sum(count(source.text) for source in sources)
@@ -288,7 +288,7 @@ def _data_json(payload: dict[str, object]) -> str:
 def embed(services: Services, request: EmbeddingRequest) -> EmbeddingList:
     """The embedding model's vectors of `request.input`, in OpenAI's list (floats, or base64
     of little-endian float32 as the `openai` client asks by default). Usage is estimated."""
-    name = services.settings.embedding_model
+    name = services.settings.models.embedding_model
     if request.model not in (DEFAULT_EMBEDDING, name):
         raise ModelNotFoundError(
             f"no embedding model {request.model!r}; use {DEFAULT_EMBEDDING!r} or {name!r}"
