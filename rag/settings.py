@@ -111,6 +111,11 @@ class EmbeddingModelEntry(_Entry):
     answerable_coverage_weight: float = Field(
         default=0.2, ge=0.0, description="Weight of the word coverage in answerable_min's sum."
     )
+    answerable_min_latin: float | None = Field(
+        default=None,
+        description="answerable_min for questions without Chinese or Japanese characters "
+        "(their coverage counts words, not character pairs); None: answerable_min.",
+    )
 
 
 class _LLMEntry(_Entry):

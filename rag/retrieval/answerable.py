@@ -17,7 +17,10 @@ Cosines are the embedding model's own, so both numbers belong to its entry in
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
 @dataclass(frozen=True)
@@ -38,9 +41,17 @@ class AnswerabilityCheck:
     """`cosine + coverage_weight * coverage` below this: no answer is attempted."""
     coverage_weight: float = 0.2
     """How much the word coverage counts next to the cosine."""
+    latin_min_score: float | None = None
+    """`min_score` for a question without Chinese or Japanese characters (None: the same).
+    Its coverage counts whole words, a Chinese one's character pairs, so the sums differ."""
 
     def score(self, relevance: Relevance) -> float:
         return relevance.cosine + self.coverage_weight * relevance.coverage
 
-    def answerable(self, relevance: Relevance) -> bool:
-        return self.score(relevance) >= self.min_score
+    def min_score_for(self, question: str) -> float:
+        if self.latin_min_score is None or _CJK.search(question):
+            return self.min_score
+        return self.latin_min_score
+
+    def answerable(self, relevance: Relevance, question: str = "") -> bool:
+        return self.score(relevance) >= self.min_score_for(question)

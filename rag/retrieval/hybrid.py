@@ -101,14 +101,14 @@ class HybridRetriever(BaseRetriever):
         check = self.answerability
         if check is not None and hits:
             relevance = self.relevance(query[:limit], hits)
-            if not check.answerable(relevance):
+            if not check.answerable(relevance, query):
                 logger.info(
                     "not answerable from %r: cosine %.3f, coverage %.2f (score %.3f < %.3f)",
                     self.kb,
                     relevance.cosine,
                     relevance.coverage,
                     check.score(relevance),
-                    check.min_score,
+                    check.min_score_for(query),
                 )
                 return []
         return [hit_to_document(hit) for hit in hits]

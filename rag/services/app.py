@@ -79,7 +79,9 @@ def answerability_check(settings: Settings) -> AnswerabilityCheck | None:
     entry = settings.models.embedding
     if entry.answerable_min is None or not settings.retrieval.answerability_check:
         return None
-    return AnswerabilityCheck(entry.answerable_min, entry.answerable_coverage_weight)
+    return AnswerabilityCheck(
+        entry.answerable_min, entry.answerable_coverage_weight, entry.answerable_min_latin
+    )
 
 
 def kb_search_fn(

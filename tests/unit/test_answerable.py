@@ -101,3 +101,21 @@ def test_the_retriever_returns_nothing_for_a_question_it_cannot_answer(coverage,
     assert retriever.relevance("问题", [hit]) == Relevance(0.88, coverage)
     assert len(retriever.invoke("问题")) == returned
     assert len(retriever_over(store, None).invoke("问题")) == 1
+
+
+def test_a_question_without_chinese_characters_may_have_its_own_minimum():
+    check = AnswerabilityCheck(min_score=0.915, coverage_weight=0.2, latin_min_score=0.90)
+    relevance = Relevance(0.85, 0.3)  # 0.91
+    assert check.answerable(relevance, "Who leads the Islamic State?")
+    assert not check.answerable(relevance, "伊斯兰国由谁领导？")
+    assert not check.answerable(relevance, "Who leads 伊斯兰国?")  # any Chinese: the Chinese one
+    assert AnswerabilityCheck(0.915).min_score_for("Who leads it?") == 0.915
+
+
+def test_the_shipped_embedding_entries_set_both_minimums():
+    from rag.services import answerability_check
+    from rag.settings import load_settings
+
+    check = answerability_check(load_settings(env={}))
+    assert check is not None
+    assert (check.min_score, check.latin_min_score) == (0.915, 0.90)

@@ -82,9 +82,10 @@ def knowledge_base_of(services: Services, model: str) -> str | None:
             f"no knowledge base {kb!r}; GET /v1/models lists the models (kb:<name> for each "
             "knowledge base)"
         )
+    llm = services.settings.models.llm_model
     raise ModelNotFoundError(
-        f"no model {model!r}; the models are {services.settings.models.llm_model!r} (the LLM alone) "
-        "and kb:<name> for each knowledge base, as GET /v1/models lists them"
+        f"no model {model!r}; the models are {llm!r} (the LLM alone) and kb:<name> for each "
+        "knowledge base, as GET /v1/models lists them"
     )
 
 
