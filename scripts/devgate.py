@@ -21,8 +21,8 @@ or the answer step. The knowledge base's name carries a hash of the chunking and
 settings, so such a variant gets its own; a change to the loaders' or splitters' *code* is
 not seen: use a fresh root then.
 
-The stored "before" run (the defaults, 100 answers and 50 off-topic questions a language) is
-scripts/devgate/baseline.json; scripts/devgate/chatchat.json is the issue's baseline row,
+Store a run with --save and compare a later one with --compare (the README's dev-gate
+tables say which runs they come from); scripts/devgate/chatchat.json is the issue's baseline row,
 the plain Chatchat-style prompt, as a variant (`--variant`; what the settings cannot express
 is listed in it). Exit status 1 when --compare's verdict is not a pass.
 """
