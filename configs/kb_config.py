@@ -97,7 +97,10 @@ MAX_UPLOAD_MB = 100
 # may be given instead: {"zh": "...", "en": "..."} (both Chinese scripts use "zh"), each with
 # {context} and {question}. The "not found" reply asked for here is shown to the user as the
 # app's own, in the question's language (the "not_found_reply" answer processor).
-PROMPT_TEMPLATE = """Sources:
+# The English one names its refusal in English only: with the Chinese words in it, the 1.5B
+# answered 5 of 25 English dev questions in Chinese.
+PROMPT_TEMPLATE = {
+    "zh": """Sources:
 {context}
 
 Question: {question}
@@ -106,7 +109,17 @@ Answer the question from the sources above, in the language and script of the qu
 (Traditional Chinese if it is in Traditional Chinese). Write one short sentence that states \
 the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
 none of the sources is about the question, reply: 资料中没有找到答案 (I could not find the \
-answer in the documents)."""
+answer in the documents).""",
+    "en": """Sources:
+{context}
+
+Question: {question}
+
+Answer the question from the sources above, in English. Write one short sentence that states \
+the answer, then the number of the source it comes from in brackets, e.g. "... [1]". Only if \
+none of the sources is about the question, reply: I could not find the answer in the \
+documents.""",
+}
 
 # Asked once more when the answer to PROMPT_TEMPLATE is the "not found" reply (see
 # NOT_FOUND_PREFIXES) although the best source scores at least RETRY_MIN_SCORE: small
@@ -119,7 +132,8 @@ answer in the documents)."""
 # off-topic 0.38-0.60 on the English check). None: no second try. Asked when one of the model
 # entry's retry_policies says so ("refusal_retry", "echo_retry"); per language like
 # PROMPT_TEMPLATE.
-RETRY_PROMPT_TEMPLATE = """Sources:
+RETRY_PROMPT_TEMPLATE = {
+    "zh": """Sources:
 {context}
 
 Question: {question}
@@ -127,7 +141,17 @@ Question: {question}
 Answer with the words of the sources: copy the shortest phrase of a source that answers \
 the question exactly as it is written there, then the number of that source in brackets, \
 e.g. "... [1]". Only if none of the sources is about the question, reply: 资料中没有找到答案 \
-(I could not find the answer in the documents)."""
+(I could not find the answer in the documents).""",
+    "en": """Sources:
+{context}
+
+Question: {question}
+
+Answer with the words of the sources: copy the shortest phrase of a source that answers \
+the question exactly as it is written there, then the number of that source in brackets, \
+e.g. "... [1]". Only if none of the sources is about the question, reply: I could not find \
+the answer in the documents.""",
+}
 RETRY_MIN_SCORE = 0.35
 # Also ask RETRY_PROMPT_TEMPLATE when the answer only repeats the question (at least half of
 # it, and nothing else): the 1.5B does so for about one question in thirty. The repeated

@@ -397,7 +397,8 @@ def env_key(key: str) -> str:
 
 def variant_label(name: str, env: Mapping[str, str], settings: Settings) -> str:
     """Which model and prompt ran, and the overrides (long values shortened)."""
-    prompt = hashlib.sha1(settings.prompt_template.encode()).hexdigest()[:8]
+    templates = json.dumps(settings.prompt_templates, sort_keys=True, ensure_ascii=False)
+    prompt = hashlib.sha1(templates.encode()).hexdigest()[:8]
     shown = [
         f"{key}={value if len(value) <= 40 else value[:37] + '...'}"
         for key, value in sorted(env.items())

