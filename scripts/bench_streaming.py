@@ -37,7 +37,7 @@ import uvicorn
 from langchain_core.callbacks import BaseCallbackHandler
 
 from rag.chains import ChatEvent
-from rag.factory import build_services, create_app, offline_environment
+from rag.factory import build_services, create_app, llm_setup, offline_environment
 from rag.llms import build_llm
 from rag.services import Services
 from rag.settings import Settings, load_settings
@@ -110,7 +110,7 @@ def build_clocked(settings: Settings, kb_root: Path) -> tuple[ClockedServices, P
     """The app's services over an LLM that announces its pieces to a `ProducedClock`."""
     offline_environment()
     produced = ProducedClock()
-    llm = build_llm(settings)
+    llm = build_llm(llm_setup(settings))
     llm.callbacks = [produced]  # a fresh model, before any chain holds it
     services = build_services(settings, kb_root=kb_root, llm=llm.load())
     return ClockedServices.of(services), produced
