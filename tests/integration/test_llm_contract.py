@@ -59,7 +59,7 @@ CONVERTED_NAME = "qwen2.5-coder-0.5b-hf"
 def fast_settings(**entry_updates: Any) -> Settings:
     """The shipped 0.5B entry ("fast"), greedy, with few new tokens."""
     settings = load_settings(llm_model="fast", llm_device="cpu")
-    entry = settings.llm.model_copy(
+    entry = settings.models.llm.model_copy(
         update={"max_new_tokens": MAX_NEW_TOKENS, "temperature": 0.0, **entry_updates}
     )
     return settings.updated(llm_model_dict={"fast": entry})
@@ -76,14 +76,16 @@ def entry_settings(name: str, entry: dict[str, Any]) -> Settings:
 @pytest.fixture(scope="module")
 def gguf_path() -> Path:
     settings = load_settings(llm_model="fast")
-    return resolve_gguf_path(settings.llm, settings.cache_dir, name="fast")
+    return resolve_gguf_path(settings.models.llm, settings.models.cache_dir, name="fast")
 
 
 @pytest.fixture(scope="module")
 def hf_folder(gguf_path: Path) -> Path:
     """The shipped 0.5B model as a transformers folder (converted once per machine)."""
     settings = load_settings(llm_model="fast")
-    return gguf_to_transformers_folder(gguf_path, settings.cache_dir / "models" / CONVERTED_NAME)
+    return gguf_to_transformers_folder(
+        gguf_path, settings.models.cache_dir / "models" / CONVERTED_NAME
+    )
 
 
 @pytest.fixture(scope="module")
@@ -157,7 +159,7 @@ class LlamaServer:
         self.log = log
         # The server builds its own `Llama`: it gets the weight-repacking choice the app
         # makes on this machine (repacking crashes llama.cpp on some CPUs).
-        repack = repack_enabled("auto", model, load_settings().cache_dir)
+        repack = repack_enabled("auto", model, load_settings().models.cache_dir)
         command = [
             sys.executable,
             "-c",

@@ -147,7 +147,7 @@ def test_concurrent_calls_share_one_model(fast: ZhikuLLM) -> None:
 
 def test_prompt_longer_than_context_window_is_a_clear_error() -> None:
     settings = fast_settings()
-    entry = settings.llm.model_copy(update={"context_window": 256})
+    entry = settings.models.llm.model_copy(update={"context_window": 256})
     small = settings.updated(llm_model_dict={"fast": entry})
     llm = build_llm(llm_setup(small))
     with pytest.raises(ContextWindowExceededError, match="context window"):
@@ -156,7 +156,7 @@ def test_prompt_longer_than_context_window_is_a_clear_error() -> None:
 
 def test_default_model_invoke() -> None:
     settings = load_settings(llm_device="cpu")
-    assert settings.llm_model == "qwen2.5-coder-1.5b"
+    assert settings.models.llm_model == "qwen2.5-coder-1.5b"
     llm = build_llm(llm_setup(settings)).load()
     result = llm.generate(["What is 2 + 3? Answer with the number only."], max_new_tokens=8)
     generation = result.generations[0][0]
@@ -175,6 +175,6 @@ def test_repacking_probe_on_this_machine(fast: ZhikuLLM) -> None:
     outcome = probe_in_child(path)
     assert isinstance(outcome, bool)
     settings = fast_settings()
-    assert repack_enabled("auto", path, settings.cache_dir) is outcome  # remembered on load
+    assert repack_enabled("auto", path, settings.models.cache_dir) is outcome  # remembered on load
     answer = fast.invoke(COUNT, max_new_tokens=32, temperature=0)
     assert "1,2,3" in answer.replace(" ", "")

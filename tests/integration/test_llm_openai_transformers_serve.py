@@ -45,9 +45,9 @@ def free_port() -> int:
 @pytest.fixture(scope="module")
 def folder() -> Path:
     settings = load_settings(llm_model="fast")
-    gguf = resolve_gguf_path(settings.llm, settings.cache_dir, name="fast")
+    gguf = resolve_gguf_path(settings.models.llm, settings.models.cache_dir, name="fast")
     return gguf_to_transformers_folder(
-        gguf, settings.cache_dir / "models" / "qwen2.5-coder-0.5b-hf"
+        gguf, settings.models.cache_dir / "models" / "qwen2.5-coder-0.5b-hf"
     )
 
 

@@ -37,8 +37,8 @@ def hf_model_folder() -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     settings = load_settings(llm_model="fast")
-    gguf = resolve_gguf_path(settings.llm, settings.cache_dir, name="fast")
-    return gguf_to_transformers_folder(gguf, settings.cache_dir / "models" / CONVERTED_NAME)
+    gguf = resolve_gguf_path(settings.models.llm, settings.models.cache_dir, name="fast")
+    return gguf_to_transformers_folder(gguf, settings.models.cache_dir / "models" / CONVERTED_NAME)
 
 
 @pytest.fixture(scope="module")

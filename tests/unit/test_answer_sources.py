@@ -16,7 +16,7 @@ TEXTS = {f"doc{i}.txt": f"第{i}号文件。项目{i}的代号是代号{i}。" f
 
 
 def entry_with(**overrides: object) -> dict[str, object]:
-    base = load_settings(env={}).llm_model_dict["fast"].model_dump(exclude_none=True)
+    base = load_settings(env={}).models.llm_model_dict["fast"].model_dump(exclude_none=True)
     return {**base, **overrides}
 
 

@@ -76,7 +76,7 @@ def make_chain(
     retry = RetryOptions({"zh": RETRY, "en": RETRY}, min_score, refusals, script_fold(CONVERTER))
     chain = QAChain(
         llm,
-        prompt or load_settings(env={}).prompt_template,
+        prompt or load_settings(env={}).answer.prompt_template,
         2000,
         3,
         converter=CONVERTER,

@@ -100,14 +100,14 @@ def test_every_citation_is_invalid_without_sources():
 
 
 def test_not_found_is_the_apps_own_decision():
-    settings = load_settings(env={})
+    answer = load_settings(env={}).answer
     traditional = ScriptConverter().to_traditional(NOT_FOUND_REPLIES["zh-Hans"])
-    assert is_not_found(traditional, settings)
-    assert is_not_found(" 資料中沒有找到答案 (I could not find…)", settings)
-    assert not is_not_found("台北 [1] (I could not find the answer in the documents)", settings)
-    assert mentions_not_found("台北 [1] (I could not find the answer in the documents)", settings)
+    assert is_not_found(traditional, answer)
+    assert is_not_found(" 資料中沒有找到答案 (I could not find…)", answer)
+    assert not is_not_found("台北 [1] (I could not find the answer in the documents)", answer)
+    assert mentions_not_found("台北 [1] (I could not find the answer in the documents)", answer)
     prefixes = '["根据已知信息无法回答该问题", "根據已知信息無法回答該問題"]'
-    chatchat = load_settings(env={"ZHIKU_NOT_FOUND_PREFIXES": prefixes})
+    chatchat = load_settings(env={"ZHIKU_NOT_FOUND_PREFIXES": prefixes}).answer
     assert is_not_found("根據已知信息無法回答該問題。", chatchat)
 
 

@@ -47,7 +47,7 @@ def client(services) -> TestClient:
 
 def test_defaults() -> None:
     settings = load_settings(env={})
-    assert settings.max_query_chars == 2000 and settings.max_history_chars == 12000
+    assert settings.server.max_query_chars == 2000 and settings.server.max_history_chars == 12000
 
 
 def test_search_query_over_the_limit_is_413(client):

@@ -110,7 +110,7 @@ def test_a_server_entry_ignores_the_local_device() -> None:
 
 def test_every_shipped_entry_validates_and_builds() -> None:
     settings = load_settings(env={}, llm_device="cpu")
-    for name, entry in settings.llm_model_dict.items():
+    for name, entry in settings.models.llm_model_dict.items():
         if entry.backend == "hf_pipeline":
             continue  # building loads the model (tested in the integration tests)
         one = settings.updated(llm_model=name)

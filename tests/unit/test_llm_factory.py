@@ -49,14 +49,14 @@ def test_gguf_entry_builds_without_loading(settings: Settings) -> None:
     assert isinstance(llm, ZhikuLLM)
     assert llm._llm_type == "zhiku-gguf"
     assert llm.model == "fast"
-    assert llm.system_prompt == settings.system_prompt
-    assert llm.max_new_tokens == settings.llm.max_new_tokens
+    assert llm.system_prompt == settings.answer.system_prompt
+    assert llm.max_new_tokens == settings.models.llm.max_new_tokens
     assert llm._identifying_params["n_gpu_layers"] == 0  # cpu
     assert llm.model_path is None  # type: ignore[attr-defined]  # lazy
 
 
 def test_explicit_gpu_layers_win(settings: Settings) -> None:
-    entry = settings.llm.model_copy(update={"n_gpu_layers": 7})
+    entry = settings.models.llm.model_copy(update={"n_gpu_layers": 7})
     llm = build_llm(with_entry(settings, entry))
     assert llm._identifying_params["n_gpu_layers"] == 7
 

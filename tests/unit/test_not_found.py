@@ -27,7 +27,7 @@ def converter() -> ScriptConverter:
 )
 def test_refusals_are_recognised(reply):
     assert is_not_found(reply)
-    assert is_not_found(reply, load_settings(env={}))
+    assert is_not_found(reply, load_settings(env={}).answer)
 
 
 @pytest.mark.parametrize("answer", ["台北 [1]", "资料显示，台北 [1]", "I could see it [1]", ""])
@@ -42,13 +42,13 @@ def test_an_answer_with_the_refusal_appended_mentions_it_without_being_it():
 
 
 def test_configured_prefixes_are_recognised_besides_the_app_own_replies():
-    settings = load_settings(env={}, not_found_prefixes=["無可奉告"])
-    assert is_not_found("無可奉告。", settings) and not is_not_found("無可奉告。")
-    assert is_not_found(NOT_FOUND_REPLIES["en"], settings)
+    answer = load_settings(env={}, not_found_prefixes=["無可奉告"]).answer
+    assert is_not_found("無可奉告。", answer) and not is_not_found("無可奉告。")
+    assert is_not_found(NOT_FOUND_REPLIES["en"], answer)
 
 
 def test_the_reply_is_written_once_and_the_shipped_prompts_ask_for_it():
-    assert load_settings(env={}).not_found_prefixes == ()  # only the app's own wording
+    assert load_settings(env={}).answer.not_found_prefixes == ()  # only the app's own wording
     assert PROMPT_PREFIXES == (
         "资料中没有找到答案",
         "資料中沒有找到答案",
@@ -59,7 +59,7 @@ def test_the_reply_is_written_once_and_the_shipped_prompts_ask_for_it():
         for lang, p in zip(NOT_FOUND_REPLIES, PROMPT_PREFIXES, strict=True)
     )
     settings = load_settings(env={})
-    templates = [settings.prompt_templates, settings.retry_prompt_templates or {}]
+    templates = [settings.answer.prompt_templates, settings.answer.retry_prompt_templates or {}]
     for text in (t for by_language in templates for t in by_language.values()):
         assert any(prefix in text for prefix in PROMPT_PREFIXES)
 

@@ -50,7 +50,7 @@ def client(tmp_path_factory):
 
 def llm_name(client: TestClient) -> str:
     services: Services = client.services  # type: ignore[attr-defined]
-    return services.settings.llm_model
+    return services.settings.models.llm_model
 
 
 def ask(model: str, question: str = "港口在哪里？", **extra) -> dict:
@@ -215,11 +215,11 @@ def test_embeddings_float_and_base64(client):
     expected = services.kb.embeddings.embed_documents(["港口", "城市"])
     body = client.post("/v1/embeddings", json={"model": "default", "input": ["港口", "城市"]})
     body = body.json()
-    assert body["object"] == "list" and body["model"] == services.settings.embedding_model
+    assert body["object"] == "list" and body["model"] == services.settings.models.embedding_model
     assert [d["index"] for d in body["data"]] == [0, 1]
     assert body["data"][0]["embedding"] == pytest.approx(expected[0])
     assert body["usage"]["prompt_tokens"] == body["usage"]["total_tokens"] > 0
-    request = {"model": services.settings.embedding_model, "input": "港口"}
+    request = {"model": services.settings.models.embedding_model, "input": "港口"}
     packed = client.post("/v1/embeddings", json={**request, "encoding_format": "base64"})
     raw = base64.b64decode(packed.json()["data"][0]["embedding"])
     assert list(struct.unpack(f"<{len(raw) // 4}f", raw)) == pytest.approx(expected[0], rel=1e-6)

@@ -110,9 +110,9 @@ def test_threshold_applies_to_the_reranker_score(tmp_path):
 
 def test_no_reranker_by_default(tmp_path):
     settings = load_settings(env={})
-    assert settings.use_reranker is False
-    assert settings.reranker_model == "BAAI/bge-reranker-base"
-    assert settings.reranker_top_n == 20
+    assert settings.retrieval.reranker.enabled is False
+    assert settings.retrieval.reranker.model == "BAAI/bge-reranker-base"
+    assert settings.retrieval.reranker.top_n == 20
     assert build_reranker(settings.retrieval.reranker, settings.models.embedding_device) is None
     assert make_service(tmp_path).reranker is None
 
@@ -133,7 +133,10 @@ def test_reranker_settings_are_validated():
         load_settings(env={}, reranker_top_n=0)
     env = {"ZHIKU_USE_RERANKER": "true", "ZHIKU_RERANKER_MODEL": "/models/bge-reranker"}
     settings = load_settings(env=env)
-    assert settings.use_reranker is True and settings.reranker_model == "/models/bge-reranker"
+    assert (
+        settings.retrieval.reranker.enabled is True
+        and settings.retrieval.reranker.model == "/models/bge-reranker"
+    )
 
 
 # ---- merging neighbouring chunks --------------------------------------------------------
@@ -268,7 +271,7 @@ def test_chain_merges_neighbours_only_when_switched_on(tmp_path):
     for merge in (False, True):
         chain = QAChain(
             FakeListLLM(responses=["ok"]),
-            settings.prompt_template,
+            settings.answer.prompt_template,
             context_char_budget=2000,
             history_len=0,
             merge_neighbours=merge,
@@ -280,7 +283,11 @@ def test_chain_merges_neighbours_only_when_switched_on(tmp_path):
     assert best.text.strip() in prompts[True] and len(prompts[True]) > len(best.text)
     # a retriever that is not over a knowledge base: nothing to widen, the same context
     chain = QAChain(
-        FakeListLLM(responses=["ok"]), settings.prompt_template, 2000, 0, merge_neighbours=True
+        FakeListLLM(responses=["ok"]),
+        settings.answer.prompt_template,
+        2000,
+        0,
+        merge_neighbours=True,
     )
     [source] = chain.answer("code 133?", ListRetriever(documents=[hit_to_document(best)])).sources
     assert source.text == best.text

@@ -87,7 +87,7 @@ def make_chain(answer: str, convert: bool) -> QAChain:
     names = ["question_script"] if convert else []
     processors = build_processors(names, ProcessorTools(converter, Refusals()))
     return QAChain(
-        llm, settings.prompt_template, 2000, 3, converter=converter, processors=processors
+        llm, settings.answer.prompt_template, 2000, 3, converter=converter, processors=processors
     )
 
 

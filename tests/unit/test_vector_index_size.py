@@ -211,8 +211,8 @@ def test_plain_index_classes_are_still_accepted(tmp_path: Path):
 
 
 def test_modes_match_the_setting_and_a_wrong_one_is_named():
-    assert load_settings(env={}).vector_index == "auto"
-    assert load_settings(env={}, vector_index="ivf").vector_index == "ivf"
+    assert load_settings(env={}).retrieval.vector_index == "auto"
+    assert load_settings(env={}, vector_index="ivf").retrieval.vector_index == "ivf"
     with pytest.raises(ConfigError) as info:
         load_settings(env={}, vector_index="hnsw")
     message = str(info.value)
