@@ -240,8 +240,8 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
     if options.get("embed_threads"):
         update["num_threads"] = int(options["embed_threads"])
     if update:
-        entry = settings.embedding.model_copy(update=update)
-        embeddings = build_embeddings(entry, settings.embedding_device)
+        entry = settings.models.embedding.model_copy(update=update)
+        embeddings = build_embeddings(entry, settings.models.embedding_device)
     ingest = IngestOptions()
     if options.get("xfile"):  # every file in one batch: one embedding call, one index save
         ingest = IngestOptions(batch_files=len(files) + 1, batch_chunks=2**62)

@@ -78,7 +78,7 @@ def rag_prompt(settings: Settings, count_tokens: Any, target_tokens: int) -> str
     i = 0
     while True:
         passages.append(f"[{i + 1}] {PASSAGES[i % len(PASSAGES)]}")
-        template = settings.prompt_templates["zh"]  # QUESTION is Chinese
+        template = settings.answer.prompt_templates["zh"]  # QUESTION is Chinese
         prompt = template.format(context="\n\n".join(passages), question=QUESTION)
         if count_tokens(prompt) >= target_tokens:
             return prompt
@@ -238,14 +238,15 @@ def load(args: argparse.Namespace) -> tuple[str, ZhikuLLM, Any]:
         settings = load_settings(
             llm_device=args.device, **({"llm_model": args.model} if args.model else {})
         )
+    name = settings.models.llm_model
     llm = build_llm(llm_setup(settings))
     if not isinstance(llm, ZhikuLLM) or llm.backend not in ("gguf", "transformers"):
-        raise SystemExit(f"{settings.llm_model}: only the local gguf/transformers backends")
+        raise SystemExit(f"{name}: only the local gguf/transformers backends")
     started = time.perf_counter()
     llm.load()
-    print(f"# {settings.llm_model} ({llm.backend}) loaded in {time.perf_counter() - started:.1f} s")
+    print(f"# {name} ({llm.backend}) loaded in {time.perf_counter() - started:.1f} s")
     bench = GGUFBench(llm) if llm.backend == "gguf" else TransformersBench(llm)
-    return settings.llm_model, llm, (settings, bench)
+    return name, llm, (settings, bench)
 
 
 def median(values: list[float]) -> float:

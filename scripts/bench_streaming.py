@@ -183,8 +183,8 @@ def configured(args: argparse.Namespace) -> Settings:
         names.insert(names.index("question_script"), "simplified_reading")
     if args.numbers_as_generated and "source_numbers" in names:
         names.remove("source_numbers")
-    entry = settings.llm.model_copy(update={"answer_processors": tuple(names)})
-    models = {**settings.llm_model_dict, args.llm: entry}
+    entry = settings.models.llm.model_copy(update={"answer_processors": tuple(names)})
+    models = {**settings.models.llm_model_dict, args.llm: entry}
     return load_settings(llm_model=args.llm, llm_model_dict=models)
 
 

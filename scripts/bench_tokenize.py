@@ -106,8 +106,10 @@ def bench_splitter(kinds: dict[str, str], lengths: list[int]) -> None:
     """The configured splitter on the same texts: ingest splits a document before it
     tokenizes its chunks."""
     settings = load_settings()
-    splitter = build_splitter(settings.text_splitter, settings.chunk_size, settings.overlap_size)
-    print(f"\n{settings.text_splitter} splitter, CHUNK_SIZE {settings.chunk_size}\n")
+    splitter = build_splitter(
+        settings.chunking.splitter, settings.chunking.size, settings.chunking.overlap
+    )
+    print(f"\n{settings.chunking.splitter} splitter, CHUNK_SIZE {settings.chunking.size}\n")
     print("| text | characters | seconds (µs per character) | chunks |")
     print("|---|---:|---:|---:|")
     for kind, source in kinds.items():

@@ -50,14 +50,15 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rag.chains.not_found import is_not_found, mentions_not_found  # noqa: E402
-from rag.settings import ENV_PREFIX, Settings, load_settings  # noqa: E402
+from rag.settings import ENV_PREFIX, FLAT_KEYS, Settings, load_settings  # noqa: E402
 
 DEFAULT_DEVSET = ROOT.parent / "shared" / "devset"
 EN_OFFTOPIC = ROOT / "tests" / "data" / "devgate" / "en.offtopic.jsonl"
 LANGS = ("zh_tw", "zh", "en")
 # The developers' rule: a fall of more than this many points is a regression, not noise.
 NOISE_POINTS = {"hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "contains": 2.0}
-# Chunks a knowledge base is built with: a variant changing one of these gets its own KB.
+# Chunks a knowledge base is built with: a variant changing one of these gets its own KB
+# (config names, see FLAT_KEYS: the KB suffix hashes them, so they stay flat).
 INGEST_SETTINGS = (
     "embedding_model",
     "text_splitter",
@@ -397,20 +398,28 @@ def env_key(key: str) -> str:
 
 def variant_label(name: str, env: Mapping[str, str], settings: Settings) -> str:
     """Which model and prompt ran, and the overrides (long values shortened)."""
-    templates = json.dumps(settings.prompt_templates, sort_keys=True, ensure_ascii=False)
+    templates = json.dumps(settings.answer.prompt_templates, sort_keys=True, ensure_ascii=False)
     prompt = hashlib.sha1(templates.encode()).hexdigest()[:8]
     shown = [
         f"{key}={value if len(value) <= 40 else value[:37] + '...'}"
         for key, value in sorted(env.items())
     ]
-    return f"**{name}**: LLM `{settings.llm_model}`, prompt sha1 `{prompt}`, env: " + (
+    return f"**{name}**: LLM `{settings.models.llm_model}`, prompt sha1 `{prompt}`, env: " + (
         ", ".join(f"`{s}`" for s in shown) or "defaults"
     )
 
 
+def flat_setting(settings: Settings, name: str) -> Any:
+    """The setting a config name (`chunk_size`) names, read from its section (FLAT_KEYS)."""
+    value: Any = settings
+    for part in FLAT_KEYS[name]:
+        value = getattr(value, part)
+    return value
+
+
 def kb_suffix(settings: Settings) -> str:
     """A short hash of the settings a knowledge base's chunks depend on."""
-    key = json.dumps({name: str(getattr(settings, name)) for name in INGEST_SETTINGS})
+    key = json.dumps({name: str(flat_setting(settings, name)) for name in INGEST_SETTINGS})
     return hashlib.sha1(key.encode()).hexdigest()[:8]
 
 
@@ -496,7 +505,9 @@ def ask(client: Any, kb: str, question: str) -> StreamedReply:
     return reply
 
 
-def answer_row(question: Mapping[str, Any], reply: StreamedReply, scores, settings) -> dict:
+def answer_row(
+    question: Mapping[str, Any], reply: StreamedReply, scores, settings: Settings
+) -> dict:
     """One question's line in the details file; `scores` is the harness's (em, f1, contains)
     or None for an off-topic question."""
     em, f1, contains = scores if scores is not None else (None, None, None)
@@ -509,8 +520,8 @@ def answer_row(question: Mapping[str, Any], reply: StreamedReply, scores, settin
         "em": em,
         "f1": None if f1 is None else round(f1, 3),
         "contains": contains,
-        "not_found": is_not_found(reply.answer, settings),
-        "mentions_not_found": mentions_not_found(reply.answer, settings),
+        "not_found": is_not_found(reply.answer, settings.answer),
+        "mentions_not_found": mentions_not_found(reply.answer, settings.answer),
         "invalid_citations": invalid_citations(reply.answer, reply.sources),
         "sources": [s.get("source") for s in reply.sources],
         "first_token_s": None if reply.first_token_s is None else round(reply.first_token_s, 3),
@@ -666,11 +677,11 @@ def run(
             "answers": args.answers,
             "offtopic": args.offtopic,
         },
-        "variant": {"name": label, "env": env, "llm_model": settings.llm_model},
+        "variant": {"name": label, "env": env, "llm_model": settings.models.llm_model},
         "langs": {},
         "retrieval": {},
     }
-    app = start_app(kb_root, args.out / "app.log", settings.llm_model, env)
+    app = start_app(kb_root, args.out / "app.log", settings.models.llm_model, env)
     try:
         report["meta"]["app_start_s"] = round(time.monotonic() - started, 1)
         for lang in args.langs:

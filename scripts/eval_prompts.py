@@ -224,9 +224,9 @@ def _with_simplified_reading(settings: Settings) -> tuple[str, ...]:
 
 
 def _configured_retry_prompt(settings: Settings) -> object:
-    if not settings.retry_prompt_template:
+    if not settings.answer.retry_prompt_template:
         raise SystemExit("this variant needs RETRY_PROMPT_TEMPLATE to be set")
-    return settings.retry_prompt_template
+    return settings.answer.retry_prompt_template
 
 
 Setting = object | Callable[[Settings], object]
@@ -262,7 +262,7 @@ VARIANTS = {
         "question-twice",
         {
             "prompt_template": lambda s: {
-                k: "Question: {question}\n\n" + t for k, t in s.prompt_templates.items()
+                k: "Question: {question}\n\n" + t for k, t in s.answer.prompt_templates.items()
             }
         },
     ),
@@ -271,7 +271,7 @@ VARIANTS = {
     "zh": Variant("zh", {"prompt_template": PROMPT_ZH}),
     "zh-for-zh": Variant(
         "zh-for-zh",
-        {"prompt_template": lambda s: {"zh": PROMPT_ZH, "en": s.prompt_templates["en"]}},
+        {"prompt_template": lambda s: {"zh": PROMPT_ZH, "en": s.answer.prompt_templates["en"]}},
     ),
     "short": Variant("short", {"prompt_template": PROMPT_SHORT}),
     "plain": Variant("plain", {"prompt_template": PROMPT_PLAIN}),
@@ -335,9 +335,11 @@ def variant_settings(base: Settings, variant: Variant) -> Settings:
     def value(setting: Setting) -> object:
         return setting(base) if callable(setting) else setting
 
-    entry = parse_llm_entry({**dict(base.llm), **{k: value(v) for k, v in variant.entry.items()}})
+    entry = parse_llm_entry(
+        {**dict(base.models.llm), **{k: value(v) for k, v in variant.entry.items()}}
+    )
     top = {k: value(v) for k, v in variant.settings.items()}
-    models = {**base.llm_model_dict, base.llm_model: entry}
+    models = {**base.models.llm_model_dict, base.models.llm_model: entry}
     return Settings.model_validate({**dict(base), **top, "llm_model_dict": models})
 
 
@@ -368,7 +370,7 @@ def asker(variant: Variant, base: Settings, llm: Any) -> Asker:
     settings = variant_settings(base, variant)
     chain = build_qa_chain(settings, llm)  # the loaded LLM counts the context's tokens
     made = Asker(variant, settings, chain)
-    generation = {key: getattr(settings.llm, key) for key in GENERATION_KEYS}
+    generation = {key: getattr(settings.models.llm, key) for key in GENERATION_KEYS}
 
     def record(prompt: Any) -> Any:
         made.prompts.append(prompt.to_string() if hasattr(prompt, "to_string") else str(prompt))
@@ -401,7 +403,7 @@ class Tally:
         self.mean_logprob.append(confidence)
         self.contains.append(contains)
         self.f1.append(f1)
-        self.not_found += is_not_found(reply.answer, made.settings)
+        self.not_found += is_not_found(reply.answer, made.settings.answer)
         traditional = converter.script_of(q.question) == "traditional"
         self.simplified += traditional and converter.has_simplified_only(reply.answer)
         llama = getattr(llm, "_llama", None)
@@ -547,7 +549,7 @@ def ask(made: Asker, question: str, documents: list[Document], llm: Any) -> Repl
         llama.reset()
         llm.invoke(made.chain.prompts[language].format(context="", question=""), max_new_tokens=1)
     if hasattr(llm, "system_prompt"):  # our LLMs (a test's fake has none)
-        llm.system_prompt = made.settings.system_prompt
+        llm.system_prompt = made.settings.answer.system_prompt
     made.prompts.clear()
     retriever = FixedRetriever(documents=documents[: made.settings.answer_top_k])
     started = time.perf_counter()
