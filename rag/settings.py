@@ -21,7 +21,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Annotated, Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
@@ -766,31 +766,6 @@ class Settings(BaseModel):
     def answer_char_budget(self) -> int:
         """CONTEXT_CHAR_BUDGET, or the LLM entry's own `context_char_budget`."""
         return self.models.llm.context_char_budget or self.answer.context_char_budget
-
-    if not TYPE_CHECKING:
-
-        def __getattr__(self, name: str) -> Any:
-            """Read-only flat names (`settings.chunk_size`) for scripts written before the
-            sections; rag/ reads the sections (mypy does not see these names)."""
-            path = FLAT_KEYS.get(name) or _SECTION_PROPERTIES.get(name)
-            if path is None:
-                return super().__getattr__(name)
-            value: Any = self
-            for part in path:
-                value = getattr(value, part)
-            return value
-
-
-_SECTION_PROPERTIES = {
-    "embedding": ("models", "embedding"),
-    "embedding_equivalents": ("models", "embedding_equivalents"),
-    "llm": ("models", "llm"),
-    "prompt_templates": ("answer", "prompt_templates"),
-    "retry_prompt_templates": ("answer", "retry_prompt_templates"),
-    "auth_configured": ("server", "auth_configured"),
-    "max_upload_bytes": ("server", "max_upload_bytes"),
-}
-"""Properties of a section that Settings had before the sections (read-only, for scripts)."""
 
 
 def _put(tree: dict[str, Any], path: tuple[str, ...], value: Any) -> None:

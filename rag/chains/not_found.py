@@ -127,6 +127,8 @@ class RefusalWatch:
 
 
 class _Configured(Protocol):
+    """The answer settings (`Settings.answer`): what NOT_FOUND_PREFIXES configures."""
+
     @property
     def not_found_prefixes(self) -> Sequence[str]: ...
 
@@ -136,8 +138,8 @@ def _refusals(settings: _Configured | None) -> Refusals:
 
 
 def is_not_found(text: str, settings: _Configured | None = None) -> bool:
-    """Whether `text` is the "not found" reply (with `settings`, its NOT_FOUND_PREFIXES are
-    recognised too)."""
+    """Whether `text` is the "not found" reply (with `settings`, the answer settings, their
+    NOT_FOUND_PREFIXES are recognised too)."""
     return _refusals(settings).begins(text)
 
 
