@@ -126,7 +126,9 @@ class _LazyEmbeddings(Embeddings):
             from rag.settings import load_settings
 
             settings = load_settings()
-            self.model = build_embeddings(settings.embedding, settings.embedding_device)
+            self.model = build_embeddings(
+                settings.embedding, settings.embedding_device, settings.embedding_model
+            )
         return self.model
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
