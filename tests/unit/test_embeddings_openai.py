@@ -18,6 +18,8 @@ import httpx
 import numpy as np
 import pytest
 from langchain_core.embeddings import DeterministicFakeEmbedding
+from langchain_tests.integration_tests import EmbeddingsIntegrationTests
+from langchain_tests.unit_tests import EmbeddingsUnitTests
 
 from rag.embeddings import BACKENDS, build_embeddings
 from rag.embeddings.openai_compat import OpenAICompatEmbeddings
@@ -61,6 +63,28 @@ class FakeServer:
 def client(handler: Handler, **fields: object) -> OpenAICompatEmbeddings:
     options: dict[str, object] = {"api_base_url": URL, "model": "BAAI/bge-m3", "entry": "bge"}
     return OpenAICompatEmbeddings(**{**options, **fields}, transport=httpx.MockTransport(handler))
+
+
+class TestOpenAICompatEmbeddingsUnit(EmbeddingsUnitTests):
+    """LangChain's standard suites; the integration one against the fake server."""
+
+    @property
+    def embeddings_class(self) -> type[OpenAICompatEmbeddings]:
+        return OpenAICompatEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict:
+        return {"api_base_url": URL, "model": "m", "transport": httpx.MockTransport(FakeServer())}
+
+
+class TestOpenAICompatEmbeddingsIntegration(EmbeddingsIntegrationTests):
+    @property
+    def embeddings_class(self) -> type[OpenAICompatEmbeddings]:
+        return OpenAICompatEmbeddings
+
+    @property
+    def embedding_model_params(self) -> dict:
+        return {"api_base_url": URL, "model": "m", "transport": httpx.MockTransport(FakeServer())}
 
 
 def answering(status: int, body: object) -> Handler:
