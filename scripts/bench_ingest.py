@@ -241,7 +241,9 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
         update["num_threads"] = int(options["embed_threads"])
     if update:
         entry = settings.models.embedding.model_copy(update=update)
-        embeddings = build_embeddings(entry, settings.models.embedding_device)
+        embeddings = build_embeddings(
+            entry, settings.models.embedding_device, settings.models.embedding_model
+        )
     ingest = IngestOptions()
     if options.get("xfile"):  # every file in one batch: one embedding call, one index save
         ingest = IngestOptions(batch_files=len(files) + 1, batch_chunks=2**62)

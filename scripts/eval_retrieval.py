@@ -127,7 +127,9 @@ class _LazyEmbeddings(Embeddings):
 
             settings = load_settings()
             self.model = build_embeddings(
-                settings.models.embedding, settings.models.embedding_device
+                settings.models.embedding,
+                settings.models.embedding_device,
+                settings.models.embedding_model,
             )
         return self.model
 

