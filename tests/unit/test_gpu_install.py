@@ -6,6 +6,7 @@ or `$(shell …)`, which would run even then). Nothing is installed and no GPU i
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -20,10 +21,16 @@ MAKEFILE = ROOT / "Makefile"
 pytestmark = pytest.mark.skipif(shutil.which("make") is None, reason="no make here")
 
 
+# a parent `make test GPU=1` passes its variables down through the environment
+_MAKE_ENV = ("MAKEFLAGS", "MFLAGS", "MAKELEVEL", "GPU", "TORCH_CUDA", "VENV")
+
+
 def dry_run(*args: str) -> str:
+    env = {k: v for k, v in os.environ.items() if k not in _MAKE_ENV}
     done = subprocess.run(
         ["make", "-n", "-B", "run", *args],
         cwd=ROOT,
+        env=env,
         capture_output=True,
         text=True,
         timeout=60,
