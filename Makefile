@@ -1,10 +1,25 @@
 # `make run` and `make test` do all the set-up on a fresh machine.
-VENV := .venv
-PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed-stamp
+# `make run GPU=1`: the same in .venv-gpu, with CUDA torch and llama.cpp built with CUDA
+# (needs an NVIDIA driver and the CUDA toolkit's nvcc; never run here: see README "On a GPU").
+GPU ?=
+TORCH_VERSION := 2.13.0
+# torch 2.13's CUDA wheels: cu126 and cu130 (cu132 experimental); cu126 for older drivers
+TORCH_CUDA ?= cu130
+LLAMA_CPP := llama-cpp-python==0.3.36
 # llama-cpp-python compiles from source here; these flags skip llama.cpp's own C++ programs
 # (4-5 min instead of 15 on 2 cores). pip caches the built wheel.
 LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_SERVER=OFF
+ifeq ($(GPU),1)
+VENV := .venv-gpu
+TORCH_INSTALL := torch==$(TORCH_VERSION)+$(TORCH_CUDA) --index-url https://download.pytorch.org/whl/$(TORCH_CUDA)
+LLAMA_CMAKE_ARGS += -DGGML_CUDA=on
+else
+VENV := .venv
+# the local CPU wheel here (unpinned pulls GBs of CUDA)
+TORCH_INSTALL := torch==$(TORCH_VERSION)
+endif
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
 .PHONY: run test lint models browser-deps clean-venv
@@ -12,8 +27,12 @@ PYTEST_ARGS ?=
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	# torch first, pinned: it takes the local CPU wheel (unpinned pulls GBs of CUDA)
-	$(PY) -m pip install -q torch==2.13.0
+	# torch first, pinned
+	$(PY) -m pip install -q $(TORCH_INSTALL)
+ifeq ($(GPU),1)
+	# built on its own, without pip's cache: a cached CPU wheel of llama.cpp would be reused
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q --no-cache-dir '$(LLAMA_CPP)'
+endif
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" CMAKE_BUILD_PARALLEL_LEVEL=2 $(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 

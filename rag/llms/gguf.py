@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from pydantic import PrivateAttr
 
-from rag.devices import resolve_device
+from rag.devices import llama_cpp_can_offload, resolve_device
 from rag.errors import ModelUnavailableError
 from rag.llms.assets import pip_install_hint, resolve_gguf_path
 from rag.llms.base import ContextWindowExceededError, GenerationSettings, Message, ZhikuLLM
@@ -25,6 +25,15 @@ from rag.settings import GGUFEntry
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
+
+
+def gpu_layers(device: str) -> int:
+    """Layers llama.cpp offloads for LLM_DEVICE: "auto" all of them when this build of
+    llama.cpp can offload (built with CUDA or Metal, and a GPU is there), else none; "cpu"
+    none; "cuda" / "mps" all (an error when torch sees no such device)."""
+    if device == "auto":
+        return -1 if llama_cpp_can_offload() else 0
+    return 0 if resolve_device(device) == "cpu" else -1
 
 
 class GGUFLLM(ZhikuLLM):
@@ -51,11 +60,9 @@ class GGUFLLM(ZhikuLLM):
     def from_setup(cls, setup: LLMSetup) -> GGUFLLM:
         """The LLM of `setup`'s gguf entry, not loaded yet."""
         entry = setup.entry_as(GGUFEntry)
-        if entry.n_gpu_layers is not None:
-            n_gpu_layers = entry.n_gpu_layers
-        else:
-            device = resolve_device(setup.device)
-            n_gpu_layers = 0 if device == "cpu" else -1
+        n_gpu_layers = entry.n_gpu_layers
+        if n_gpu_layers is None:
+            n_gpu_layers = gpu_layers(setup.device)
         return cls(
             model=setup.name,
             entry=entry,
