@@ -54,6 +54,22 @@ SEARCH_CANDIDATES = 50
 # recall@10 0.98 against exact.
 VECTOR_INDEX = "auto"
 
+# Where new knowledge bases keep their dense index: "faiss" (a file in the KB folder, sized by
+# VECTOR_INDEX) or "milvus" (one collection per knowledge base, in kbs_config["milvus"]).
+# Each knowledge base records its own; `rag kb migrate NAME --to milvus` (or `--to faiss`)
+# moves one without embedding anything again. SQLite keeps the vectors either way.
+DEFAULT_VS_TYPE = "faiss"
+
+# Options per vector store, as Langchain-Chatchat's kbs_config. Milvus "uri": a local file
+# ending in .db runs Milvus Lite inside the app (relative: under KB_ROOT_PATH; one process
+# may open it at a time, so stop the app before `rag kb ...` commands); "http://host:19530"
+# talks to Milvus standalone or Zilliz Cloud, with "token" ("user:password" or an API key)
+# and "db_name" (never run here: only Milvus Lite was tested).
+kbs_config = {
+    "faiss": {},
+    "milvus": {"uri": ".milvus/milvus.db", "token": "", "db_name": ""},
+}
+
 # Relevance scores are in [0, 1], higher = more relevant; results below this are dropped.
 # 0 keeps everything.
 SCORE_THRESHOLD = 0.0

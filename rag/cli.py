@@ -133,6 +133,9 @@ def _kb_commands(group: argparse.ArgumentParser, common: argparse.ArgumentParser
     remove.add_argument("name")
     remove.add_argument("files", nargs="+")
     command("rebuild", "re-embed a KB from its originals").add_argument("name")
+    migrate = command("migrate", "move a KB's vectors to another vector store (no re-embedding)")
+    migrate.add_argument("name")
+    migrate.add_argument("--to", required=True, choices=("faiss", "milvus"))
     command("files", "list a KB's documents").add_argument("name")
     check = command("check", "check (and repair) a KB's consistency")
     check.add_argument("name")
@@ -181,6 +184,9 @@ def _run_kb(args: argparse.Namespace) -> int:
     elif args.command == "rebuild":
         results = service.rebuild_kb(args.name)
         return _summarize(results)
+    elif args.command == "migrate":
+        moved = service.migrate_kb(args.name, args.to)
+        print(f"{args.name}: {'moved to' if moved else 'already in'} {args.to}")
     elif args.command == "check":
         report = service.check(args.name, repair=not args.no_repair)
         for line in report.repaired:

@@ -32,10 +32,11 @@ from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
 from rag.services import KnowledgeBaseService, Services, answerability_check
-from rag.settings import ChunkingSettings, Settings
+from rag.settings import ChunkingSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
-from rag.vectorstores import SizedIndex
+from rag.vectorstores import MilvusConnection, SizedIndex, VectorStores
+from rag.vectorstores.milvus_index import is_remote
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +90,19 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
+def build_vector_stores(retrieval: RetrievalSettings, kb_root: Path) -> VectorStores:
+    """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]; a relative Lite file under
+    `kb_root`), new knowledge bases in DEFAULT_VS_TYPE. The Milvus client is made on first
+    use: a root of FAISS knowledge bases never opens (or locks) the Milvus Lite file."""
+    milvus = retrieval.kbs_config.milvus
+    uri = milvus.uri
+    if not is_remote(uri):
+        path = Path(uri).expanduser()
+        uri = str(path if path.is_absolute() else kb_root / path)
+    connection = MilvusConnection(uri, milvus.token.get_secret_value(), milvus.db_name)
+    return VectorStores(SizedIndex(retrieval.vector_index), retrieval.default_vs_type, connection)
+
+
 def build_kb_service(
     settings: Settings,
     kb_root: Path | None = None,
@@ -107,12 +121,13 @@ def build_kb_service(
     if reranker is None:
         reranker = build_reranker(settings.retrieval.reranker, models.embedding_device)
     dimension = len(embeddings.embed_query("dimension probe"))
+    root = kb_root or settings.server.kb_root_path
     registry = KnowledgeBaseRegistry(
-        root=kb_root or settings.server.kb_root_path,
+        root=root,
         embedding=EmbeddingIdentity(
             models.embedding_vectors_name, dimension, models.embedding_equivalents
         ),
-        make_index=SizedIndex(settings.retrieval.vector_index),
+        make_index=build_vector_stores(settings.retrieval, root),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
     )
     pipeline = IngestionPipeline(build_chunker(settings.chunking), embeddings, dimension, timings)

@@ -446,6 +446,47 @@ class ChunkingSettings(_Section):
         return self
 
 
+VS_TYPES = ("faiss", "milvus")
+"""DEFAULT_VS_TYPE's values (rag/vectorstores/backends.py)."""
+MILVUS_INSTALL_HINT = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
+_MILVUS_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+
+
+class FaissConfig(_Section):
+    """kbs_config["faiss"]: no options (the index is a file in the KB folder)."""
+
+
+class MilvusConfig(_Section):
+    """kbs_config["milvus"]: where Milvus is (rag/vectorstores/milvus_index.py)."""
+
+    uri: str = Field(
+        default=".milvus/milvus.db",
+        description="A local file ending in .db runs Milvus Lite in the app's process "
+        "(relative: under KB_ROOT_PATH; one process at a time); http://host:19530 (or https, "
+        "tcp, unix) a Milvus standalone or Zilliz Cloud server.",
+    )
+    token: SecretStr = Field(
+        default=SecretStr(""), description="A server's token ('user:password' or an API key)."
+    )
+    db_name: str = Field(default="", description="A server's database ('': its default).")
+
+    @model_validator(mode="after")
+    def _uri_is_a_lite_file_or_a_server(self) -> MilvusConfig:
+        if not self.uri.startswith(_MILVUS_SCHEMES) and not self.uri.endswith(".db"):
+            raise ValueError(
+                f"uri {self.uri!r} is neither a Milvus Lite file (a path ending in .db) nor a "
+                f"server ({', '.join(s + '...' for s in _MILVUS_SCHEMES)})"
+            )
+        return self
+
+
+class KbsConfig(_Section):
+    """KBS_CONFIG: options per vector store, as Langchain-Chatchat's kbs_config."""
+
+    faiss: FaissConfig = Field(default_factory=FaissConfig)
+    milvus: MilvusConfig = Field(default_factory=MilvusConfig)
+
+
 class RerankerSettings(_Section):
     """The second-stage cross-encoder (rag/retrieval/rerank.py)."""
 
@@ -498,6 +539,16 @@ class RetrievalSettings(_Section):
         description="VECTOR_INDEX: exact below 200k chunks and IVF above (auto), always exact "
         "(flat), or IVF from 1,000 chunks (ivf).",
     )
+    default_vs_type: str = Field(
+        default="faiss",
+        description="DEFAULT_VS_TYPE: where new knowledge bases keep their dense index: "
+        "'faiss' (a file in the KB folder) or 'milvus' (KBS_CONFIG['milvus']); each KB "
+        "records its own, `rag kb migrate NAME --to milvus` moves one.",
+    )
+    kbs_config: KbsConfig = Field(
+        default_factory=KbsConfig,
+        description="KBS_CONFIG: options per vector store; 'milvus': uri, token, db_name.",
+    )
     score_threshold: float = Field(
         default=0.0,
         ge=0.0,
@@ -513,6 +564,16 @@ class RetrievalSettings(_Section):
         default_factory=RerankerSettings,
         description="USE_RERANKER, RERANKER_MODEL, RERANKER_TOP_N.",
     )
+
+    @model_validator(mode="after")
+    def _vs_type_is_known(self) -> RetrievalSettings:
+        if self.default_vs_type not in VS_TYPES:
+            raise ValueError(
+                f"DEFAULT_VS_TYPE={self.default_vs_type!r} is not a vector store; valid: "
+                f"{', '.join(VS_TYPES)} (milvus needs pymilvus and milvus-lite: "
+                f"{MILVUS_INSTALL_HINT})"
+            )
+        return self
 
 
 class AnswerSettings(_Section):

@@ -36,6 +36,7 @@ from rag.kb.rebuild import (
 )
 from rag.kb.store import (
     DB_NAME,
+    INDEX_PATH,
     CheckReport,
     EmbeddingIdentity,
     KnowledgeBaseStore,
@@ -44,9 +45,18 @@ from rag.kb.store import (
     sha256_of,
 )
 from rag.lexical import Tokenizer
-from rag.vectorstores import IndexPolicy, VectorIndex
+from rag.vectorstores import (
+    IndexPolicy,
+    VectorIndex,
+    VectorStores,
+    as_vector_stores,
+    store_of,
+)
+from rag.vectorstores.backends import COLLECTION_KEY
 
 T = TypeVar("T")
+MILVUS_REPORT = "(milvus)"
+"""The `CheckReport.kb` of what the start-up check dropped from the Milvus database."""
 Stop = Callable[[], None]
 """Raises when the operation was cancelled (a delete of its knowledge base); called between
 batches."""
@@ -82,14 +92,15 @@ class KnowledgeBaseRegistry:
         self,
         root: Path,
         embedding: EmbeddingIdentity,
-        make_index: IndexPolicy | Callable[[int], VectorIndex],
+        make_index: VectorStores | IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
     ) -> None:
-        """`make_index`: which dense index each knowledge base uses (see `KnowledgeBaseStore`)."""
+        """`make_index`: where and how each knowledge base keeps its dense index (see
+        `KnowledgeBaseStore`); one `VectorStores` (one Milvus client) for all of them."""
         self.root = root
         self.embedding = embedding
         """The embedding model's identity: a store built with another cannot be searched."""
-        self.make_index = make_index
+        self.make_index = as_vector_stores(make_index)
         self.tokenizer = tokenizer or Tokenizer()
         """One tokenizer (and jieba dictionary, ~70 MB) shared by every open store."""
         self._stores: dict[str, KnowledgeBaseStore] = {}
@@ -150,8 +161,16 @@ class KnowledgeBaseRegistry:
             if not self.exists(name):
                 raise KnowledgeBaseNotFoundError(f"no knowledge base {name!r}")
             self._close_store(name)
+            info = read_info(self.root / name)
             trash = move_to_trash(self.root, self.root / name)
         shutil.rmtree(trash)
+        # after the folder: a crash in between leaves a collection no KB names (garbage)
+        self.make_index.drop(info, trash / name / INDEX_PATH)
+
+    def _drop_index_of(self, folder: Path) -> None:
+        """Drop the Milvus collection of KB folder `folder`, about to be removed."""
+        if (folder / DB_NAME).is_file():
+            self.make_index.drop(read_info(folder), folder / INDEX_PATH)
 
     def open(self, name: str) -> KnowledgeBaseStore:
         """The open store of knowledge base `name` (opened on first use)."""
@@ -178,6 +197,15 @@ class KnowledgeBaseRegistry:
             for store in self._stores.values():
                 store.close()
             self._stores.clear()
+            self.make_index.close()
+
+    def migrate(self, name: str, vs_type: str) -> bool:
+        """Move knowledge base `name`'s dense index to vector store `vs_type` ("faiss",
+        "milvus") from the vectors in its SQLite, nothing embedded again; False when it is
+        there already. Searches and writes wait for it."""
+        name = validate_kb_name(name)
+        with self._locks.writing(name) as operation, operation.exclusive():
+            return self.open(name).migrate(vs_type)
 
     # ---- turns ----------------------------------------------------------------------
 
@@ -219,12 +247,15 @@ class KnowledgeBaseRegistry:
             try:
                 result = self._build_aside(name, folder, build, operation.stop_if_cancelled)
             except BaseException:
+                with contextlib.suppress(Exception):  # else dropped as garbage at start-up
+                    self._drop_index_of(folder.new)
                 with contextlib.suppress(OSError):
                     folder.remove()
                 raise
             with operation.exclusive(), self._lock:
                 self._close_store(name)
                 folder.swap()
+            self._drop_index_of(folder.old)
             folder.remove()
             return result
 
@@ -233,9 +264,15 @@ class KnowledgeBaseRegistry:
         complete; raise (leaving the live one as it is) when `build` does."""
         live = self.root / name
         # read, not opened: the live one may have been built with another embedding model
-        description = read_info(live).get("description", "")
+        info = read_info(live)
         store = KnowledgeBaseStore.create(
-            folder.new, self.embedding, self.make_index, description, self.tokenizer, name
+            folder.new,
+            self.embedding,
+            self.make_index,
+            info.get("description", ""),
+            self.tokenizer,
+            name,
+            store_of(info),
         )
         try:
             result = build(store, [(p.name, p) for p in originals(live)], stop)
@@ -278,7 +315,25 @@ class KnowledgeBaseRegistry:
         """Check every knowledge base, and recover what crashes left beside them."""
         reports = [self._finish_delete(trash, repair) for trash in trash_folders(self.root)]
         names = sorted(set(self.names()) | leftover_names(self.root))
-        return reports + [self.check(name, add_files, repair) for name in names]
+        reports += [self.check(name, add_files, repair) for name in names]
+        return reports + self._collect_garbage(repair)
+
+    def _collect_garbage(self, repair: bool) -> list[CheckReport]:
+        """Drop the Milvus collections no knowledge base folder names any more (a crash
+        between removing a folder and dropping its collection)."""
+        if not repair:
+            return []
+        dropped = self.make_index.collect_garbage(self._collections_named)
+        lines = [
+            f"Milvus collection {name} belonged to no knowledge base: dropped" for name in dropped
+        ]
+        return [CheckReport(MILVUS_REPORT, lines, [])] if lines else []
+
+    def _collections_named(self) -> set[str]:
+        """The Milvus collections named by a knowledge base folder under the root (the
+        live ones, and those of rebuilds and deletes under way)."""
+        dbs = [*self.root.glob(f"*/{DB_NAME}"), *self.root.glob(f"*/*/{DB_NAME}")]
+        return {read_info(db.parent).get(COLLECTION_KEY, "") for db in dbs}
 
     def _finish_delete(self, trash: Path, repair: bool) -> CheckReport:
         findings = Findings(repair)

@@ -1,9 +1,10 @@
-"""One knowledge base on disk: SQLite metadata (the source of truth) + a FAISS index.
+"""One knowledge base on disk: SQLite metadata (the source of truth) + a dense index.
 
 Layout under `<kb-root>/<name>/`:
     kb.sqlite                  files, chunks (text, page, title path, vector), KB info
     content/<file>             the uploaded originals
-    vector_store/index.faiss   the dense index, keyed by chunk id
+    vector_store/index.faiss   the dense index, keyed by chunk id (FAISS; with Milvus the
+                               KB's own collection, named in its info: rag/vectorstores/)
 
 Chunk vectors are kept in SQLite too, so the index is a rebuildable cache: when it is
 missing, torn, or disagrees with the metadata (a crash between the two writes), it is rebuilt
@@ -33,7 +34,14 @@ from rag.atomic import atomic_copy, atomic_move
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
 from rag.lexical.index import LexicalIndex, LexicalResult
 from rag.lexical.tokenize import Tokenizer
-from rag.vectorstores import IndexPolicy, VectorIndex, as_policy
+from rag.vectorstores import (
+    IndexPolicy,
+    VectorIndex,
+    VectorStores,
+    as_vector_stores,
+    store_of,
+)
+from rag.vectorstores.backends import STORE_KEYS
 
 DB_NAME = "kb.sqlite"
 _BLOCK = 4096
@@ -139,13 +147,14 @@ class KnowledgeBaseStore:
         self,
         path: Path,
         embedding: EmbeddingIdentity,
-        make_index: IndexPolicy | Callable[[int], VectorIndex],
+        make_index: VectorStores | IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
         name: str | None = None,
     ) -> None:
-        """`make_index`: an `IndexPolicy` (e.g. `SizedIndex`, VECTOR_INDEX), or an index
-        class / factory used whatever the size. `name`: the knowledge base's name, when the
-        folder is not named after it (a rebuild's new copy)."""
+        """`make_index`: the vector stores (`VectorStores`: FAISS and Milvus; the KB's info
+        says which it uses), or FAISS alone with an `IndexPolicy` (e.g. `SizedIndex`,
+        VECTOR_INDEX) or an index class / factory used whatever the size. `name`: the
+        knowledge base's name, when the folder is not named after it (a rebuild's copy)."""
         self.path = path
         self.name = name or path.name
         self.embedding = embedding
@@ -157,7 +166,8 @@ class KnowledgeBaseStore:
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(_SCHEMA)
         self._check_embedding()
-        self._policy = as_policy(make_index)
+        self._stores = as_vector_stores(make_index)
+        self._policy = self._stores.policy(self.info(), self._index_rows)
         self._index = self._policy.empty(embedding.dimension)
         self._load_index()
         self._lexical = LexicalIndex(
@@ -172,11 +182,15 @@ class KnowledgeBaseStore:
         cls,
         path: Path,
         embedding: EmbeddingIdentity,
-        make_index: IndexPolicy | Callable[[int], VectorIndex],
+        make_index: VectorStores | IndexPolicy | Callable[[int], VectorIndex],
         description: str = "",
         tokenizer: Tokenizer | None = None,
         name: str | None = None,
+        vs_type: str | None = None,
     ) -> KnowledgeBaseStore:
+        """`vs_type`: the vector store ("faiss", "milvus"; default: DEFAULT_VS_TYPE)."""
+        stores = as_vector_stores(make_index)
+        placed = stores.new_info(vs_type)
         (path / CONTENT_DIR).mkdir(parents=True, exist_ok=False)
         db = sqlite3.connect(path / DB_NAME)
         with db:
@@ -188,10 +202,11 @@ class KnowledgeBaseStore:
                     ("embedding_dimension", str(embedding.dimension)),
                     ("description", description),
                     ("created_at", str(time.time())),
+                    *placed.items(),
                 ],
             )
         db.close()
-        return cls(path, embedding, make_index, tokenizer, name)
+        return cls(path, embedding, stores, tokenizer, name)
 
     def _check_embedding(self) -> None:
         info = self.info()
@@ -216,19 +231,59 @@ class KnowledgeBaseStore:
         """The dense index's type: "flat" (exact) or "ivf"."""
         return self._index.kind
 
+    @property
+    def vector_store(self) -> str:
+        """Where the dense index is kept: "faiss" or "milvus"."""
+        return store_of(self.info())
+
     def _load_index(self) -> None:
         """Load the saved index; rebuild it from SQLite when it disagrees with the metadata
         or is not the type its size calls for."""
-        if self.index_path.exists():
-            # a torn or foreign file is ignored: the check below rebuilds it from SQLite
-            with contextlib.suppress(RuntimeError, ValueError):
-                self._index = self._policy.load(self.index_path, self.embedding.dimension)
-        if (
-            not self.index_path.exists()
-            or not self.index_matches_metadata()
-            or not self._policy.fits(self._index)
-        ):
+        loaded = False
+        # a missing, torn or foreign index is ignored: it is rebuilt from SQLite below
+        with contextlib.suppress(RuntimeError, ValueError, OSError):
+            self._index = self._policy.load(self.index_path, self.embedding.dimension)
+            loaded = True
+        if not loaded or not self.index_matches_metadata() or not self._policy.fits(self._index):
             self.rebuild_index()
+
+    def _index_rows(self, ids: list[int]) -> dict[int, dict[str, object]]:
+        """The fields a vector store may keep beside each chunk's vector (Milvus does)."""
+        return {
+            chunk_id: {
+                "text": chunk.text,
+                "file_name": chunk.file_name,
+                "seq": chunk.seq,
+                "page": chunk.page,
+                "title_path": chunk.title_path,
+            }
+            for chunk_id, chunk in self.chunks_by_id(ids).items()
+        }
+
+    def migrate(self, vs_type: str) -> bool:
+        """Move the dense index to vector store `vs_type` (False: it is there already).
+
+        The vectors are copied from SQLite (nothing is embedded again) into a new index,
+        which the KB's info then records; the old index is removed last. A crash before the
+        info is written leaves the KB on its old store (the copy is dropped as garbage, or
+        overwritten); after, on the new one.
+        """
+        with self._write_lock:
+            old = self.info()
+            if store_of(old) == vs_type:
+                return False
+            placed = self._stores.new_info(vs_type)
+            policy = self._stores.policy(placed, self._index_rows)
+            source = _StoredVectors(self._query, self.embedding.dimension)
+            fresh = policy.build(self.embedding.dimension, source, "flat")
+            fresh.save(self.index_path)
+            with self._db_lock, self._db:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.executemany("DELETE FROM info WHERE key = ?", [(k,) for k in STORE_KEYS])
+                self._db.executemany("INSERT INTO info(key, value) VALUES (?, ?)", placed.items())
+            self._policy, self._index = policy, fresh
+            self._stores.drop(old, self.index_path)
+            return True
 
     def index_matches_metadata(self) -> bool:
         stored = {row[0] for row in self._query("SELECT id FROM chunks")}

@@ -71,6 +71,11 @@ class KnowledgeBaseService:
         """A running rebuild or upload of it is cancelled (it gets 404)."""
         self.registry.delete(name)
 
+    def migrate_kb(self, name: str, vs_type: str) -> bool:
+        """Move a knowledge base's dense index to vector store `vs_type` ("faiss", "milvus")
+        without embedding again; False when it is there already."""
+        return self.registry.migrate(name, vs_type)
+
     def store(self, name: str) -> KnowledgeBaseStore:
         """The open store of KB `name` (404 when there is none)."""
         return self.registry.open(name)

@@ -11,9 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from rag.errors import ConfigError
+from rag.vectorstores.backends import VS_TYPES, VectorStores, as_vector_stores, store_of
 from rag.vectorstores.base import VectorIndex
 from rag.vectorstores.faiss_index import FaissFlatIndex, IndexKind
 from rag.vectorstores.faiss_ivf import FaissIVFIndex
+from rag.vectorstores.milvus_index import MilvusConnection, MilvusIndex
 from rag.vectorstores.sizing import (
     VECTOR_INDEX_MODES,
     FixedIndex,
@@ -43,14 +45,20 @@ def build_index(name: str, dimension: int) -> VectorIndex:
 __all__ = [
     "INDEXES",
     "VECTOR_INDEX_MODES",
+    "VS_TYPES",
     "FaissFlatIndex",
     "FaissIVFIndex",
     "FixedIndex",
     "IndexKind",
     "IndexPolicy",
+    "MilvusConnection",
+    "MilvusIndex",
     "SizedIndex",
     "VectorIndex",
     "VectorIndexMode",
+    "VectorStores",
     "as_policy",
+    "as_vector_stores",
     "build_index",
+    "store_of",
 ]

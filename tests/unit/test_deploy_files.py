@@ -47,7 +47,7 @@ def test_the_services(services: dict[str, Any]) -> None:
     assert services["app"]["depends_on"]["vllm"]["condition"] == "service_healthy"
     gpu = services["vllm"]["deploy"]["resources"]["reservations"]["devices"][0]
     assert gpu["driver"] == "nvidia" and gpu["capabilities"] == ["gpu"]
-    # nothing uses Milvus yet: it starts only with --profile milvus
+    # Milvus standalone starts only with --profile milvus (the app's default is FAISS)
     for name in ("etcd", "minio", "standalone"):
         assert services[name]["profiles"] == ["milvus"]
     milvus = services["standalone"]["environment"]
@@ -75,12 +75,21 @@ def test_app_reaches_vllm_through_the_openai_backend(services: dict[str, Any]) -
     assert entry.context_window == int(command_option(vllm, "--max-model-len"))
 
 
-def test_milvus_keys_are_not_settings_yet() -> None:
-    # docs/scale-out.md and the compose file say the Milvus store is not built: when it
-    # is, this fails so that both get updated.
+def test_the_commented_milvus_settings_are_real(services: dict[str, Any]) -> None:
+    # the app's lines to uncomment for Milvus standalone (with --profile milvus) validate
     text = COMPOSE.read_text()
-    assert "#   ZHIKU_DEFAULT_VS_TYPE: milvus" in text
-    assert "default_vs_type" not in FLAT_KEYS and "kbs_config" not in FLAT_KEYS
+    lines = [
+        line.strip()[1:].strip()
+        for line in text.splitlines()
+        if line.strip().startswith("#   ZHIKU_") and ": " in line
+    ]
+    milvus_env = yaml.safe_load("\n".join(lines))
+    assert set(milvus_env) == {"ZHIKU_DEFAULT_VS_TYPE", "ZHIKU_KBS_CONFIG"}
+    settings = load_settings(env={**resolved_env(services["app"]), **milvus_env})
+    assert settings.retrieval.default_vs_type == "milvus"
+    milvus = settings.retrieval.kbs_config.milvus
+    assert (milvus.uri, milvus.db_name) == ("http://standalone:19530", "zhiku")
+    assert "19530:19530" in services["standalone"]["ports"]
 
 
 def makefile_value(name: str) -> str:

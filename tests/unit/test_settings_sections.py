@@ -21,10 +21,13 @@ from rag.settings import (
 
 
 def _leaves(model: type[BaseModel], path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """Fields, nested sections walked into unless they have a config name of their own
+    (KBS_CONFIG: a dict per vector store, as Langchain-Chatchat's kbs_config)."""
     found = []
+    named = set(FLAT_KEYS.values())
     for name, field in model.model_fields.items():
         kind = field.annotation
-        if isinstance(kind, type) and issubclass(kind, BaseModel):
+        if isinstance(kind, type) and issubclass(kind, BaseModel) and (*path, name) not in named:
             found += _leaves(kind, (*path, name))
         else:
             found.append((*path, name))

@@ -1,0 +1,328 @@
+"""The dense index in Milvus: one collection per knowledge base (DEFAULT_VS_TYPE = "milvus").
+
+`kbs_config["milvus"]["uri"]` picks the server: a local file path ending in `.db` runs Milvus
+Lite inside the app's process (pymilvus + milvus-lite; one process may open the file at a
+time), `http://host:19530` (or https, tcp, unix) a Milvus standalone or Zilliz Cloud server
+with the same code. Only Milvus Lite was run here (pymilvus 3.0.2, milvus-lite 3.2.2).
+
+Each row is a chunk: its id (the chunk id of the knowledge base's SQLite, the primary key),
+its normalized vector (a FLAT index, inner product: the score is a cosine, as with FAISS),
+and its text, file name, sequence number, page and title path, so that other tools can read
+the collection. The knowledge base's SQLite stays the source of truth: it keeps the vectors
+too, and a collection that disagrees with it is synced from it (`MilvusPolicy.build`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from rag.errors import ConfigError
+from rag.vectorstores.faiss_index import IndexKind
+from rag.vectorstores.sizing import VectorSource
+
+INSTALL_HINT = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
+REMOTE_SCHEMES = ("http://", "https://", "tcp://", "unix:")
+COLLECTION_PREFIX = "zhiku_"
+"""Every collection zhiku makes starts with this; nothing else is ever dropped."""
+_BATCH = 1000
+_MAX_TEXT_BYTES = 65_535
+_MAX_NAME_BYTES = 2_048
+_ITERATOR_LOGS = ("pymilvus.client.iterator.query_iterator", "grpc._server")
+"""Milvus Lite has no server timestamp for an iterator: its gRPC stub logs an error and
+pymilvus a warning on every call, and the iterator works without it."""
+
+RowsOf = Callable[[list[int]], Mapping[int, Mapping[str, object]]]
+"""Chunk id -> the fields stored beside its vector (text, file_name, seq, page, title_path)."""
+
+
+def is_remote(uri: str) -> bool:
+    """A server URI (standalone, Zilliz), not a Milvus Lite file."""
+    return uri.startswith(REMOTE_SCHEMES)
+
+
+class MilvusConnection:
+    """One `MilvusClient` for one database, opened on first use and shared by every knowledge
+    base of a KB root (Milvus Lite allows one client per file). Calls are serialized."""
+
+    def __init__(self, uri: str, token: str = "", db_name: str = "") -> None:
+        self.uri = uri
+        self.token = token
+        self.db_name = db_name
+        self.lock = threading.RLock()
+        self._client: Any = None
+
+    @property
+    def is_lite(self) -> bool:
+        return not is_remote(self.uri)
+
+    @property
+    def opened(self) -> bool:
+        return self._client is not None
+
+    @contextmanager
+    def client(self) -> Iterator[Any]:
+        """The client, held for one call (or a few) at a time."""
+        with self.lock:
+            if self._client is None:
+                self._client = self._open()
+            yield self._client
+
+    def _open(self) -> Any:
+        try:
+            from pymilvus import MilvusClient
+            from pymilvus.exceptions import MilvusException
+        except ImportError:
+            raise ConfigError(
+                f"DEFAULT_VS_TYPE / a knowledge base uses Milvus, and pymilvus is not "
+                f"installed: {INSTALL_HINT}"
+            ) from None
+        options = {"token": self.token, "db_name": self.db_name}
+        try:
+            if self.is_lite:
+                Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
+            return MilvusClient(uri=self.uri, timeout=10, **options)
+        except (MilvusException, OSError) as exc:
+            raise ConfigError(self._failure(exc)) from None
+
+    def _failure(self, exc: Exception) -> str:
+        message = getattr(exc, "message", None) or str(exc)
+        text = f"cannot open Milvus at {self.uri!r} (kbs_config['milvus']['uri']): {message}"
+        if self.is_lite:
+            return (
+                f"{text}; a Milvus Lite file is opened by one process at a time: stop the app "
+                "(or the other `rag` command) using it, or use a Milvus server (http://...)"
+            )
+        return f"{text}; is the server running, and are token and db_name right?"
+
+    def collections(self) -> list[str]:
+        with self.client() as client:
+            return [str(name) for name in client.list_collections()]
+
+    def drop(self, collection: str) -> None:
+        """Drop `collection` if it exists (only zhiku's own: `COLLECTION_PREFIX`)."""
+        if not collection.startswith(COLLECTION_PREFIX):
+            raise ValueError(f"not a zhiku collection: {collection!r}")
+        with self.client() as client:
+            if client.has_collection(collection):
+                client.drop_collection(collection)
+
+    def close(self) -> None:
+        with self.lock:
+            if self._client is not None:
+                self._client.close()
+                self._client = None
+
+
+class MilvusIndex:
+    """A `VectorIndex` over one Milvus collection (module doc); ids are chunk ids."""
+
+    kind: IndexKind = "flat"
+
+    def __init__(
+        self,
+        connection: MilvusConnection,
+        collection: str,
+        dimension: int,
+        rows: RowsOf | None = None,
+    ) -> None:
+        self.connection = connection
+        self.collection = collection
+        self.dimension = dimension
+        self._rows = rows
+
+    # ---- the collection -------------------------------------------------------------
+
+    def saved_dimension(self) -> int | None:
+        """The vector dimension of the existing collection (None: there is none)."""
+        with self.connection.client() as client:
+            if not client.has_collection(self.collection):
+                return None
+            fields = client.describe_collection(self.collection)["fields"]
+        vector = next(f for f in fields if f["name"] == "vector")
+        return int(vector["params"]["dim"])
+
+    def ensure(self) -> None:
+        """Make the collection (dropped first when its dimension is another) and load it."""
+        saved = self.saved_dimension()
+        if saved is not None and saved != self.dimension:
+            self.connection.drop(self.collection)
+            saved = None
+        with self.connection.client() as client:
+            if saved is None:
+                client.create_collection(
+                    self.collection, schema=self._schema(client), index_params=self._params(client)
+                )
+            client.load_collection(self.collection)
+
+    def _schema(self, client: Any) -> Any:
+        from pymilvus import DataType
+
+        schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
+        schema.add_field("id", DataType.INT64, is_primary=True)
+        schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
+        schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
+        schema.add_field("file_name", DataType.VARCHAR, max_length=_MAX_NAME_BYTES)
+        schema.add_field("seq", DataType.INT64)
+        schema.add_field("page", DataType.INT64, nullable=True)
+        schema.add_field("title_path", DataType.VARCHAR, max_length=_MAX_NAME_BYTES)
+        return schema
+
+    def _params(self, client: Any) -> Any:
+        params = client.prepare_index_params()
+        params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        return params
+
+    def drop(self) -> None:
+        self.connection.drop(self.collection)
+
+    # ---- VectorIndex ----------------------------------------------------------------
+
+    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(-1, self.dimension)
+        for start in range(0, len(ids), _BATCH):
+            batch = [int(i) for i in ids[start : start + _BATCH]]
+            fields = self._rows(batch) if self._rows else {}
+            data = [
+                {"id": i, "vector": vector.tolist(), **_fields(fields.get(i, {}))}
+                for i, vector in zip(batch, vectors[start : start + _BATCH], strict=True)
+            ]
+            with self.connection.client() as client:
+                client.insert(self.collection, data)
+
+    def remove(self, ids: np.ndarray) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        for start in range(0, len(ids), _BATCH):
+            listed = ", ".join(str(int(i)) for i in ids[start : start + _BATCH])
+            with self.connection.client() as client:
+                client.delete(self.collection, filter=f"id in [{listed}]")
+
+    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        if k <= 0:
+            return []
+        vector = np.asarray(query, dtype=np.float32).reshape(-1).tolist()
+        with self.connection.client() as client:
+            found = client.search(
+                self.collection,
+                data=[vector],
+                limit=min(k, 16_384),
+                output_fields=["id"],
+                search_params={"metric_type": "IP"},
+            )
+        return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    def ids(self) -> np.ndarray:
+        found: list[int] = []
+        with self.connection.client() as client, _quiet(_ITERATOR_LOGS):
+            pages = client.query_iterator(
+                self.collection, filter="", output_fields=["id"], batch_size=_BATCH * 8
+            )
+            while page := pages.next():
+                found.extend(int(row["id"]) for row in page)
+            pages.close()
+        return np.array(sorted(found), dtype=np.int64)
+
+    def __len__(self) -> int:
+        with self.connection.client() as client:
+            rows = client.query(self.collection, filter="", output_fields=["count(*)"])
+        return int(rows[0]["count(*)"])
+
+    def save(self, path: Path) -> None:
+        """Nothing to write: Milvus keeps every insert and delete (measured with Milvus Lite:
+        rows inserted before a kill -9 are there after it); SQLite is the source of truth."""
+
+    def load(self, path: Path) -> None:
+        """Open the collection (ValueError when there is none, or of another dimension)."""
+        saved = self.saved_dimension()
+        if saved is None:
+            raise ValueError(f"no Milvus collection {self.collection!r}")
+        if saved != self.dimension:
+            raise ValueError(
+                f"Milvus collection {self.collection!r}: dimension {saved}, expected "
+                f"{self.dimension}"
+            )
+        with self.connection.client() as client:
+            client.load_collection(self.collection)
+
+
+@contextmanager
+def _quiet(names: tuple[str, ...]) -> Iterator[None]:
+    """The loggers `names` silenced for one call (the caller holds the connection's lock)."""
+    loggers = [logging.getLogger(name) for name in names]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
+
+
+def _fields(row: Mapping[str, object]) -> dict[str, object]:
+    """The stored fields of one chunk, cut to what the schema holds."""
+    page = row.get("page")
+    return {
+        "text": _cut(str(row.get("text", "")), _MAX_TEXT_BYTES),
+        "file_name": _cut(str(row.get("file_name", "")), _MAX_NAME_BYTES),
+        "seq": int(row.get("seq", 0)),  # type: ignore[call-overload]
+        "page": int(page) if isinstance(page, int) else None,
+        "title_path": _cut(str(row.get("title_path", "")), _MAX_NAME_BYTES),
+    }
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    encoded = text.encode("utf-8")
+    if len(encoded) <= max_bytes:
+        return text
+    return encoded[:max_bytes].decode("utf-8", errors="ignore")
+
+
+class MilvusPolicy:
+    """The `IndexPolicy` of one knowledge base's collection: always a FLAT index (Milvus
+    picks nothing by size here); `build` syncs the collection with SQLite."""
+
+    def __init__(self, connection: MilvusConnection, collection: str, rows: RowsOf) -> None:
+        self.connection = connection
+        self.collection = collection
+        self.rows = rows
+
+    def _index(self, dimension: int) -> MilvusIndex:
+        return MilvusIndex(self.connection, self.collection, dimension, self.rows)
+
+    def empty(self, dimension: int) -> MilvusIndex:
+        index = self._index(dimension)
+        index.ensure()
+        return index
+
+    def load(self, path: Path, dimension: int) -> MilvusIndex:
+        index = self._index(dimension)
+        index.load(path)
+        return index
+
+    def fits(self, index: object) -> bool:
+        return True
+
+    def build(self, dimension: int, source: VectorSource, current: IndexKind) -> MilvusIndex:
+        """The collection made to hold exactly the vectors of `source`: the missing ones
+        inserted, the others deleted (a chunk id's vector never changes: ids are never
+        reused). Searches keep working meanwhile."""
+        index = self.empty(dimension)
+        held = set(index.ids().tolist())
+        seen: set[int] = set()
+        for ids, vectors in source.blocks():
+            seen.update(ids.tolist())
+            missing = np.array([i not in held for i in ids.tolist()], dtype=bool)
+            if missing.any():
+                index.add(ids[missing], vectors[missing])
+        extra = sorted(held - seen)
+        if extra:
+            index.remove(np.array(extra, dtype=np.int64))
+        return index
