@@ -31,6 +31,9 @@ base's geometry, since none ships; its latency does not depend on the weights), 
   thread count (one per core), as the app searched before it pinned one thread per search.
 * ``ivf-sq8``: FAISS `IVF{nlist},SQ8` (8-bit codes, 1/4 of the memory), for reference.
 * ``hnsw``: `IndexHNSWFlat(M=32)` (reference only: FAISS's HNSW cannot delete vectors).
+* ``milvus-lite`` (at the sizes in `--milvus-sizes`, none by default): the app's
+  `MilvusIndex` (DEFAULT_VS_TYPE = "milvus": a FLAT index, inner product) in a Milvus Lite
+  file in a temp folder, searched through the same interface; its build is the inserts.
 
 Hybrid (dense + `LexicalIndex` BM25 + `fuse`, 50 candidates each, as the app searches) at the
 sizes in `--hybrid-sizes` (default: all; BM25 over 1M chunks takes ~20 minutes to build),
@@ -63,7 +66,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from rag.vectorstores import SizedIndex, VectorIndex
+from rag.vectorstores import MilvusConnection, MilvusIndex, SizedIndex, VectorIndex
 from rag.vectorstores.faiss_index import FaissFlatIndex
 from rag.vectorstores.faiss_ivf import (
     DEFAULT_MAX_NLIST,
@@ -341,6 +344,11 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     searchers["app"] = lambda q: app.search(q, K)
     print(f"app (VECTOR_INDEX={args.vector_index}): built in {builds['app']:.1f} s, {extra['app']}")
 
+    if n in args.milvus_sizes:
+        milvus, builds["milvus-lite"] = timed(partial(milvus_lite_index, ids, vectors))
+        searchers["milvus-lite"] = lambda q: milvus.search(q, K)
+        print(f"milvus-lite: inserted in {builds['milvus-lite']:.1f} s", flush=True)
+
     sq8: Any = None
     if args.sq8:
         sq8 = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
@@ -417,6 +425,15 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     print(f"  builds (s): { {k: round(v, 1) for k, v in builds.items()} }")
     print(f"  saves: {result['save']}", flush=True)
     return result
+
+
+def milvus_lite_index(ids: np.ndarray, vectors: np.ndarray) -> MilvusIndex:
+    """The vectors in a `MilvusIndex` in a new Milvus Lite file (a temp folder)."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-milvus-"))
+    index = MilvusIndex(MilvusConnection(str(folder / "milvus.db")), "zhiku_bench", DIM)
+    index.ensure()
+    add_in_batches(index, ids, vectors, 10_000)
+    return index
 
 
 def _hnsw_search(raw: FaissRaw, hnsw: Any, ef: int) -> Callable[[np.ndarray], Any]:
@@ -642,6 +659,7 @@ def main() -> None:
     parser.add_argument("--sq8-nprobes", default="", help="fixed nprobe values for IVF-SQ8")
     parser.add_argument("--extra-nlist", default="", help="also FaissIVFIndex with these nlist")
     parser.add_argument("--hybrid-sizes", default="all", help="sizes with hybrid rows, or all")
+    parser.add_argument("--milvus-sizes", default="", help="sizes with a Milvus Lite row")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument(
         "--alpha",
@@ -673,6 +691,7 @@ def main() -> None:
     args.ef = [int(s) for s in args.ef.split(",") if s]
     args.sq8_nprobes = [int(s) for s in args.sq8_nprobes.split(",") if s]
     args.extra_nlist = [int(s) for s in args.extra_nlist.split(",") if s]
+    args.milvus_sizes = {int(s) for s in args.milvus_sizes.split(",") if s}
     hybrid_sizes = sizes if args.hybrid_sizes == "all" else args.hybrid_sizes.split(",")
     args.hybrid_sizes = {int(s) for s in hybrid_sizes if s}
     args.omp_default = faiss.omp_get_max_threads()

@@ -300,3 +300,27 @@ def test_kill_minus_nine_mid_write_then_restart(tmp_path: Path) -> None:
     [(best, score)] = store.search(unit(3), 1)
     assert best in store.chunks_by_id([best]) and -1 <= score <= 1
     stores.close()
+
+
+def test_the_cli_migrates_and_checks(tmp_path: Path, monkeypatch, capsys) -> None:
+    import rag.factory
+    from rag.cli import main
+
+    root = tmp_path / "kbs"
+    service = make_service(root)
+    service.create_kb("t1")
+    service.add_files("t1", write_docs(tmp_path, 3))
+    service.close()
+    monkeypatch.setattr(
+        rag.factory, "build_kb_service", lambda settings, kb_root: make_service(root)
+    )
+    assert main(["kb", "migrate", "t1", "--to", "milvus", "--kb-root", str(root)]) == 0
+    assert main(["kb", "migrate", "t1", "--to", "milvus", "--kb-root", str(root)]) == 0
+    assert main(["kb", "check", "t1", "--kb-root", str(root)]) == 0
+    assert main(["kb", "migrate", "t1", "--to", "faiss", "--kb-root", str(root)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "t1: moved to milvus",
+        "t1: already in milvus",
+        "t1: consistent",
+        "t1: moved to faiss",
+    ]
