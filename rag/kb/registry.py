@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -333,7 +334,11 @@ class KnowledgeBaseRegistry:
         """The Milvus collections named by a knowledge base folder under the root (the
         live ones, and those of rebuilds and deletes under way)."""
         dbs = [*self.root.glob(f"*/{DB_NAME}"), *self.root.glob(f"*/*/{DB_NAME}")]
-        return {read_info(db.parent).get(COLLECTION_KEY, "") for db in dbs}
+        named = set()
+        for db in dbs:
+            with contextlib.suppress(sqlite3.Error):  # e.g. an original under .recovered/
+                named.add(read_info(db.parent).get(COLLECTION_KEY, ""))
+        return named
 
     def _finish_delete(self, trash: Path, repair: bool) -> CheckReport:
         findings = Findings(repair)

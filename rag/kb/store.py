@@ -42,11 +42,14 @@ from rag.vectorstores import (
     store_of,
 )
 from rag.vectorstores.backends import STORE_KEYS
+from rag.vectorstores.base import CountedIndex
 
 DB_NAME = "kb.sqlite"
 _BLOCK = 4096
 """Vectors read from SQLite at a time when the index is rebuilt."""
 _IDS_PER_QUERY = 500
+_NEWEST = 256
+"""Newest chunk ids looked up in an index whose ids are slow to list (`CountedIndex`)."""
 INDEX_PATH = Path("vector_store") / "index.faiss"
 CONTENT_DIR = "content"
 STAGED_PREFIX = ".staged."
@@ -286,6 +289,14 @@ class KnowledgeBaseStore:
             return True
 
     def index_matches_metadata(self) -> bool:
+        """Does the dense index hold exactly the chunks of SQLite? An index whose ids are
+        slow to list (a Milvus collection, `CountedIndex`) is asked for its size and the
+        `_NEWEST` newest ids: every state a crash of a write leaves changes one of them
+        (new chunks are added in id order, after the old ones are removed)."""
+        if isinstance(self._index, CountedIndex):
+            newest = self._query("SELECT id FROM chunks ORDER BY id DESC LIMIT ?", (_NEWEST,))
+            ids = np.array([row[0] for row in newest], dtype=np.int64)
+            return self._index.agrees_with(self.chunk_count(), ids)
         stored = {row[0] for row in self._query("SELECT id FROM chunks")}
         return stored == set(self._index.ids().tolist())
 

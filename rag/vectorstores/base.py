@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -35,3 +35,13 @@ class VectorIndex(Protocol):
         ...
 
     def load(self, path: Path) -> None: ...
+
+
+@runtime_checkable
+class CountedIndex(Protocol):
+    """An index whose ids are slow to list (a Milvus collection): whether it agrees with
+    the metadata is judged by its size and its newest ids instead (`agrees_with`)."""
+
+    def agrees_with(self, count: int, newest: np.ndarray) -> bool:
+        """Does it hold `count` vectors, among them every id of `newest`?"""
+        ...

@@ -157,7 +157,11 @@ class MilvusIndex:
         with self.connection.client() as client:
             if saved is None:
                 client.create_collection(
-                    self.collection, schema=self._schema(client), index_params=self._params(client)
+                    self.collection,
+                    schema=self._schema(client),
+                    index_params=self._params(client),
+                    # a search right after a write sees it (a server's default is "Bounded")
+                    consistency_level="Strong",
                 )
             client.load_collection(self.collection)
 
@@ -229,14 +233,32 @@ class MilvusIndex:
             pages.close()
         return np.array(sorted(found), dtype=np.int64)
 
+    def agrees_with(self, count: int, newest: np.ndarray) -> bool:
+        """`count` rows, `newest` among them (`CountedIndex`): listing every id takes Milvus
+        Lite 8 s at 100k rows, this 0.5 s."""
+        if len(self) != count:
+            return False
+        if len(newest) == 0:
+            return True
+        listed = ", ".join(str(int(i)) for i in newest)
+        with self.connection.client() as client:
+            rows = client.query(
+                self.collection, filter=f"id in [{listed}]", output_fields=["count(*)"]
+            )
+        return int(rows[0]["count(*)"]) == len(newest)
+
     def __len__(self) -> int:
         with self.connection.client() as client:
             rows = client.query(self.collection, filter="", output_fields=["count(*)"])
         return int(rows[0]["count(*)"])
 
     def save(self, path: Path) -> None:
-        """Nothing to write: Milvus keeps every insert and delete (measured with Milvus Lite:
-        rows inserted before a kill -9 are there after it); SQLite is the source of truth."""
+        """Flush the collection. Milvus keeps every insert and delete without it (Milvus
+        Lite: rows inserted before a kill -9 are there after it), but searches unflushed
+        rows more slowly (Milvus Lite, 100k vectors inserted 1,000 at a time: 768 ms a
+        search before the flush, 179 ms after; the flush took 0.8 s)."""
+        with self.connection.client() as client:
+            client.flush(self.collection)
 
     def load(self, path: Path) -> None:
         """Open the collection (ValueError when there is none, or of another dimension)."""

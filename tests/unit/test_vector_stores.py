@@ -116,6 +116,30 @@ def test_a_stale_index_is_repaired_from_sqlite(
     assert again.check(repair=False).ok
 
 
+@pytest.mark.parametrize("vs_type", BACKENDS)
+def test_a_write_cut_short_is_found_and_repaired(
+    tmp_path: Path, stores: VectorStores, vs_type: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = make_store(tmp_path, stores, vs_type)
+    put(store, tmp_path, "a.txt", ["x", "y", "z"], seed=1)
+
+    def killed(ids: np.ndarray) -> None:
+        raise KeyboardInterrupt  # the process dies after SQLite's commit, before the index
+
+    monkeypatch.setattr(store._index, "remove", killed)
+    with pytest.raises(KeyboardInterrupt):  # as many chunks as before: only the ids differ
+        put(store, tmp_path, "a.txt", ["p", "q", "r"], seed=50)
+    monkeypatch.undo()
+    assert not store.index_matches_metadata()
+    assert store.check().repaired == [
+        "dense index disagreed with the metadata: rebuilt",
+        "lexical index disagreed with the metadata: synced",
+    ]
+    [(best, _)] = store.search(unit(51), 1)
+    assert store.chunks_by_id([best])[best].text == "q"
+    assert store.check(repair=False).ok
+
+
 def test_search_is_the_same_in_both_stores(tmp_path: Path, stores: VectorStores) -> None:
     found = {}
     for vs_type in BACKENDS:
