@@ -30,6 +30,7 @@ from pydantic import (
     SecretStr,
     TypeAdapter,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
@@ -565,15 +566,15 @@ class RetrievalSettings(_Section):
         description="USE_RERANKER, RERANKER_MODEL, RERANKER_TOP_N.",
     )
 
-    @model_validator(mode="after")
-    def _vs_type_is_known(self) -> RetrievalSettings:
-        if self.default_vs_type not in VS_TYPES:
+    @field_validator("default_vs_type")
+    @classmethod
+    def _vs_type_is_known(cls, value: str) -> str:
+        if value not in VS_TYPES:
             raise ValueError(
-                f"DEFAULT_VS_TYPE={self.default_vs_type!r} is not a vector store; valid: "
-                f"{', '.join(VS_TYPES)} (milvus needs pymilvus and milvus-lite: "
-                f"{MILVUS_INSTALL_HINT})"
+                f"{value!r} is not a vector store; valid: {', '.join(VS_TYPES)} (milvus "
+                f"needs pymilvus and milvus-lite: {MILVUS_INSTALL_HINT})"
             )
-        return self
+        return value
 
 
 class AnswerSettings(_Section):

@@ -34,6 +34,8 @@ COLLECTION_PREFIX = "zhiku_"
 _BATCH = 1000
 _MAX_TEXT_BYTES = 65_535
 _MAX_NAME_BYTES = 2_048
+_OPEN_LOGS = ("milvus_lite.server_manager",)
+"""Milvus Lite logs a traceback when another process holds its file."""
 _ITERATOR_LOGS = ("pymilvus.client.iterator.query_iterator", "grpc._server")
 """Milvus Lite has no server timestamp for an iterator: its gRPC stub logs an error and
 pymilvus a warning on every call, and the iterator works without it."""
@@ -87,7 +89,8 @@ class MilvusConnection:
         try:
             if self.is_lite:
                 Path(self.uri).parent.mkdir(parents=True, exist_ok=True)
-            return MilvusClient(uri=self.uri, timeout=10, **options)
+            with _quiet(_OPEN_LOGS):  # the error below says it in one line
+                return MilvusClient(uri=self.uri, timeout=10, **options)
         except (MilvusException, OSError) as exc:
             raise ConfigError(self._failure(exc)) from None
 

@@ -272,7 +272,10 @@ def test_a_bad_uri_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"cannot open Milvus at .*kbs_config"):
         KnowledgeBaseStore.create(tmp_path / "kb", IDENTITY, stores)
     assert not (tmp_path / "kb").exists()  # nothing made before the error
-    with pytest.raises(ConfigError, match=r"DEFAULT_VS_TYPE='chroma' .* valid: faiss, milvus"):
+    with pytest.raises(
+        ConfigError,
+        match=r"config DEFAULT_VS_TYPE: 'chroma' is not a vector store; valid: faiss, milvus",
+    ):
         load_settings(env={"ZHIKU_DEFAULT_VS_TYPE": "chroma"})
 
 
