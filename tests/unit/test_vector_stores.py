@@ -282,19 +282,20 @@ def test_a_bad_uri_is_a_clear_error(tmp_path: Path) -> None:
 _WRITER = """
 import sys, numpy as np
 from pathlib import Path
-from rag.kb.store import EmbeddingIdentity, KnowledgeBaseStore, NewChunk
+from rag.kb.store import EmbeddingIdentity, KnowledgeBaseStore, NewChunk, sha256_of
 from rag.vectorstores import FaissFlatIndex, MilvusConnection, VectorStores
 root = Path(sys.argv[1])
 stores = VectorStores(FaissFlatIndex, "milvus", MilvusConnection(str(root / "m.db")))
 store = KnowledgeBaseStore.create(root / "kb", EmbeddingIdentity("fake", 8), stores)
 original = root / "src.txt"
 original.write_text("x")
+digest = sha256_of(original)  # the check moves a staged original into place by its hash
 rng = np.random.default_rng(0)
 for n in range(100_000):
     vectors = rng.normal(size=(20, 8)).astype(np.float32)
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     chunks = [NewChunk(f"{n}-{i}", None, "", {}) for i in range(20)]
-    store.put_file(f"f{n}.txt", f"sha{n}", original, chunks, vectors)
+    store.put_file(f"f{n}.txt", digest, original, chunks, vectors)
     print(n, flush=True)
 """
 
