@@ -1,4 +1,6 @@
-"""Vector indexes: one interface (`VectorIndex`); which one a knowledge base uses is picked by
+"""Vector indexes: one interface (`VectorIndex`). Where a knowledge base keeps its index is
+its vector store (`VectorStores`, backends.py: a FAISS file, or a Milvus collection,
+milvus_index.py; DEFAULT_VS_TYPE for new ones); which FAISS index it uses is picked by
 VECTOR_INDEX (`SizedIndex`, rag/vectorstores/sizing.py).
 
 Indexes hold vectors under stable int64 ids (the chunk ids of the knowledge base's SQLite
