@@ -303,16 +303,18 @@ for n in range(100_000):
 def test_kill_minus_nine_mid_write_then_restart(tmp_path: Path) -> None:
     """A process writing to a Milvus Lite KB is killed; while it ran, nobody else could open
     the file (a clear error); after, the KB opens consistent and searchable."""
+    errors = tmp_path / "writer.err"
     process = subprocess.Popen(
         [sys.executable, "-c", textwrap.dedent(_WRITER), str(tmp_path)],
         cwd=ROOT,
         stdout=subprocess.PIPE,
+        stderr=errors.open("w"),
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert process.stdout is not None
     for _ in range(5):  # five files stored
-        assert process.stdout.readline()
+        assert process.stdout.readline(), errors.read_text()
     busy = VectorStores(FaissFlatIndex, "milvus", MilvusConnection(str(tmp_path / "m.db")))
     with pytest.raises(ConfigError, match="one process at a time"):
         KnowledgeBaseStore(tmp_path / "kb", IDENTITY, busy)
@@ -321,7 +323,7 @@ def test_kill_minus_nine_mid_write_then_restart(tmp_path: Path) -> None:
     process.wait()
     stores = VectorStores(FaissFlatIndex, "milvus", MilvusConnection(str(tmp_path / "m.db")))
     store = KnowledgeBaseStore(tmp_path / "kb", IDENTITY, stores)
-    assert store.index_matches_metadata()
+    assert store.index_matches_metadata(), (store.chunk_count(), len(store._index))
     report = store.check()
     assert report.ok, report
     assert store.chunk_count() >= 100 and store.chunk_count() == 20 * len(store.files())
