@@ -339,8 +339,20 @@ class MilvusPolicy:
     def build(self, dimension: int, source: VectorSource, current: IndexKind) -> MilvusIndex:
         """The collection made to hold exactly the vectors of `source`: the missing ones
         inserted, the others deleted (a chunk id's vector never changes: ids are never
-        reused). Searches keep working meanwhile."""
+        reused); searches keep working meanwhile. When it still holds another number of
+        rows, it is made anew: Milvus Lite killed mid-write was seen to come back with a
+        file's rows twice (count 160, 140 ids)."""
         index = self.empty(dimension)
+        self._sync(index, source)
+        if len(index) != source.count():
+            index.drop()
+            index = self.empty(dimension)
+            for ids, vectors in source.blocks():
+                index.add(ids, vectors)
+        return index
+
+    def _sync(self, index: MilvusIndex, source: VectorSource) -> None:
+        """Insert the vectors of `source` the collection lacks, delete the ids it lacks."""
         held = set(index.ids().tolist())
         seen: set[int] = set()
         for ids, vectors in source.blocks():
@@ -351,4 +363,3 @@ class MilvusPolicy:
         extra = sorted(held - seen)
         if extra:
             index.remove(np.array(extra, dtype=np.int64))
-        return index
