@@ -38,7 +38,7 @@ def server(app_factory) -> str:
 
 def served_settings(api_base_url: str, **overrides: object):
     """The configs, with EMBEDDING_MODEL an entry for that server (and `overrides`)."""
-    entries = dict(load_settings(env={}).embedding_model_dict)
+    entries = dict(load_settings(env={}).models.embedding_model_dict)
     entries["minilm-server"] = {
         "backend": "openai",
         "api_base_url": api_base_url,
@@ -52,8 +52,8 @@ def served_settings(api_base_url: str, **overrides: object):
 
 
 def test_the_servers_vectors_are_the_local_models(settings, server):
-    local = build_embeddings(settings.embedding_model_dict["minilm"], "cpu", "minilm")
-    remote = build_embeddings(served_settings(server).embedding, "cpu", "minilm-server")
+    local = build_embeddings(settings.models.embedding_model_dict["minilm"], "cpu", "minilm")
+    remote = build_embeddings(served_settings(server).models.embedding, "cpu", "minilm-server")
     assert isinstance(remote, OpenAICompatEmbeddings)
     served = np.asarray(remote.embed_documents(TEXTS))  # three requests of 2, 2 and 1
     assert served.shape == (len(TEXTS), 384)
