@@ -53,7 +53,7 @@ def test_upload_pdf_and_ask_in_the_browser(app_factory, browser, tmp_path):
     page.get_by_text("已创建 created").wait_for(timeout=30_000)
 
     page.locator("#upload input[type=file]").set_input_files(str(pdf))
-    page.locator("#upload").get_by_text("岳飞生平.pdf").first.wait_for(timeout=30_000)
+    page.locator("#upload").get_by_text("岳飞生平.pdf").first.wait_for(timeout=90_000)
     page.locator("#upload-btn").click()
     results = page.locator("#upload-results")
     expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=120_000)
@@ -131,7 +131,7 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser,
         page.locator("#create-kb").click()
         page.get_by_text("已创建 created").wait_for(timeout=30_000)
         page.locator("#upload input[type=file]").set_input_files(str(doc))
-        page.locator("#upload").get_by_text(doc.name).first.wait_for(timeout=30_000)
+        page.locator("#upload").get_by_text(doc.name).first.wait_for(timeout=90_000)
         page.locator("#upload-btn").click()
         expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=120_000)
         expect(page.locator("#upload-results")).to_contain_text("it's _x_.md")
