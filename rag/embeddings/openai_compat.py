@@ -14,7 +14,6 @@ answer), or it sent something other than one vector per text, all of one length.
 from __future__ import annotations
 
 import base64
-import json
 import threading
 from typing import Any
 
@@ -24,9 +23,9 @@ from langchain_core.embeddings import Embeddings
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
 from rag.errors import ModelUnavailableError
+from rag.server_replies import error_detail, one_line
 
 _CONNECT_TIMEOUT_S = 10.0
-_EXCERPT_CHARS = 300
 
 
 class OpenAICompatEmbeddings(BaseModel, Embeddings):
@@ -129,7 +128,7 @@ class OpenAICompatEmbeddings(BaseModel, Embeddings):
             vectors = _ordered_vectors(items)
         except (ValueError, KeyError, TypeError, AttributeError):
             raise self._answer_error(
-                f"an answer that is not an OpenAI embedding list: {_one_line(response.text, 120)!r}"
+                f"an answer that is not an OpenAI embedding list: {one_line(response.text, 120)!r}"
             ) from None
         return self._checked(vectors, len(batch))
 
@@ -157,7 +156,7 @@ class OpenAICompatEmbeddings(BaseModel, Embeddings):
 
     def _transport_error(self, exc: httpx.HTTPError, texts: int) -> ModelUnavailableError:
         url = self.embeddings_url
-        reason = _one_line(f"{type(exc).__name__}: {exc}", 160)
+        reason = one_line(f"{type(exc).__name__}: {exc}", 160)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return ModelUnavailableError(
                 f"cannot reach the embedding server at {url} — is it running? start it, or "
@@ -193,7 +192,7 @@ class OpenAICompatEmbeddings(BaseModel, Embeddings):
             )
         return ModelUnavailableError(
             f"the embedding server at {self.embeddings_url} answered {status}: "
-            f"{_error_detail(response.text)}; {hint} ({self._where()})"
+            f"{error_detail(response.text)}; {hint} ({self._where()})"
         )
 
     def _answer_error(self, what: str) -> ModelUnavailableError:
@@ -224,28 +223,6 @@ def _vector(value: Any) -> np.ndarray:
     ):
         raise TypeError("an embedding is not a list of numbers")
     return np.asarray(value, dtype=np.float32)
-
-
-def _one_line(text: str, limit: int = _EXCERPT_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _error_detail(body: str) -> str:
-    """The message of an error body (`{"error": {"message": ...}}`, `{"detail": ...}`...)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return _one_line(body) or "(empty body)"
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, dict):
-            for key in ("message", "detail", "msg"):
-                if error.get(key):
-                    return _one_line(str(error[key]))
-        elif error:
-            return _one_line(str(error))
-    return _one_line(body)
 
 
 def _is_loopback(url: str) -> bool:

@@ -46,6 +46,7 @@ from rag.llms.base import (
     ZhikuLLM,
 )
 from rag.llms.setup import LLMSetup
+from rag.server_replies import error_detail, one_line
 from rag.settings import OpenAIEntry
 
 logger = logging.getLogger(__name__)
@@ -53,7 +54,6 @@ logger = logging.getLogger(__name__)
 MAX_SERVER_STOPS = 4
 """The OpenAI API takes at most 4 stop strings; more are cut here only."""
 
-_EXCERPT_CHARS = 300
 _CONNECT_TIMEOUT_S = 10.0
 _CONTEXT_ERROR = re.compile(
     r"context_length_exceeded|maximum context length|context (window|length)|too many tokens",
@@ -104,30 +104,6 @@ def iter_sse_data(lines: Iterable[str]) -> Iterator[str]:
     data = decoder.flush()
     if data is not None and data.strip() != "[DONE]":
         yield data
-
-
-def _one_line(text: str, limit: int = _EXCERPT_CHARS) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _error_detail(body: str) -> str:
-    """The message of an error body (`{"error": {"message": ...}}`, `{"detail": ...}`...)."""
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return _one_line(body) or "(empty body)"
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, dict):
-            for key in ("message", "detail", "msg"):
-                if error.get(key):
-                    return _one_line(str(error[key]))
-        elif error:
-            return _one_line(str(error))
-        if data.get("detail"):
-            return _one_line(str(data["detail"]))
-    return _one_line(body)
 
 
 @cache
@@ -357,7 +333,7 @@ class OpenAICompatLLM(ZhikuLLM):
 
     def _transport_error(self, exc: httpx.HTTPError) -> ModelUnavailableError:
         url = self.base_url
-        reason = _one_line(f"{type(exc).__name__}: {exc}", 160)
+        reason = one_line(f"{type(exc).__name__}: {exc}", 160)
         if isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout):
             return ModelUnavailableError(
                 f"cannot reach the LLM server at {url} — is it running? ({self._where()}; {reason})"
@@ -380,7 +356,7 @@ class OpenAICompatLLM(ZhikuLLM):
     def _status_error(self, response: httpx.Response) -> ZhikuError:
         """The error for a non-2xx answer (its body must have been read)."""
         body = response.text
-        detail = _error_detail(body)
+        detail = error_detail(body)
         status = f"{response.status_code} {response.reason_phrase}".strip()
         if response.status_code in (400, 413, 422) and _CONTEXT_ERROR.search(body):
             return ContextWindowExceededError(
@@ -455,18 +431,18 @@ class OpenAICompatLLM(ZhikuLLM):
         except ValueError:
             raise ModelUnavailableError(
                 f"the LLM server at {self.base_url} sent a malformed stream event (not JSON): "
-                f"{_one_line(data, 120)!r} — is api_base_url an OpenAI-compatible API? "
+                f"{one_line(data, 120)!r} — is api_base_url an OpenAI-compatible API? "
                 f"({self._where()})"
             ) from None
         if not isinstance(event, dict):
             raise ModelUnavailableError(
                 f"the LLM server at {self.base_url} sent a stream event that is not an "
-                f"object: {_one_line(data, 120)!r} ({self._where()})"
+                f"object: {one_line(data, 120)!r} ({self._where()})"
             )
         if event.get("error"):
             raise ModelUnavailableError(
                 f"the LLM server at {self.base_url} reported an error during the answer: "
-                f"{_error_detail(data)} ({self._where()})"
+                f"{error_detail(data)} ({self._where()})"
             )
         usage = _usage(event.get("usage"))
         if usage is not None:
@@ -495,7 +471,7 @@ class OpenAICompatLLM(ZhikuLLM):
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise ModelUnavailableError(
                 f"the LLM server at {self.base_url} answered with something that is not an "
-                f"OpenAI chat completion: {_one_line(response.text, 160)!r} ({self._where()})"
+                f"OpenAI chat completion: {one_line(response.text, 160)!r} ({self._where()})"
             ) from None
         if choice.get("finish_reason"):
             info["finish_reason"] = choice["finish_reason"]
