@@ -1,6 +1,6 @@
 """The dev gate (issue 18): the three dev languages through the REST API of a fresh app.
 
-    python scripts/devgate.py [--langs en zh zh_tw] [--answers 100] [--offtopic 50]
+    python scripts/devgate.py [--langs en zh zh_tw] [--answers 100] [--offtopic 50] [--skip 0]
         [--env ZHIKU_KEY=VALUE ...] [--variant FILE.json] [--name LABEL]
         [--out DIR] [--save FILE.json] [--compare FILE.json] [--kb-root DIR]
 
@@ -576,7 +576,7 @@ def run_language(lang: str, app_url: str, harness: ModuleType, args, settings) -
     retrieval["ingest_skipped"] = kb in adapter.skipped
     if retrieval.get("errors"):
         print(f"[{lang}] harness: {retrieval['errors'][:3]}", flush=True)
-    questions = harness.load_questions(str(args.devset), lang)[: args.answers]
+    questions = harness.load_questions(str(args.devset), lang)[args.skip : args.skip + args.answers]
     offtopic = read_jsonl(offtopic_file(args.devset, lang), args.offtopic)
 
     def score(question: Mapping[str, Any], answer: str) -> tuple | None:
@@ -616,6 +616,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--langs", nargs="+", choices=LANGS, default=list(LANGS))
     parser.add_argument("--answers", type=int, default=100, help="questions answered per language")
     parser.add_argument("--offtopic", type=int, default=50, help="off-topic questions per language")
+    parser.add_argument(
+        "--skip",
+        type=int,
+        default=0,
+        help="answer from this question on (extends an earlier run without repeating it)",
+    )
     parser.add_argument(
         "--search-questions", type=int, default=0, help="questions searched (0 = all 500)"
     )
@@ -675,6 +681,7 @@ def run(
             "load_at_start": [round(x, 2) for x in os.getloadavg()],
             "cpus": os.cpu_count(),
             "answers": args.answers,
+            "skip": args.skip,
             "offtopic": args.offtopic,
         },
         "variant": {"name": label, "env": env, "llm_model": settings.models.llm_model},
