@@ -43,3 +43,15 @@ SHUTDOWN_TIMEOUT_S = 5
 # its body, before its connection is closed (a connection that never completes a request
 # would otherwise stay open for good).
 CLIENT_TIMEOUT_S = 30
+
+# Web pages added by URL (`rag kb add-url`, the API's /urls, the UI's URL box). Off: a URL
+# whose host is or resolves to a private, loopback, link-local or other non-public address
+# is refused, so that nobody can make the app fetch from services only this machine or its
+# network can reach (server-side request forgery). Turn it on for an intranet.
+ALLOW_PRIVATE_URLS = False
+
+# Seconds a page may take to arrive (connecting, redirects and the body included).
+URL_TIMEOUT_S = 20
+
+# Largest page fetched, in MB; a larger one is refused (only this much is read of it).
+URL_MAX_MB = 20

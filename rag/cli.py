@@ -129,6 +129,9 @@ def _kb_commands(group: argparse.ArgumentParser, common: argparse.ArgumentParser
     add = command("add", "add files or folders (recursive)")
     add.add_argument("name")
     add.add_argument("paths", nargs="+", type=Path)
+    add_url = command("add-url", "add (or update) web pages by URL")
+    add_url.add_argument("name")
+    add_url.add_argument("urls", nargs="+", metavar="URL")
     remove = command("remove", "remove documents")
     remove.add_argument("name")
     remove.add_argument("files", nargs="+")
@@ -177,6 +180,8 @@ def _run_kb(args: argparse.Namespace) -> int:
         print(f"deleted {args.name}")
     elif args.command == "add":
         return _add(service, args.name, args.paths)
+    elif args.command == "add-url":
+        return _add_urls(settings, service, args.name, args.urls)
     elif args.command == "remove":
         for name in args.files:
             service.delete_doc(args.name, name)
@@ -202,7 +207,8 @@ def _run_kb(args: argparse.Namespace) -> int:
         hits = service.search(args.name, args.query, args.top_k)
         if args.json:
             rows = [
-                {"source": h.source, "page": h.page, "score": h.score, "text": h.text} for h in hits
+                {"source": h.source, "page": h.page, "score": h.score, "text": h.text, "url": h.url}
+                for h in hits
             ]
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         for rank, hit in enumerate(hits if not args.json else [], 1):
@@ -228,6 +234,23 @@ def _add(service: object, name: str, paths: list[Path]) -> int:
             name, [(f.name, f) for f in files], on_progress=lambda r: bar.update(1)
         )
     return _summarize(results)
+
+
+def _add_urls(settings: Settings, service: object, name: str, urls: list[str]) -> int:
+    """Fetch and add web pages; a line per URL, then the counts (exit 1 if any failed)."""
+    from rag.factory import build_web_pages
+    from rag.services import KnowledgeBaseService
+
+    assert isinstance(service, KnowledgeBaseService)
+    if not service.exists(name):
+        service.create_kb(name)
+    results = build_web_pages(settings, service).add_urls(name, urls)
+    for r in results:
+        detail = f"-> {r.name}: {r.chunks} chunks" if r.status != "error" else f": {r.error}"
+        print(f"{r.status:9} {r.url} {detail}")
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "unchanged", "error")}
+    print(f"{counts['ok']} added, {counts['unchanged']} unchanged, {counts['error']} failed")
+    return 1 if counts["error"] else 0
 
 
 def _summarize(results: list) -> int:

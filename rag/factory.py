@@ -31,12 +31,13 @@ from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
-from rag.services import KnowledgeBaseService, Services, answerability_check
+from rag.services import KnowledgeBaseService, Services, WebPageService, answerability_check
 from rag.settings import ChunkingSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import MilvusConnection, SizedIndex, VectorStores
 from rag.vectorstores.milvus_index import is_remote
+from rag.webfetch import FetchOptions, PageFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -217,7 +218,22 @@ def build_services(
     # the threshold is calibrated for the entry's model, not for embeddings passed in
     answerability = answerability_check(settings) if embeddings is None else None
     gate = RequestGate(settings.server.llm_queue_size)
-    return Services(settings, kb_service, llm, qa, gate, answerability)
+    web = build_web_pages(settings, kb_service)
+    return Services(settings, kb_service, llm, qa, gate, web, answerability)
+
+
+def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> WebPageService:
+    """Adds web pages by URL, as ALLOW_PRIVATE_URLS, URL_TIMEOUT_S and URL_MAX_MB say; the
+    pages wait in the KB root's upload staging folder (emptied at start-up) while indexed."""
+    from rag.api.staging import UPLOAD_STAGING_DIR
+
+    web = settings.web
+    options = FetchOptions(
+        timeout_s=web.url_timeout_s,
+        max_bytes=web.url_max_bytes,
+        allow_private=web.allow_private_urls,
+    )
+    return WebPageService(kb_service, PageFetcher(options), kb_service.root / UPLOAD_STAGING_DIR)
 
 
 def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:

@@ -725,6 +725,31 @@ class ServerSettings(_Section):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+class WebSettings(_Section):
+    """How web pages are fetched for `rag kb add-url` and `POST /api/kbs/{name}/urls`."""
+
+    allow_private_urls: bool = Field(
+        default=False,
+        description="ALLOW_PRIVATE_URLS: also fetch pages from private, loopback and "
+        "link-local addresses (an intranet); off, such addresses are refused, as a page "
+        "request could otherwise reach services only this machine can (SSRF).",
+    )
+    url_timeout_s: float = Field(
+        default=20,
+        gt=0,
+        description="URL_TIMEOUT_S: seconds a page may take to arrive, redirects included.",
+    )
+    url_max_mb: float = Field(
+        default=20,
+        gt=0,
+        description="URL_MAX_MB: largest page fetched, in MB; a larger one is refused.",
+    )
+
+    @property
+    def url_max_bytes(self) -> int:
+        return int(self.url_max_mb * 1024 * 1024)
+
+
 class ModelsSettings(_Section):
     """Which models run, on which device (langchain-ChatGLM's names)."""
 
@@ -796,6 +821,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "retrieval": RetrievalSettings,
     "answer": AnswerSettings,
     "server": ServerSettings,
+    "web": WebSettings,
     "models": ModelsSettings,
 }
 """Settings' sections, by attribute name."""
@@ -850,6 +876,7 @@ class Settings(BaseModel):
     server: ServerSettings = Field(
         default_factory=ServerSettings, description="How the web app is served."
     )
+    web: WebSettings = Field(default_factory=WebSettings, description="How web pages are fetched.")
     models: ModelsSettings = Field(description="Which models run, on which device.")
 
     @model_validator(mode="before")

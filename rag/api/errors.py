@@ -34,8 +34,10 @@ from rag.errors import (
     KnowledgeBaseNotFoundError,
     ModelNotFoundError,
     ModelUnavailableError,
+    PageFetchError,
     RebuildFailedError,
     UnsupportedFileTypeError,
+    UrlRefusedError,
     ZhikuError,
 )
 from rag.llms.base import ContextWindowExceededError
@@ -45,6 +47,7 @@ logger = logging.getLogger(__name__)
 ERROR_STATUS: dict[type[ZhikuError], int] = {
     ZhikuError: 400,  # any other: BadRequestError, InvalidNameError, ConfigError
     AuthenticationError: 401,
+    UrlRefusedError: 403,
     KnowledgeBaseNotFoundError: 404,
     ModelNotFoundError: 404,
     DocumentNotFoundError: 404,
@@ -57,6 +60,7 @@ ERROR_STATUS: dict[type[ZhikuError], int] = {
     UnsupportedFileTypeError: 415,
     DocumentLoadError: 422,
     RebuildFailedError: 422,
+    PageFetchError: 502,
     ModelUnavailableError: 503,
     BusyError: 503,
 }

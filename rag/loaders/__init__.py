@@ -3,9 +3,10 @@
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
 Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
 or PPTX slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX Documents also have `sheet`. A file whose format marks no headings but whose first
-line is a title gets that line as its title path (`_title.py`). Text is normalised: NUL and
-control characters dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
+XLSX Documents also have `sheet`, web pages added by URL `url` (the page's address). A
+file whose format marks no headings but whose first line is a title gets that line as its
+title path (`_title.py`). Text is normalised: NUL and control characters dropped,
+whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
 
 Why these libraries and not `unstructured`: on first use `unstructured` downloads a spaCy
 model and fails offline on every file type (measured: partition_html raised "Failed to
@@ -39,7 +40,8 @@ from rag.loaders.plain import load_code, load_text
 from rag.loaders.slides import load_pptx
 from rag.loaders.spreadsheet import load_csv, load_tsv, load_xlsx
 from rag.loaders.structured import load_json, load_jsonl
-from rag.loaders.web import load_epub, load_html
+from rag.loaders.web import load_epub
+from rag.loaders.webpage import load_page_or_html, page_url
 from rag.loaders.word import load_docx
 
 __all__ = [
@@ -64,8 +66,8 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
         ".markdown": load_markdown,
         ".pdf": load_pdf,
         ".docx": load_docx,
-        ".html": load_html,
-        ".htm": load_html,
+        ".html": load_page_or_html,
+        ".htm": load_page_or_html,
         ".csv": load_csv,
         ".tsv": load_tsv,
         ".xlsx": load_xlsx,
@@ -85,6 +87,9 @@ TITLE_LINE_FORMATS = frozenset(
 )
 """Prose formats whose first line may be the document's title (`_title.py`); not tables,
 records or slides, whose first line is data."""
+_PAGE_FORMATS = frozenset({".html", ".htm"})
+"""Formats a web page fetched by URL is stored as (rag/loaders/webpage.py): their Documents
+carry metadata `url`."""
 
 
 def load_file(
@@ -112,7 +117,8 @@ def load_file(
         ) from exc
     if _extension(path, name) in TITLE_LINE_FORMATS:
         sections = carry_title(sections)
-    documents = [doc for doc in (_to_document(s, name) for s in sections) if doc is not None]
+    url = page_url(path) if _extension(path, name) in _PAGE_FORMATS else None
+    documents = [doc for doc in (_to_document(s, name, url) for s in sections) if doc is not None]
     if not documents:
         raise DocumentLoadError(
             f"{name}: no text found (the file is empty or contains only whitespace, images "
@@ -147,7 +153,7 @@ def _check_not_empty(path: Path) -> None:
         raise DocumentLoadError("empty file (0 bytes) — upload a file with content")
 
 
-def _to_document(section: Section, name: str) -> Document | None:
+def _to_document(section: Section, name: str, url: str | None) -> Document | None:
     text = normalize_text(section.text, keep_indent=section.verbatim)
     if not text:
         return None
@@ -158,4 +164,6 @@ def _to_document(section: Section, name: str) -> Document | None:
     }
     if section.sheet is not None:
         metadata["sheet"] = section.sheet
+    if url is not None:
+        metadata["url"] = url
     return Document(page_content=text, metadata=metadata)

@@ -49,6 +49,8 @@ class SearchHit:
     score: float
     dense_score: float | None = None
     """The chunk's cosine to the query, when dense search found it (see `relevance`)."""
+    url: str | None = None
+    """The web address of a page added by URL, None for an uploaded file."""
 
 
 @dataclass(frozen=True)
@@ -193,8 +195,16 @@ def neighbours(store: ChunkStore, chunk_id: int, radius: int) -> list[StoredChun
 
 
 def _hit(record: StoredChunk, score: float, cosine: float | None) -> SearchHit:
+    url = record.metadata.get("url")
     return SearchHit(
-        record.id, record.text, record.file_name, record.page, record.title_path, score, cosine
+        record.id,
+        record.text,
+        record.file_name,
+        record.page,
+        record.title_path,
+        score,
+        cosine,
+        url if isinstance(url, str) else None,
     )
 
 
@@ -208,6 +218,7 @@ def hit_to_document(hit: SearchHit) -> Document:
             "title_path": hit.title_path,
             "score": hit.score,
             "chunk_id": hit.chunk_id,
+            **({"url": hit.url} if hit.url else {}),
         },
     )
 

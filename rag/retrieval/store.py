@@ -31,6 +31,10 @@ class StoredChunk(Protocol):
     def page(self) -> int | None: ...
     @property
     def title_path(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, object]:
+        """What else its loader recorded (a web page's `url`, a sheet's name)."""
+        ...
 
 
 class StoredFile(Protocol):

@@ -14,6 +14,7 @@ from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.input_limits import check_history, check_query
 from rag.retrieval import AnswerabilityCheck, HybridRetriever
 from rag.services.knowledge import KnowledgeBaseService
+from rag.services.webpages import WebPageService
 from rag.settings import Settings
 
 
@@ -24,6 +25,8 @@ class Services:
     llm: BaseLLM
     qa: QAChain
     llm_gate: RequestGate
+    web: WebPageService
+    """Adds web pages by URL."""
     answerability: AnswerabilityCheck | None = None
     """Refuses questions the KB cannot answer; calibrated for the embedding entry's model."""
 

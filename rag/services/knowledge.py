@@ -123,6 +123,14 @@ class KnowledgeBaseService:
         with self.registry.reading(kb) as store:
             return store.file(name)
 
+    def page_url(self, kb: str, name: str) -> str | None:
+        """The URL document `name` of `kb` was fetched from; None for an uploaded file (or
+        no such document)."""
+        with self.registry.reading(kb) as store:
+            chunks = store.chunks_of_file(name)
+        url = chunks[0].metadata.get("url") if chunks else None
+        return url if isinstance(url, str) else None
+
     def delete_doc(self, kb: str, name: str) -> None:
         """Remove one document; 409 while the knowledge base is being rebuilt."""
         with self.registry.writing(kb) as turn:

@@ -18,6 +18,7 @@ from rag.services import FileResult, Services
 from rag.ui.common import kb_dropdowns, warning
 from rag.ui.render import markdown_text
 from rag.ui.uploads import discard_uploads, uploaded_paths
+from rag.ui.url_box import UrlBox, url_box, wire_url_box
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class _Widgets:
     files: gr.File
     upload: gr.Button
     results: gr.Dataframe
+    url_box: UrlBox
     docs: gr.Dataframe
     doc_to_delete: gr.Dropdown
     delete_doc: gr.Button
@@ -48,6 +50,7 @@ def kb_tab(services: Services, chat_kb: gr.Dropdown, upload_dir: Path) -> gr.Dro
     w.upload.click(
         _on_upload(services, upload_dir), [w.kb, w.files], [w.results, w.status, w.files]
     ).then(show_docs, w.kb, views)
+    wire_url_box(services, w.url_box, w.kb, w.results, w.status).then(show_docs, w.kb, views)
     w.kb.change(show_docs, w.kb, views)
     w.delete_doc.click(_on_delete_doc(services), [w.kb, w.doc_to_delete], w.status).then(
         show_docs, w.kb, views
@@ -76,6 +79,7 @@ def _layout() -> _Widgets:
         elem_id="kb-table",
     )
     files, upload, results = _upload_area()
+    urls = url_box()
     docs, doc_to_delete, delete_doc = _documents_area()
     with gr.Row():
         rebuild = gr.Button("重建索引 Rebuild (re-embed all originals)")
@@ -91,6 +95,7 @@ def _layout() -> _Widgets:
         files=files,
         upload=upload,
         results=results,
+        url_box=urls,
         docs=docs,
         doc_to_delete=doc_to_delete,
         delete_doc=delete_doc,

@@ -10,6 +10,10 @@ whatever it put in the URL to that host. So:
 * sources are one raw HTML block whose text is HTML-escaped: Markdown never reads inside it,
   so a snippet or a file name (`_name_.txt`) shows exactly as written;
 * status lines escape every Markdown character of the names they show.
+
+One link is made on purpose: a web page added by URL links its source to that address, the
+address itself as the link's text (so what is clicked is what is shown), http(s) only, and
+opened in a new tab without a referrer. It is never fetched by showing it.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ _ANSWER_ESCAPES = re.compile(r"([\\\[\]!:@`])|(?i:\b(www)\.)")
 # `<`, `>` and `&` are left to html.escape: a backslash before `&gt;` would show it literally
 _MARKDOWN_ESCAPES = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@])")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+_LINKABLE = re.compile(r"https?://[^\s<>\"'`\\]+")
 
 
 def answer_markdown(text: str) -> str:
@@ -60,12 +65,20 @@ def sources_html(sources: Sequence[Source], rewritten: str = "") -> str:
     for source in sources:
         page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
         lines.append(
-            f"<p><b>[{source.index}] {_inline(source.source)}</b>{page} · "
+            f"<p><b>[{source.index}] {_inline(source.source)}</b>{page}{_link(source.url)} · "
             f"score {source.score:.2f}<br>{_inline(source.text[:SNIPPET_CHARS])}</p>"
         )
     lines.append("</div>")
     # a blank line would end the HTML block and hand the rest to Markdown
     return SOURCES_MARK + "\n".join(lines)
+
+
+def _link(url: str | None) -> str:
+    """A web page's address as a link to it (module doc); "" for a file or an odd URL."""
+    if not url or not _LINKABLE.fullmatch(url):
+        return ""
+    shown = html.escape(url, quote=True)
+    return f' · <a href="{shown}" target="_blank" rel="noopener noreferrer nofollow">{shown}</a>'
 
 
 def _inline(text: str) -> str:

@@ -23,6 +23,9 @@ class ChatSource(BaseModel):
     page: int | None
     text: str
     score: float = Field(description="Relevance in [0, 1]; higher = more relevant.")
+    url: str | None = Field(
+        default=None, description="The web address of a page added by URL; null for a file."
+    )
 
 
 class ChatResponse(BaseModel):
