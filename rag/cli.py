@@ -246,8 +246,8 @@ def _add_urls(settings: Settings, service: object, name: str, urls: list[str]) -
         service.create_kb(name)
     results = build_web_pages(settings, service).add_urls(name, urls)
     for r in results:
-        detail = f"-> {r.name}: {r.chunks} chunks" if r.status != "error" else f": {r.error}"
-        print(f"{r.status:9} {r.url} {detail}")
+        detail = f" -> {r.name}: {r.chunks} chunks" if r.status != "error" else f": {r.error}"
+        print(f"{r.status:9} {r.url}{detail}")
     counts = {s: sum(r.status == s for r in results) for s in ("ok", "unchanged", "error")}
     print(f"{counts['ok']} added, {counts['unchanged']} unchanged, {counts['error']} failed")
     return 1 if counts["error"] else 0

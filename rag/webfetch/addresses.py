@@ -24,7 +24,7 @@ Resolver = Callable[[str, int], list[IPAddress]]
 """(host name, port) -> the addresses it resolves to."""
 
 _INET_ATON_PART = r"(?:0x[0-9a-f]*|[0-9]+)"
-_INET_ATON = re.compile(rf"{_INET_ATON_PART}(?:\.{_INET_ATON_PART}){{0,3}}", re.IGNORECASE)
+_INET_ATON = re.compile(rf"{_INET_ATON_PART}(?:\.{_INET_ATON_PART})*", re.IGNORECASE)
 _NAT64 = IPv6Network("64:ff9b::/96")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -68,12 +69,16 @@ class PageFetcher:
         options: FetchOptions | None = None,
         resolver: Resolver = system_resolver,
         verify: ssl.SSLContext | bool = True,
+        check: Callable[[str, IPAddress], None] = check_address,
     ) -> None:
-        """`resolver`: host name -> addresses (tests give a fake one); `verify`: the TLS
-        certificate check (an `ssl.SSLContext` trusting a test CA)."""
+        """`resolver`: host name -> addresses; `verify`: the TLS certificate check (True:
+        the system's CAs); `check`: raises for an address that may not be fetched (unless
+        `allow_private`). Tests give their own, to stand a loopback server in for a public
+        site."""
         self.options = options or FetchOptions()
         self.resolver = resolver
         self.verify = verify
+        self.check = check
 
     def fetch(self, url: str) -> FetchedPage:
         """The page at `url`. Raises UrlRefusedError (scheme, credentials, address),
@@ -105,7 +110,7 @@ class PageFetcher:
             raise PageFetchError(f"the host {host!r} has no address; check the URL")
         if not self.options.allow_private:
             for address in addresses:
-                check_address(host, address)
+                self.check(host, address)
         return addresses[0]
 
     def _send(self, client: httpx.Client, url: httpx.URL, deadline: _Deadline) -> httpx.Response:

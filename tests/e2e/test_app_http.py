@@ -42,7 +42,8 @@ DEFAULT_LLM = runpy.run_path(str(Path(__file__).parents[2] / "configs" / "model_
 
 @pytest.fixture(scope="module")
 def app(app_factory):
-    return app_factory(DEFAULT_LLM)
+    # web pages are served from 127.0.0.1 here, so private addresses are allowed
+    return app_factory(DEFAULT_LLM, env={"ZHIKU_ALLOW_PRIVATE_URLS": "true"})
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +127,26 @@ def test_pdf_and_docx_results_carry_source_and_page(client, filled_kb):
     ).json()["results"][0]
     assert docx_hit["source"] == "制度.docx"
     assert "默认值" in docx_hit["text"] and "top_k" in docx_hit["text"]
+
+
+def test_a_web_page_is_added_by_url_searched_and_cited_with_its_url(client):
+    from tests import fixtures_web as fw
+
+    site = fw.site()
+    assert client.post("/api/kbs", json={"name": "网页"}).status_code == 201
+    try:
+        url = site.url("/article.html")
+        reply = client.post("/api/kbs/网页/urls", json={"urls": [url]}, timeout=300)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["urls"][0]["status"] == "ok"
+        query = "高雄港的灯塔是哪一年建的？"
+        hits = client.post("/api/kbs/网页/search", json={"query": query, "top_k": 3}).json()
+        first = hits["results"][0]  # the chat's sources carry `url` alike (test_api_urls.py)
+        assert first["url"] == url and "1883" in first["text"]
+        assert first["source"] == f"127.0.0.1_{site.port}_article.html"
+    finally:
+        site.stop()
+        assert client.delete("/api/kbs/网页").status_code == 200
 
 
 def test_chat_answers_from_the_kb_with_sources(client, filled_kb):

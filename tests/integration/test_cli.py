@@ -102,3 +102,26 @@ def test_interrupted_folder_ingest_resumes(tmp_path):
     assert f"{30 - len(partial)} added, {len(partial)} unchanged, 0 failed" in resumed.stdout
     assert stored_files(kb_root / "中断") == sorted(p.name for p in docs.iterdir())
     assert "consistent" in rag(kb_root, "check", "中断", "--no-repair").stdout
+
+
+def test_add_url_adds_a_page_and_reports_each_url(tmp_path, monkeypatch):
+    from tests import fixtures_web as fw
+
+    site = fw.site()
+    monkeypatch.setenv("ZHIKU_ALLOW_PRIVATE_URLS", "true")  # the page is served on 127.0.0.1
+    page = site.url("/article.html")
+    try:
+        added = rag(tmp_path / "kbs", "add-url", "网页", page, "ftp://example.com/a.html")
+    finally:
+        site.stop()
+    name = f"127.0.0.1_{site.port}_article.html"
+    assert added.returncode == 1, added.stderr  # one URL failed
+    lines = added.stdout.splitlines()
+    assert f"ok        {page} -> {name}: 3 chunks" in lines, added.stdout
+    assert any(
+        line.startswith("error     ftp://example.com/a.html: ") and "only http://" in line
+        for line in lines
+    ), added.stdout
+    assert lines[-1] == "1 added, 0 unchanged, 1 failed"
+    stored = (tmp_path / "kbs" / "网页" / "content" / name).read_text(encoding="utf-8")
+    assert stored.startswith(f"<!-- zhiku web page: url={page} type=text/html -->")

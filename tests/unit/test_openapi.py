@@ -24,6 +24,7 @@ ROUTES = {
     ("post", "/api/chat"),
     ("put", "/api/kbs/{name}/docs/{file_name}"),
     ("post", "/api/kbs/{name}/rebuild"),
+    ("post", "/api/kbs/{name}/urls"),
     # the OpenAI-compatible API
     ("get", "/v1/models"),
     ("post", "/v1/chat/completions"),
@@ -112,6 +113,7 @@ def test_the_domain_errors_carry_no_http():
         (errors.ConfigError, 400),
         (errors.InvalidNameError, 400),
         (errors.AuthenticationError, 401),
+        (errors.UrlRefusedError, 403),
         (errors.KnowledgeBaseNotFoundError, 404),
         (errors.ModelNotFoundError, 404),
         (errors.DocumentNotFoundError, 404),
@@ -124,6 +126,7 @@ def test_the_domain_errors_carry_no_http():
         (errors.UnsupportedFileTypeError, 415),
         (errors.DocumentLoadError, 422),
         (errors.RebuildFailedError, 422),
+        (errors.PageFetchError, 502),
         (errors.ModelUnavailableError, 503),
         (errors.BusyError, 503),
     ],
