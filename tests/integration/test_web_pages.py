@@ -83,6 +83,9 @@ def test_a_page_is_added_searchable_and_cited_by_its_url(kb_service, fresh_site)
     assert [d["name"] for d in kb_service.list_docs(KB)] == [name]
     text = "\n".join(c.text for c in kb_service.store(KB).chunks_of_file(name))
     assert "2024" in text and "建于1883年" not in text
+    # a rebuild reads the address back from the original
+    kb_service.rebuild_kb(KB)
+    assert {c.metadata["url"] for c in kb_service.store(KB).chunks_of_file(name)} == {url}
 
 
 def test_each_bad_url_gets_its_own_error_and_the_good_one_is_added(kb_service, site):
