@@ -57,6 +57,18 @@ def test_sources_are_one_html_block_with_every_text_escaped():
     assert plain_answer("答案" + rendered) == "答案"
 
 
+def test_a_web_page_source_links_its_own_address_and_nothing_else():
+    url = "https://example.com/a?q=1&b=%3C2%3E"
+    page = Source(1, "example.com_a.html", None, "正文 [x](http://h/) <b>", 0.9, url=url)
+    block = sources_html([page])
+    href = "https://example.com/a?q=1&amp;b=%3C2%3E"
+    link = f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{href}</a>'
+    assert block.count("<a ") == 1 and link in block
+    odd_urls = ("javascript:alert(1)", 'https://x.example/" onclick="alert(1)', "ftp://x/", "")
+    for odd in odd_urls:
+        assert "<a " not in sources_html([Source(1, "a.html", None, "t", 0.5, url=odd)])
+
+
 def test_status_names_show_literally():
     assert markdown_text("_a_*b*[c](d)<e>") == "\\_a\\_\\*b\\*\\[c\\]\\(d\\)&lt;e&gt;"
 
