@@ -100,8 +100,8 @@ class PageFetcher:
             "add the address the page finally lives at"
         )
 
-    def address(self, url: httpx.URL) -> IPAddress:
-        """The checked address to connect to for `url` (resolved once)."""
+    def addresses(self, url: httpx.URL) -> list[IPAddress]:
+        """The checked addresses to connect to for `url` (resolved once), in order."""
         host = url.raw_host.decode("ascii")  # an international name in its DNS form
         literal = literal_address(host)
         port = url.port or (443 if url.scheme == "https" else 80)
@@ -111,35 +111,48 @@ class PageFetcher:
         if not self.options.allow_private:
             for address in addresses:
                 self.check(host, address)
-        return addresses[0]
+        return addresses
 
     def _send(self, client: httpx.Client, url: httpx.URL, deadline: _Deadline) -> httpx.Response:
-        address = self.address(url)
-        headers = {
-            "Host": url.netloc.decode("ascii"),
-            "User-Agent": _USER_AGENT,
-            "Accept": _ACCEPT,
-            "Accept-Encoding": "gzip, deflate",
-        }
-        extensions = {}
-        if url.scheme == "https" and literal_address(url.raw_host.decode("ascii")) is None:
-            extensions["sni_hostname"] = url.raw_host.decode("ascii")
-        request = client.build_request(
-            "GET",
-            url.copy_with(host=str(address)),
-            headers=headers,
-            extensions=extensions,
-            timeout=deadline.remaining(url),
-        )
-        try:
-            return client.send(request, stream=True)
-        except httpx.TimeoutException as exc:
-            raise PageFetchError(deadline.message(url)) from exc
-        except httpx.HTTPError as exc:
-            raise PageFetchError(
-                f"cannot fetch {url} ({type(exc).__name__}: {exc}); check the address, or "
-                "download the page in a browser and upload the file"
-            ) from exc
+        """The response (streamed) from the first of the checked addresses that connects
+        (a host's IPv6 address may be unreachable from here while its IPv4 one is not)."""
+        addresses = self.addresses(url)
+        for address in addresses:
+            try:
+                return client.send(_request(client, url, address, deadline), stream=True)
+            except httpx.TimeoutException as exc:
+                raise PageFetchError(deadline.message(url)) from exc
+            except httpx.ConnectError as exc:
+                failure: httpx.HTTPError = exc  # the next address may connect
+            except httpx.HTTPError as exc:
+                failure = exc
+                break
+        raise PageFetchError(
+            f"cannot fetch {url} ({type(failure).__name__}: {failure}); check the address, or "
+            "download the page in a browser and upload the file"
+        ) from failure
+
+
+def _request(
+    client: httpx.Client, url: httpx.URL, address: IPAddress, deadline: _Deadline
+) -> httpx.Request:
+    """GET `url` sent to `address`, the name kept as Host and as the TLS server name."""
+    headers = {
+        "Host": url.netloc.decode("ascii"),
+        "User-Agent": _USER_AGENT,
+        "Accept": _ACCEPT,
+        "Accept-Encoding": "gzip, deflate",
+    }
+    extensions = {}
+    if url.scheme == "https" and literal_address(url.raw_host.decode("ascii")) is None:
+        extensions["sni_hostname"] = url.raw_host.decode("ascii")
+    return client.build_request(
+        "GET",
+        url.copy_with(host=str(address)),
+        headers=headers,
+        extensions=extensions,
+        timeout=deadline.remaining(url),
+    )
 
 
 @dataclass(frozen=True)

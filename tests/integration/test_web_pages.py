@@ -187,3 +187,14 @@ def only_127_0_0_1(host: str, address) -> None:
     server stands in for a public site."""
     if str(address) != "127.0.0.1":
         raise UrlRefusedError(f"{address} is a private address (test)")
+
+
+def test_the_next_checked_address_is_tried_when_one_does_not_connect(fresh_site):
+    """A host whose first address (here a closed loopback one) does not answer."""
+
+    def resolver(host: str, port: int):
+        return [ip_address("127.0.0.3"), ip_address("127.0.0.1")]
+
+    fetcher = PageFetcher(FetchOptions(allow_private=True), resolver=resolver)
+    assert fetcher.fetch(fresh_site.url("/article.html", host="two.test")).body == fw.article()
+    assert fresh_site.requests == [("/article.html", f"two.test:{fresh_site.port}")]
