@@ -3,7 +3,8 @@ a time and a size limit, of a type zhiku reads, redirects followed by hand.
 
 Server-side request forgery: the host of every URL (the one given and each redirect's) is
 resolved once, every address it resolves to is checked (rag/webfetch/addresses.py), and the
-connection goes to the checked address itself: the request is sent to `http(s)://<address>/…`
+connection goes to a checked address itself (the next one when it does not connect): the
+request is sent to `http(s)://<address>/…`
 with the original `Host` header, and for https the original name as the TLS server name
 (SNI), against which the certificate is verified as usual. A resolver that answers a public
 address to the check and a private one to the connection (DNS rebinding) is never asked a
