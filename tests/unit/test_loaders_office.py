@@ -297,3 +297,35 @@ def test_msg_that_is_not_a_message_is_refused(tmp_path: Path) -> None:
     with pytest.raises(DocumentLoadError) as info:
         load(path)
     assert "not a valid Outlook .msg" in str(info.value)
+
+
+# ---- attachments in a knowledge base -------------------------------------------------------
+
+
+def test_attachments_are_cited_widened_alone_and_deleted_with_their_mail(tmp_path: Path) -> None:
+    from langchain_core.embeddings import DeterministicFakeEmbedding
+
+    from rag.factory import build_kb_service
+    from rag.settings import load_settings
+
+    settings = load_settings(env={}, search_mode="lexical")  # fake vectors: BM25 decides
+    service = build_kb_service(settings, tmp_path / "kbs", DeterministicFakeEmbedding(size=16))
+    mail = fo.write_eml_with_pdf(tmp_path)
+    service.create_kb("kb")
+    [result] = service.add_files("kb", [("mail.eml", mail)])
+    assert result.status == "ok" and result.chunks >= 4
+    assert [d["name"] for d in service.list_docs("kb")] == ["mail.eml"]
+
+    [hit] = service.search("kb", "城东物流园的租金是多少", top_k=1)
+    assert hit.source == "mail.eml/说明.txt"
+    pdf_hit = service.search("kb", "安装之前内存 Python解释器", top_k=1)[0]
+    assert (pdf_hit.source, pdf_hit.page) == ("mail.eml/attachment.pdf", 2)
+    # a neighbour from the mail's body or another attachment never widens an attachment's hit
+    around = service.neighbours("kb", pdf_hit.chunk_id, radius=5)
+    assert {c.source for c in around} == {"mail.eml/attachment.pdf"}
+
+    service.delete_doc("kb", "mail.eml")
+    assert service.list_docs("kb") == []
+    assert service.store("kb").chunk_count() == 0
+    assert service.search("kb", "城东物流园的租金是多少", top_k=3) == []
+    service.close()
