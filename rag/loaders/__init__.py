@@ -2,7 +2,7 @@
 
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
 Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
-or PPTX slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
+or slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
 XLSX/XLS/ODS Documents also have `sheet`. The text of a file inside the file (an e-mail's
 attachment) has `source` "mail.eml/attachment.pdf" and `part` "attachment.pdf". A file
 whose format marks no headings but whose first line is a title gets that line as its title
