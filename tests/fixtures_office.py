@@ -280,8 +280,9 @@ def write_eml_with_pdf(folder: Path, name: str = "mail.eml") -> Path:
     return path
 
 
-def write_msg(folder: Path, name: str = "通知.msg") -> Path:
-    """The known mail as an Outlook .msg with a text attachment."""
+def write_msg(folder: Path, name: str = "通知.msg", embed: bool = False) -> Path:
+    """The known mail as an Outlook .msg with a text attachment; with `embed`, also an
+    attached Outlook message ("会议变更") that has an attachment of its own."""
     from aspose.email_foss import msg
 
     message = msg.MapiMessage.create(MAIL_SUBJECT, MAIL_BODY)
@@ -293,6 +294,12 @@ def write_msg(folder: Path, name: str = "通知.msg") -> Path:
     )
     message.add_recipient("li.lei@example.com", display_name="李雷")
     message.add_attachment("说明.txt", ATTACHMENT_TEXT.encode("utf-8"), mime_type="text/plain")
+    if embed:
+        inner = msg.MapiMessage.create("会议变更", "例会改到周五下午三点。")
+        inner.add_attachment(
+            "议程.txt", "议程：审查第二季度预算。".encode(), mime_type="text/plain"
+        )
+        message.add_embedded_message_attachment(inner)
     path = folder / name
     message.save(str(path))
     return path

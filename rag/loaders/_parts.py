@@ -38,6 +38,8 @@ class Attachment:
 
     name: str
     data: bytes
+    problem: str = ""
+    """Why its content could not be taken out of the mail ("" when it was)."""
 
 
 def read_part(
@@ -72,8 +74,9 @@ def attachment_sections(
     sections: list[Section] = []
     listing: list[str] = []
     budget = limits.max_unzipped_bytes
-    for name, data in zip(part_names(attachments), (a.data for a in attachments), strict=True):
-        reason = _skip_reason(limits, data, budget)
+    for name, attachment in zip(part_names(attachments), attachments, strict=True):
+        data = attachment.data
+        reason = attachment.problem or _skip_reason(limits, data, budget)
         if reason is None:
             budget -= len(data)
             found, reason = _read(name, data, limits, load_part)

@@ -210,15 +210,27 @@ def _msg_mail(message: Any) -> Mail:
 
 
 def _msg_attachment(attachment: Any) -> Attachment:
-    name = str(attachment.longFilename or attachment.shortFilename or "")
-    data = attachment.data
+    # getattr: extract-msg's kinds of attachment (web links, signed, broken) differ in these
+    name = str(
+        getattr(attachment, "longFilename", None)
+        or getattr(attachment, "shortFilename", None)
+        or ""
+    )
+    data = getattr(attachment, "data", None)
     if isinstance(data, bytes):
         return Attachment(name, data)
     export = getattr(data, "exportBytes", None)  # an attached message
     if callable(export):
         subject = str(getattr(data, "subject", None) or "").strip() or "message"
-        return Attachment(_with_suffix(name or subject, ".msg"), export())
-    return Attachment(name or "attachment", b"")  # a link or a broken attachment: "empty"
+        name = _with_suffix(name or subject, ".msg")
+        try:
+            # allowBadEmbed: repairs what some writers get wrong in an attached message
+            return Attachment(name, export(allowBadEmbed=True))
+        except Exception as exc:  # extract-msg's many kinds of error on a broken message
+            return Attachment(name, b"", f"could not extract it ({type(exc).__name__})")
+    return Attachment(
+        name or "attachment", b"", "not a file: a link, or one extract-msg cannot read"
+    )
 
 
 def _with_suffix(name: str, suffix: str) -> str:

@@ -298,6 +298,18 @@ def test_msg_headers_body_and_attachment(tmp_path: Path) -> None:
     assert sources["通知.msg/说明.txt"][0].page_content == fo.ATTACHMENT_TEXT
 
 
+def test_msg_with_an_attached_message_reads_it_and_its_attachment(tmp_path: Path) -> None:
+    sources = by_source(load(fo.write_msg(tmp_path, embed=True)))
+    assert set(sources) == {
+        "通知.msg",
+        "通知.msg/说明.txt",
+        "通知.msg/会议变更.msg",
+        "通知.msg/会议变更.msg/议程.txt",
+    }
+    assert "例会改到周五下午三点" in sources["通知.msg/会议变更.msg"][0].page_content
+    assert "附件: 说明.txt; 会议变更.msg" in sources["通知.msg"][0].page_content
+
+
 def test_msg_that_is_not_a_message_is_refused(tmp_path: Path) -> None:
     path = fx.write_text(tmp_path, "mail.msg", "not an outlook file", "utf-8")
     with pytest.raises(DocumentLoadError) as info:
