@@ -2,7 +2,7 @@
 
 .doc: antiword writes the document as DocBook (`-x db`, UTF-8): Word's heading styles come out
 as nested chapter/sect1.. titles, which give the title path, and tables as rows, which become
-header-carrying row groups as in .docx.
+header-carrying row groups as in .docx. An RTF or HTML file named .doc is read as such.
 
 .ppt: catppt (Debian package catdoc) prints the slides' text with a form feed between slides:
 each becomes a Section with `page` = its number and its first line, when short, as its title.
@@ -18,6 +18,7 @@ sheet name), like .xlsx; dates as dates. .rtf: striprtf (the codepage the file d
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,7 @@ from rag.loaders._structure import SectionBuilder, table_row_groups
 from rag.loaders._title import MAX_TITLE_WIDTH
 from rag.loaders._tools import ANTIWORD, CATPPT, excerpt, run_tool
 from rag.loaders.pdf import display_width
+from rag.loaders.web import load_html
 
 _SECTION_LEVELS = {"chapter": 1, **{f"sect{n}": n + 1 for n in range(1, 6)}}
 _SKIPPED = frozenset({"title", "bookinfo", "info"})
@@ -39,14 +41,25 @@ _BLOCKS = frozenset(
 )
 _TABLES = frozenset({"informaltable", "table"})
 _SLIDE_BREAK = "\f"
+_SNIFF_BYTES = 1024
+_HTML_START = re.compile(rb"\s*(?:\xef\xbb\xbf)?\s*<(?:!doctype\s+html|html|head|meta)\b", re.I)
 
 
 # ---- .doc -------------------------------------------------------------------------------
 
 
 def load_doc(path: Path, limits: LoadLimits) -> list[Section]:
-    """Sections split at Word's headings; tables as row groups."""
-    del limits
+    """Sections split at Word's headings; tables as row groups. Many ".doc" files are RTF
+    or HTML (Word's and web apps' "save as Word"): those are read as what they are."""
+    head = _head(path)
+    if head.lstrip().startswith(b"{\\rtf"):
+        return load_rtf(path, limits)
+    if _HTML_START.match(head):
+        return load_html(path, limits)
+    if head.startswith(b"PK\x03\x04"):
+        raise DocumentLoadError(
+            "this is a .docx file named .doc — rename it to .docx and upload it again"
+        )
     # DocBook is UTF-8 XML: antiword takes no character mapping (-m) in this mode
     done = run_tool(ANTIWORD, ["-x", "db"], path)
     parser = etree.XMLParser(
@@ -63,6 +76,14 @@ def load_doc(path: Path, limits: LoadLimits) -> list[Section]:
     walker.walk(root)
     walker.flush()
     return builder.finish()
+
+
+def _head(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(_SNIFF_BYTES)
+    except OSError as exc:
+        raise DocumentLoadError(f"cannot read the file ({exc.strerror})") from exc
 
 
 class _DocBookWalker:

@@ -60,6 +60,16 @@ def test_doc_that_is_not_a_word_file_gets_antiwords_reason(tmp_path: Path) -> No
     assert str(tmp_path) not in message  # no server path in the message
 
 
+def test_doc_that_is_rtf_html_or_docx_is_read_as_what_it_is(tmp_path: Path) -> None:
+    rtf = fo.write_rtf(tmp_path)
+    assert fo.RTF_SENTENCE in text_of(load(rtf, "旧.doc"))
+    html = fx.write_html(tmp_path)
+    assert load(html, "网页.doc")[0].page_content == load(html)[0].page_content
+    with pytest.raises(DocumentLoadError) as info:
+        load(fx.write_docx(tmp_path), "新.doc")
+    assert "rename it to .docx" in str(info.value)
+
+
 def test_missing_antiword_and_catppt_are_named_with_their_package(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
