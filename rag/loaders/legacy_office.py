@@ -170,8 +170,10 @@ def _slide_title(slide: str) -> str:
 
 
 def load_xls(path: Path, limits: LoadLimits) -> list[Section]:
-    """Row groups per worksheet, with `sheet` and `title_path` = sheet name."""
-    del limits
+    """Row groups per worksheet, with `sheet` and `title_path` = sheet name. An HTML table
+    named .xls (what many web systems export as "Excel") is read as HTML."""
+    if _HTML_START.match(_head(path)):
+        return load_html(path, limits)
     try:
         book = xlrd.open_workbook(str(path), on_demand=True)
     except xlrd.XLRDError as exc:

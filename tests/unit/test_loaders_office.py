@@ -131,6 +131,11 @@ def test_xls_rows_carry_their_header_per_sheet(tmp_path: Path) -> None:
     assert "Name: Acme Paper; City: Ningbo" in sheets["Suppliers"].page_content
 
 
+def test_html_table_named_xls_is_read_as_html(tmp_path: Path) -> None:
+    html = fx.write_html(tmp_path)
+    assert text_of(load(html, "导出.xls")) == text_of(load(html))
+
+
 def test_xlsx_renamed_to_xls_says_so(tmp_path: Path) -> None:
     xlsx = fx.write_xlsx(tmp_path)
     with pytest.raises(DocumentLoadError) as info:
