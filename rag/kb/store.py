@@ -92,6 +92,13 @@ class ChunkRecord:
     title_path: str
     metadata: dict[str, object]
 
+    @property
+    def source(self) -> str:
+        """The name a citation shows: the file's, or "mail.eml/report.pdf" for the text of a
+        file inside it (an e-mail attachment: metadata "part", rag/loaders/_parts.py)."""
+        part = self.metadata.get("part")
+        return f"{self.file_name}/{part}" if isinstance(part, str) and part else self.file_name
+
 
 @dataclass(frozen=True)
 class NewChunk:

@@ -2,11 +2,13 @@
 
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
 Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
-or PPTX slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX Documents also have `sheet`, web pages added by URL `url` (the page's address). A
-file whose format marks no headings but whose first line is a title gets that line as its
-title path (`_title.py`). Text is normalised: NUL and control characters dropped,
-whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
+or slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
+XLSX/XLS/ODS Documents also have `sheet`, web pages added by URL `url` (the page's address).
+The text of a file inside the file (an e-mail's attachment) has `source`
+"mail.eml/attachment.pdf" and `part` "attachment.pdf". A file whose format marks no headings
+but whose first line is a title gets that line as its title path (`_title.py`). Text is
+normalised: NUL and control characters dropped, whitespace runs collapsed, paragraph breaks
+kept as "\\n\\n".
 
 Why these libraries and not `unstructured`: on first use `unstructured` downloads a spaCy
 model and fails offline on every file type (measured: partition_html raised "Failed to
@@ -14,12 +16,14 @@ download spaCy model"); it also takes ~5 s to import, and its element classifica
 vs NarrativeText, without a tagger) is what produced bare heading chunks in an ancestor app.
 The dedicated libraries are offline, fast and give direct control over what matters here:
 pypdf (page numbers, line re-joining), python-docx (heading styles, tables in reading order),
-openpyxl, python-pptx, ebooklib, BeautifulSoup + lxml, and the stdlib csv/json. Nothing is
-patched globally.
+openpyxl, python-pptx, ebooklib, BeautifulSoup + lxml, and the stdlib csv/json; for older
+formats xlrd, striprtf, odfpy, extract-msg, the stdlib email, and Debian's antiword and
+catppt run as subprocesses (`_tools.py`). Nothing is patched globally.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from types import MappingProxyType
 
@@ -33,8 +37,12 @@ from rag.loaders._common import (
     Section,
     normalize_text,
 )
+from rag.loaders._parts import read_part
 from rag.loaders._title import carry_title
+from rag.loaders.legacy_office import load_doc, load_ppt, load_rtf, load_xls
+from rag.loaders.mail import load_eml, load_msg
 from rag.loaders.markdown import load_markdown
+from rag.loaders.opendocument import load_odp, load_ods, load_odt
 from rag.loaders.pdf import load_pdf
 from rag.loaders.plain import load_code, load_text
 from rag.loaders.slides import load_pptx
@@ -58,6 +66,13 @@ _CODE_EXTENSIONS = (
     ".toml", ".ts", ".tsx", ".vue", ".xml", ".yaml", ".yml",
 )  # fmt: skip
 
+
+def _load_part(name: str, data: bytes, limits: LoadLimits) -> list[Section]:
+    """A file attached to another (an e-mail's attachment), read by the loader of its own
+    extension (`_parts.py`); the registry below is looked up when it is called."""
+    return read_part(name, data, limits, LOADERS, TITLE_LINE_FORMATS)
+
+
 LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
     {
         ".txt": load_text,
@@ -76,6 +91,15 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
         ".json": load_json,
         ".jsonl": load_jsonl,
         **dict.fromkeys(_CODE_EXTENSIONS, load_code),
+        ".doc": load_doc,
+        ".xls": load_xls,
+        ".ppt": load_ppt,
+        ".rtf": load_rtf,
+        ".odt": load_odt,
+        ".ods": load_ods,
+        ".odp": load_odp,
+        ".eml": partial(load_eml, load_part=_load_part),
+        ".msg": partial(load_msg, load_part=_load_part),
     }
 )
 """Extension (lower case, with the dot) → loader function."""
@@ -84,6 +108,7 @@ SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(LOADERS))
 
 TITLE_LINE_FORMATS = frozenset(
     {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+    | {".doc", ".rtf", ".odt"}
 )
 """Prose formats whose first line may be the document's title (`_title.py`); not tables,
 records or slides, whose first line is data."""
@@ -158,10 +183,12 @@ def _to_document(section: Section, name: str, url: str | None) -> Document | Non
     if not text:
         return None
     metadata: dict[str, object] = {
-        "source": name,
+        "source": f"{name}/{section.part}" if section.part else name,
         "page": section.page,
         "title_path": section.title_path,
     }
+    if section.part:  # a file inside the file (an e-mail attachment): `_parts.py`
+        metadata["part"] = section.part
     if section.sheet is not None:
         metadata["sheet"] = section.sheet
     if url is not None:

@@ -19,6 +19,9 @@ class LoadLimits:
     """Resource limits applied while loading one file."""
 
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    depth: int = 0
+    """How deep in attachments this file is: 0 for an uploaded file, 1 for a mail's
+    attachment, 2 for an attachment of a mail attached to a mail (`_parts.py` caps it)."""
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,16 @@ class Section:
     page: int | None = None
     sheet: str | None = None
     verbatim: bool = False
+    part: str = ""
+    """The file inside the uploaded one that this text comes from ("report.pdf" of a mail's
+    attachment, "inner.eml/report.pdf" one level deeper); "" for the file's own text."""
 
 
 Loader = Callable[[Path, LoadLimits], list[Section]]
+
+PartLoader = Callable[[str, bytes, LoadLimits], list[Section]]
+"""(file name, content, the container's limits) -> the sections of a file found inside
+another (an e-mail attachment), each with its `part` set; `_parts.py`."""
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # C0/C1 control characters except tab and newline; zero-width characters and BOMs.

@@ -21,6 +21,11 @@ class StoredChunk(Protocol):
     @property
     def file_name(self) -> str: ...
     @property
+    def source(self) -> str:
+        """The name a citation shows: the file's, or "file/part" for a file inside it."""
+        ...
+
+    @property
     def seq(self) -> int:
         """Its position in its file (0, 1, ...)."""
         ...

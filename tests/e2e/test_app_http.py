@@ -255,6 +255,54 @@ def test_numbers_in_answers_are_written_as_the_document_writes_them(client):
         assert client.delete("/api/kbs/數字").status_code == 200
 
 
+OFFICE_KB = "邮件与旧文档"
+
+
+def search(client: httpx.Client, kb: str, query: str, top_k: int = 5) -> list[dict]:
+    response = client.post(f"/api/kbs/{kb}/search", json={"query": query, "top_k": top_k})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+@pytest.fixture(scope="module")
+def office_kb(client, tmp_path_factory):
+    """A saved e-mail with a PDF and a text file attached, and a Word 97 .doc."""
+    from tests.fixtures_office import copy_doc, write_eml_with_pdf
+
+    folder = tmp_path_factory.mktemp("office")
+    mail = write_eml_with_pdf(folder, "mail.eml")
+    doc = copy_doc(folder, "采购规定.doc")
+    assert client.post("/api/kbs", json={"name": OFFICE_KB}).status_code == 201
+    response = upload(client, OFFICE_KB, {p.name: p.read_bytes() for p in (mail, doc)})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_mail_attachments_and_a_doc_are_searched_and_cited(client, office_kb):
+    assert {f["name"]: f["status"] for f in office_kb["files"]} == {
+        "mail.eml": "ok",
+        "采购规定.doc": "ok",
+    }
+    docs = client.get(f"/api/kbs/{OFFICE_KB}/docs").json()["docs"]
+    assert {d["name"] for d in docs} == {"mail.eml", "采购规定.doc"}
+    [first, *_] = search(client, OFFICE_KB, "安装之前电脑至少要有多少内存？")
+    assert (first["source"], first["page"]) == ("mail.eml/attachment.pdf", 2)
+    assert "八个千兆字节" in first["text"]
+    [first, *_] = search(client, OFFICE_KB, "城东物流园的租金是多少？")
+    assert first["source"] == "mail.eml/说明.txt"
+    [first, *_] = search(client, OFFICE_KB, "谁发的新仓库选址通知？")
+    assert first["source"] == "mail.eml" and "王芳" in first["text"]
+    [first, *_] = search(client, OFFICE_KB, "超过五千元的采购需要谁批准？")
+    assert first["source"] == "采购规定.doc" and "财务总监" in first["text"]
+
+
+def test_deleting_the_mail_deletes_its_attachments(client, office_kb):
+    assert client.delete(f"/api/kbs/{OFFICE_KB}/docs/mail.eml").status_code == 200
+    left = search(client, OFFICE_KB, "城东物流园的租金 安装之前的内存", top_k=20)
+    assert left and {r["source"] for r in left} == {"采购规定.doc"}
+    assert client.delete(f"/api/kbs/{OFFICE_KB}").status_code == 200
+
+
 def test_errors_are_json_without_tracebacks(client):
     missing = client.post("/api/kbs/nope/search", json={"query": "x"})
     assert missing.status_code == 404
