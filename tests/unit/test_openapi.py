@@ -24,6 +24,11 @@ ROUTES = {
     ("post", "/api/chat"),
     ("put", "/api/kbs/{name}/docs/{file_name}"),
     ("post", "/api/kbs/{name}/rebuild"),
+    ("get", "/api/conversations"),
+    ("get", "/api/conversations/{conversation_id}"),
+    ("patch", "/api/conversations/{conversation_id}"),
+    ("delete", "/api/conversations/{conversation_id}"),
+    ("get", "/api/conversations/{conversation_id}/export.md"),
     # the OpenAI-compatible API
     ("get", "/v1/models"),
     ("post", "/v1/chat/completions"),
@@ -54,7 +59,8 @@ def test_every_route_has_a_response_schema(schema):
         success = [s for s in operation["responses"] if s.startswith("2")]
         assert len(success) == 1, (method, path)
         content = operation["responses"][success[0]].get("content", {})
-        assert content.get("application/json", {}).get("schema"), (method, path)
+        media = "text/markdown" if path.endswith(".md") else "application/json"
+        assert content.get(media, {}).get("schema"), (method, path)
         for status, response in operation["responses"].items():
             for media, body in response.get("content", {}).items():
                 assert body.get("schema"), (method, path, status, media)

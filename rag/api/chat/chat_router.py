@@ -1,7 +1,8 @@
 """Chat: an answer from a knowledge base (or the model alone), whole or streamed; kept in a
 stored conversation when the request names one (`conversation_id`)."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI reads the routes' `Owner` (a local
+# Annotated dependency) from the annotations, which must be objects, not names
 
 import itertools
 from typing import Annotated

@@ -2,7 +2,8 @@
 sources, rename, delete, export as Markdown. `/api/chat` with a `conversation_id` adds to
 them. Another owner's conversation is a 404, as one that does not exist."""
 
-from __future__ import annotations
+# no `from __future__ import annotations`: FastAPI reads the routes' `Owner` (a local
+# Annotated dependency) from the annotations, which must be objects, not names
 
 from typing import Annotated, Any, Literal
 from urllib.parse import quote
@@ -73,14 +74,16 @@ def conversations_router(services: Services) -> APIRouter:
     Owner = Annotated[str | None, Depends(owner_of(services))]
     conversations = services.conversations
 
-    @router.get("", response_model=ConversationList, responses=error_responses(400))
+    @router.get("", response_model=ConversationList, responses=error_responses(400, 422))
     def list_conversations(owner: Owner) -> ConversationList:
         return ConversationList(
             conversations=[_summary(c) for c in conversations.list(required(owner))]
         )
 
     @router.get(
-        "/{conversation_id}", response_model=ConversationDetail, responses=error_responses(400, 404)
+        "/{conversation_id}",
+        response_model=ConversationDetail,
+        responses=error_responses(400, 404, 422),
     )
     def get_conversation(conversation_id: str, owner: Owner) -> ConversationDetail:
         return _detail(conversations.get(required(owner), conversation_id))
@@ -98,7 +101,7 @@ def conversations_router(services: Services) -> APIRouter:
     @router.delete(
         "/{conversation_id}",
         response_model=ConversationDeleted,
-        responses=error_responses(400, 404),
+        responses=error_responses(400, 404, 422),
     )
     def delete_conversation(conversation_id: str, owner: Owner) -> ConversationDeleted:
         """The conversation and its messages; the knowledge bases it asked are not touched."""
@@ -108,7 +111,7 @@ def conversations_router(services: Services) -> APIRouter:
     @router.get(
         "/{conversation_id}/export.md",
         response_class=Response,
-        responses={**_MARKDOWN, **error_responses(400, 404)},
+        responses={**_MARKDOWN, **error_responses(400, 404, 422)},
     )
     def export_conversation(conversation_id: str, owner: Owner) -> Response:
         """A Markdown download: each question, its answer and its sources."""
