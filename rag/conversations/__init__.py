@@ -2,12 +2,13 @@
 
     store.py    the SQLite file beside the knowledge bases (`<kb-root>/.conversations.sqlite`):
                 conversations and their messages, per owner, with limits
+    schema.py   its schema (versioned, migrated at open) and how it is opened
     export.py   a conversation as a Markdown document with its sources
 
 Nothing outside this package opens the conversations file.
 """
 
-from rag.conversations.export import conversation_markdown
+from rag.conversations.export import conversation_markdown, export_file_name
 from rag.conversations.store import (
     DB_NAME,
     Conversation,
@@ -26,5 +27,6 @@ __all__ = [
     "StoreLimits",
     "StoredMessage",
     "conversation_markdown",
+    "export_file_name",
     "title_of",
 ]

@@ -12,6 +12,7 @@ from rag.chains.language import prompt_language, question_language
 from rag.conversations.store import Conversation, StoredMessage
 
 SNIPPET_CHARS = 500
+MAX_FILE_STEM = 80
 
 _LABELS: dict[str, dict[str, str]] = {
     "zh": {
@@ -87,6 +88,13 @@ def _source_line(source: dict[str, Any], labels: dict[str, str]) -> str:
         snippet = snippet[: SNIPPET_CHARS - 1] + "…"
     head = f"- [{source.get('index', '-')}] {labels['sep'].join(parts)}"
     return f"{head}\n  > {snippet}" if snippet else head
+
+
+def export_file_name(title: str) -> str:
+    """A file name for the export: the title's letters, digits (any script), spaces and
+    `-_.`, the rest as `_`; "conversation.md" when nothing is left."""
+    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in title).strip(" ._")
+    return f"{cleaned[:MAX_FILE_STEM] or 'conversation'}.md"
 
 
 def _one_line(text: str) -> str:

@@ -28,7 +28,7 @@ from rag.conversations import (
     title_of,
 )
 from rag.conversations.store import new_id
-from rag.errors import BadRequestError, ZhikuError
+from rag.errors import BadRequestError, ConversationNotFoundError, ZhikuError
 
 logger = logging.getLogger(__name__)
 
@@ -99,6 +99,13 @@ class ConversationService:
 
     def get(self, owner: str, conversation_id: str) -> Conversation:
         return self.store.get(owner, conversation_id)
+
+    def exists(self, owner: str, conversation_id: str) -> bool:
+        try:
+            self.store.info(owner, conversation_id)
+        except ConversationNotFoundError:
+            return False
+        return True
 
     def rename(self, owner: str, conversation_id: str, title: str) -> ConversationInfo:
         return self.store.rename(owner, conversation_id, title)

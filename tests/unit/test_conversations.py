@@ -18,7 +18,8 @@ from rag.conversations import (
     conversation_markdown,
     title_of,
 )
-from rag.conversations.store import SCHEMA_VERSION, new_id
+from rag.conversations.schema import SCHEMA_VERSION
+from rag.conversations.store import new_id
 from rag.errors import (
     BadRequestError,
     ConfigError,

@@ -14,7 +14,7 @@ from pydantic import BaseModel, Field
 from rag.api.chat.chat_models import ChatSource
 from rag.api.conversations.conversations_service import owner_of, required
 from rag.api.errors import error_responses
-from rag.conversations import Conversation, ConversationInfo
+from rag.conversations import Conversation, ConversationInfo, export_file_name
 from rag.services import Services
 
 
@@ -128,10 +128,8 @@ def conversations_router(services: Services) -> APIRouter:
 def attachment(title: str, conversation_id: str) -> str:
     """`Content-Disposition` naming the download after the title (RFC 6266's `filename*` for
     non-ASCII), with an ASCII name for clients that read only `filename`."""
-    cleaned = "".join(c if c.isalnum() or c in " -_." else "_" for c in title).strip(" ._")
     fallback = f"conversation-{conversation_id[:8]}.md"
-    named = quote(f"{cleaned or 'conversation'}.md")
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{named}"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(export_file_name(title))}"
 
 
 def _summary(info: ConversationInfo) -> ConversationSummary:
