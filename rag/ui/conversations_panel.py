@@ -37,7 +37,7 @@ LABELS: dict[str, dict[str, str]] = {
     "confirm": {"zh": "删除这个对话？", "en": "Delete this conversation?"},
     "yes": {"zh": "确定删除", "en": "Delete it"},
     "no": {"zh": "取消", "en": "Cancel"},
-    "export": {"zh": "导出 Markdown", "en": "Export Markdown"},
+    "export": {"zh": "导出", "en": "Export Markdown"},
     "none": {"zh": "先选一个对话", "en": "choose a conversation first"},
 }
 """The panel's labels in each UI language (for the UI's message table)."""

@@ -184,6 +184,14 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser,
     assert "it's _x_.md" in text and "$5 和 $10" in text
 
 
+def scroll_to_top(locator) -> None:
+    """Scroll whatever scrolls inside `locator` back to its top."""
+    locator.evaluate(
+        "root => root.querySelectorAll('*').forEach(e => {"
+        " if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; })"
+    )
+
+
 def save_screenshot(page, tmp_path: Path, name: str) -> None:
     """Into tmp_path, and into SCREENSHOT_DIR when set (docs/ for the README)."""
     page.screenshot(path=str(tmp_path / name), full_page=True)
@@ -223,6 +231,7 @@ def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
     expect(chatbot).to_contain_text("安装手册.pdf")  # the answer's sources, restored
     assert answer and answer in chatbot.inner_text()
     expect(listed.get_by_role("radio", name=question)).to_be_checked()
+    scroll_to_top(chatbot)  # the question, not only the end of the answer, in the picture
     save_screenshot(page, tmp_path, "conversations.png")
 
     page.locator("#conversation-title input").fill("安装要求")
