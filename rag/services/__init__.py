@@ -9,7 +9,13 @@ knowledge.py      `KnowledgeBaseService`: knowledge bases by name (create, add f
 
 from rag.ingestion import FileResult
 from rag.services.app import Services, answerability_check, kb_search_fn
-from rag.services.conversations import ChatTurn, ConversationService, owner_key, session_owner
+from rag.services.conversations import (
+    ChatTurn,
+    ConversationService,
+    TurnRecord,
+    owner_key,
+    session_owner,
+)
 from rag.services.knowledge import KnowledgeBaseService
 
 __all__ = [
@@ -18,6 +24,7 @@ __all__ = [
     "FileResult",
     "KnowledgeBaseService",
     "Services",
+    "TurnRecord",
     "answerability_check",
     "kb_search_fn",
     "owner_key",

@@ -16,7 +16,7 @@ import hashlib
 import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rag.chains import ChatEvent
 from rag.conversations import (
@@ -57,15 +57,35 @@ def session_owner(session_id: str) -> str:
 
 
 @dataclass
-class ChatTurn:
-    """A question being answered in a conversation. `events` is a generator: its errors
-    surface on the first `next()`, as `Services.chat`'s do; `kept` is true once the turn is
-    stored (a new conversation exists from then on)."""
+class TurnRecord:
+    """Where a turn is kept, and whether it is yet (a new conversation exists from then)."""
 
     conversation_id: str
     new: bool
-    events: Iterator[ChatEvent] = field(default_factory=lambda: iter(()))
     kept: bool = False
+
+
+@dataclass
+class ChatTurn:
+    """A question being answered in a conversation. `events` is a generator: its errors
+    surface on the first `next()`, as `Services.chat`'s do. The generator shares `record`,
+    not this object: nothing it holds refers back to it, so a client that goes away (its
+    last reference dropped) closes it at once, freeing the model's queue slot."""
+
+    record: TurnRecord
+    events: Iterator[ChatEvent]
+
+    @property
+    def conversation_id(self) -> str:
+        return self.record.conversation_id
+
+    @property
+    def new(self) -> bool:
+        return self.record.new
+
+    @property
+    def kept(self) -> bool:
+        return self.record.kept
 
 
 @dataclass
@@ -132,18 +152,18 @@ class ConversationService:
         self.store.check_message(question)
         self.store.check_room(owner, conversation_id)
         if conversation_id is None:
-            turn = ChatTurn(new_id(), new=True)
+            record = TurnRecord(new_id(), new=True)
             history: list[tuple[str, str]] = []
         else:
-            turn = ChatTurn(conversation_id, new=False)
+            record = TurnRecord(conversation_id, new=False)
             history = self.store.get(owner, conversation_id).history()
-        turn.events = self._kept(owner, turn, question, kb, self._chat(question, kb, history))
-        return turn
+        events = self._chat(question, kb, history)
+        return ChatTurn(record, self._kept(owner, record, question, kb, events))
 
     def _kept(
         self,
         owner: str,
-        turn: ChatTurn,
+        turn: TurnRecord,
         question: str,
         kb: str | None,
         events: Iterator[ChatEvent],
@@ -168,7 +188,7 @@ class ConversationService:
         self._keep(owner, turn, question, kb, answer)
 
     def _keep(
-        self, owner: str, turn: ChatTurn, question: str, kb: str | None, answer: _Answer
+        self, owner: str, turn: TurnRecord, question: str, kb: str | None, answer: _Answer
     ) -> None:
         limit = self.store.limits.max_message_chars
         text = answer.text

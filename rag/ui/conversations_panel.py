@@ -22,7 +22,7 @@ import gradio as gr
 from rag.chains import ChatEvent, Source
 from rag.conversations import Conversation, export_file_name
 from rag.errors import BadRequestError, ZhikuError
-from rag.services import ChatTurn, ConversationService, Services, owner_key, session_owner
+from rag.services import ConversationService, Services, TurnRecord, owner_key, session_owner
 from rag.ui.common import PLAIN_CHAT
 from rag.ui.render import answer_markdown, sources_html
 
@@ -89,20 +89,23 @@ class TurnChat:
         self.session = session
         self.current = current
         self.request = request
-        self.turn: ChatTurn | None = None
+        self.turn: TurnRecord | None = None
+        """Only the record: holding the turn's events here would keep them open after the
+        page's handler is closed (Stop), and the stopped answer unkept."""
 
     def chat(self, question: str, kb: str | None, history: object) -> Iterator[ChatEvent]:
         owner = ui_owner(self.session, self.request)
         if self.current is not None and not self.conversations.exists(owner, self.current):
             self.current = None  # deleted meanwhile (another tab): the question starts anew
-        self.turn = self.conversations.chat(owner, self.current, question, kb)
-        return self.turn.events
+        turn = self.conversations.chat(owner, self.current, question, kb)
+        self.turn = turn.record
+        return turn.events
 
     def conversation_id(self) -> str | None:
-        """The conversation the page shows now: the turn's once it is kept."""
-        if self.turn is not None and self.turn.kept:
-            return self.turn.conversation_id
-        return self.current
+        """The conversation the page shows: the turn's from its start, so that an answer
+        stopped half-way (and kept so) is continued by the next question. A new one whose
+        turn failed is never stored: the next question finds it missing and starts anew."""
+        return self.turn.conversation_id if self.turn is not None else self.current
 
 
 @dataclass

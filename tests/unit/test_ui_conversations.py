@@ -82,3 +82,40 @@ def test_another_browser_and_a_login_see_only_their_own(panel):
 def test_a_made_up_session_gets_a_warning_not_an_answer(panel):
     _, shown = ask(panel, "short", None)
     assert shown[-1]["content"].startswith("⚠️") and "16 to 128" in shown[-1]["content"]
+
+
+def test_after_a_failed_first_turn_the_next_question_starts_anew(panel):
+    session = panel.on_load(None, None, None)[0]
+    asker = panel.asker(session, None, None)
+    asker.conversations = ConversationService(panel.conversations.store, failing_chat)
+    shown = list(stream_reply(asker, "问题", [], "手册"))
+    assert shown[-1][0][-1]["content"].startswith("⚠️")
+    unkept = asker.conversation_id()
+    assert panel.on_answered(session, unkept, None)[0] is None  # the page forgets it
+    conversation_id, _ = ask(panel, session, unkept)  # as if the page still held it
+    assert conversation_id != unkept and panel.conversations.exists(
+        ui_owner(session, None), conversation_id
+    )
+
+
+def failing_chat(question, kb, history):
+    from rag.errors import BusyError
+
+    raise BusyError("busy")
+    yield
+
+
+def test_an_answer_stopped_half_way_is_kept_and_the_next_question_continues_it(panel):
+    session = panel.on_load(None, None, None)[0]
+    asker = panel.asker(session, None, None)
+    replies = stream_reply(asker, "要先安装什么？", [], "手册")
+    next(replies)  # the question shown
+    next(replies)  # the first piece of the answer
+    replies.close()  # Stop: Gradio closes the handler's generator
+    stopped = asker.conversation_id()
+    owner = ui_owner(session, None)
+    assert panel.conversations.get(owner, stopped).history() == [
+        ("要先安装什么？", "Python 解释器 [1]")
+    ]
+    again, _ = ask(panel, session, stopped, "还要什么？")
+    assert again == stopped and len(panel.conversations.get(owner, stopped).messages) == 4
