@@ -34,6 +34,15 @@ MAX_QUERY_CHARS = 2000
 # 2,000 characters of English) fit.
 MAX_HISTORY_CHARS = 12000
 
+# Conversations are kept in KB_ROOT_PATH/.conversations.sqlite, per user (a browser's session,
+# an API client's X-Zhiku-Session header, or the login / API token when auth is on). Most
+# conversations kept per user (a new one past it gets 409 until old ones are deleted), most
+# questions in one conversation, and the longest question or answer kept (characters; a
+# longer answer is kept cut, with a note).
+MAX_CONVERSATIONS = 1000
+MAX_CONVERSATION_TURNS = 500
+MAX_MESSAGE_CHARS = 50000
+
 # On SIGTERM or Ctrl-C, seconds to let requests in flight (a streamed answer, an upload being
 # indexed) finish before they are cancelled and the server exits; an upload cut short is
 # repaired at the next start, as after a crash.

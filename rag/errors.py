@@ -91,3 +91,11 @@ class AuthenticationError(ZhikuError):
 
 class InputTooLongError(ZhikuError):
     """A query, question or conversation history over its configured length."""
+
+
+class ConversationNotFoundError(ZhikuError):
+    """No stored conversation of that id for this user (another user's is not found either)."""
+
+
+class ConversationLimitError(ZhikuError):
+    """A user keeps the most conversations allowed, or a conversation the most turns."""

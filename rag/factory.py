@@ -16,6 +16,7 @@ from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
+from rag.conversations import ConversationStore, StoreLimits
 from rag.embeddings import build_embeddings
 from rag.ingestion import (
     Chunker,
@@ -219,7 +220,8 @@ def build_services(
     answerability = answerability_check(settings) if embeddings is None else None
     gate = RequestGate(settings.server.llm_queue_size)
     web = build_web_pages(settings, kb_service)
-    return Services(settings, kb_service, llm, qa, gate, web, answerability)
+    conversations = build_conversation_store(settings, kb_service.root)
+    return Services(settings, kb_service, llm, qa, gate, web, conversations, answerability)
 
 
 def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> WebPageService:
@@ -234,6 +236,17 @@ def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> Web
         allow_private=web.allow_private_urls,
     )
     return WebPageService(kb_service, PageFetcher(options), kb_service.root / UPLOAD_STAGING_DIR)
+
+
+def build_conversation_store(settings: Settings, kb_root: Path) -> ConversationStore:
+    """Conversations beside the knowledge bases, with the MAX_CONVERSATION* limits."""
+    server = settings.server
+    limits = StoreLimits(
+        max_conversations=server.max_conversations,
+        max_turns=server.max_conversation_turns,
+        max_message_chars=server.max_message_chars,
+    )
+    return ConversationStore(kb_root, limits)
 
 
 def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:

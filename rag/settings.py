@@ -702,6 +702,24 @@ class ServerSettings(_Section):
         description="MAX_HISTORY_CHARS: most characters in the chat history's last "
         "LLM_HISTORY_LEN turns (the only ones read); more gets 413.",
     )
+    max_conversations: int = Field(
+        default=1000,
+        ge=1,
+        description="MAX_CONVERSATIONS: conversations kept per user (browser session, API "
+        "session or login); a new one past it gets 409 until old ones are deleted.",
+    )
+    max_conversation_turns: int = Field(
+        default=500,
+        ge=1,
+        description="MAX_CONVERSATION_TURNS: questions kept in one conversation; one more "
+        "gets 409 (start a new conversation).",
+    )
+    max_message_chars: int = Field(
+        default=50_000,
+        ge=1,
+        description="MAX_MESSAGE_CHARS: longest question or answer a conversation keeps, in "
+        "characters; a longer question gets 413, a longer answer is kept cut.",
+    )
     shutdown_timeout_s: int = Field(
         default=5,
         ge=1,

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
+from rag.conversations import ConversationStore
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.input_limits import check_history, check_query
 from rag.retrieval import AnswerabilityCheck, HybridRetriever
+from rag.services.conversations import ConversationService
 from rag.services.knowledge import KnowledgeBaseService
 from rag.services.webpages import WebPageService
 from rag.settings import Settings
@@ -27,8 +30,14 @@ class Services:
     llm_gate: RequestGate
     web: WebPageService
     """Adds web pages by URL."""
+    conversation_store: ConversationStore
     answerability: AnswerabilityCheck | None = None
     """Refuses questions the KB cannot answer; calibrated for the embedding entry's model."""
+
+    @cached_property
+    def conversations(self) -> ConversationService:
+        """Chat turns kept in each user's conversations, answered by `chat`."""
+        return ConversationService(self.conversation_store, self.chat)
 
     def retriever(self, kb: str) -> HybridRetriever:
         """A retriever over `kb` for chat answers: the LLM's number of sources (its entry's

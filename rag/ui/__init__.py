@@ -1,5 +1,5 @@
-"""The Gradio UI: a chat tab, a knowledge-base tab and a quality tab (one module each), over
-the same services as the API.
+"""The Gradio UI: a chat tab (with the conversations side panel), a knowledge-base tab and a
+quality tab (one module each), over the same services as the API.
 
 Nothing a document or the model writes is rendered as HTML, an image or a link
 (`rag/ui/render.py`), and file inputs accept only what the browser uploaded
@@ -25,7 +25,7 @@ def build_ui(services: Services, upload_dir: Path) -> gr.Blocks:
     with gr.Blocks(title="zhiku 知库") as ui:
         gr.Markdown("# 知库 zhiku\n本地知识库问答 · local knowledge-base Q&A, fully offline")
         with gr.Tab("对话 Chat", id="chat"):
-            chat_kb, refresh_chat_kb = chat_tab(services)
+            chat_kb, refresh_chat_kb = chat_tab(services, ui, upload_dir)
         with gr.Tab("知识库 Knowledge base", id="kb"):
             kb_select = kb_tab(services, chat_kb, upload_dir)
         with gr.Tab("质量 Quality", id="quality"):

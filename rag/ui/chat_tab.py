@@ -4,19 +4,32 @@ then its sources."""
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 import gradio as gr
 
-from rag.chains import Source
+from rag.chains import ChatEvent, Source
 from rag.errors import ZhikuError
 from rag.services import Services
 from rag.ui.common import PLAIN_CHAT, WARNING_MARK
+from rag.ui.conversations_panel import ConversationsPanel
 from rag.ui.render import answer_markdown, plain_answer, sources_html
 
 
-def chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
-    """The tab's KB picker and its refresh button (the KB tab changes the choices)."""
+class Asker(Protocol):
+    """Where `stream_reply` gets answers: `Services`, or a stored conversation's turn."""
+
+    def chat(
+        self, question: str, kb: str | None, history: Sequence[tuple[str, str]]
+    ) -> Iterator[ChatEvent]: ...
+
+
+def chat_tab(services: Services, ui: gr.Blocks, upload_dir: Path) -> tuple[gr.Dropdown, gr.Button]:
+    """The tab's KB picker and its refresh button (the KB tab changes the choices). `ui`:
+    the page (the conversation panel reopens a conversation when it loads); `upload_dir`:
+    Gradio's upload folder (where exports are offered)."""
+    panel = ConversationsPanel(services, upload_dir)
     with gr.Row():
         kb = gr.Dropdown(
             label="知识库 Knowledge base", choices=[PLAIN_CHAT], value=PLAIN_CHAT, scale=4
@@ -32,17 +45,31 @@ def chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
     clear = gr.Button("清空 Clear")
 
     # named `respond`: Gradio names the UI's endpoint after it
-    def respond(message: str, messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
-        yield from stream_reply(services, message, messages, kb_name)
+    def respond(
+        message: str,
+        messages: list[dict[str, Any]],
+        kb_name: str,
+        session: str | None,
+        current: str | None,
+        request: gr.Request,
+    ) -> Iterator[Any]:
+        """The answer, kept in the current conversation (a new one when there is none)."""
+        asker = panel.asker(session, current, request)
+        for shown, typed in stream_reply(asker, message, messages, kb_name):
+            yield shown, typed, asker.conversation_id()
 
     for trigger in (question.submit, send.click):
-        trigger(respond, [question, chatbot, kb], [chatbot, question])
-    clear.click(lambda: [], outputs=chatbot)
+        trigger(
+            respond,
+            [question, chatbot, kb, panel.session, panel.current],
+            [chatbot, question, panel.current],
+        ).then(panel.on_answered, [panel.session, panel.current], panel.panel_outputs)
+    panel.wire(ui, chatbot, kb, clear)
     return kb, refresh
 
 
 def stream_reply(
-    services: Services, message: str, messages: list[dict[str, Any]], kb_name: str
+    services: Asker, message: str, messages: list[dict[str, Any]], kb_name: str
 ) -> Iterator[tuple[list[dict[str, Any]], str]]:
     """The chatbot's messages as the answer to `message` streams in, then with its sources."""
     message = (message or "").strip()

@@ -1,4 +1,5 @@
-"""The whole app over HTTP: create a KB, upload, search, chat (stream and not), delete, restart."""
+"""The whole app over HTTP: create a KB, upload, search, chat (stream and not), a kept
+conversation, delete, restart."""
 
 from __future__ import annotations
 
@@ -314,7 +315,37 @@ def test_errors_are_json_without_tracebacks(client):
     assert "Traceback" not in bad_name.text
 
 
-def test_restart_keeps_kb_and_results_then_delete(app, app_factory, client, filled_kb):
+SESSION = {"X-Zhiku-Session": "e2e-session-0123456789"}
+OFF_TOPIC = "巴吞他尼府是哪个国家中部的一个府？"
+
+
+@pytest.fixture(scope="module")
+def kept_conversation(client, filled_kb):
+    """A conversation kept over the API: one turn the KB has no answer for (answered without
+    the model, so it costs no generation)."""
+    body = {"kb": KB, "query": OFF_TOPIC, "conversation_id": "new"}
+    reply = client.post("/api/chat", json=body, headers=SESSION, timeout=300)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["X-Zhiku-Conversation"] == reply.json()["conversation_id"]
+    return reply.json()["conversation_id"]
+
+
+def test_a_conversation_is_kept_and_only_its_owner_sees_it(client, kept_conversation):
+    path = f"/api/conversations/{kept_conversation}"
+    listed = client.get("/api/conversations", headers=SESSION).json()["conversations"]
+    assert [(c["id"], c["title"], c["kb"]) for c in listed] == [(kept_conversation, OFF_TOPIC, KB)]
+    detail = client.get(path, headers=SESSION).json()
+    assert [m["text"] for m in detail["messages"]] == [OFF_TOPIC, "资料中没有找到答案。"]
+    export = client.get(path + "/export.md", headers=SESSION)
+    assert export.status_code == 200 and "资料中没有找到答案。" in export.text
+    other = {"X-Zhiku-Session": "another-session-0123456"}
+    assert client.get(path, headers=other).status_code == 404
+    assert client.get("/api/conversations").status_code == 400  # no session: says to send one
+
+
+def test_restart_keeps_kb_and_results_then_delete(
+    app, app_factory, client, filled_kb, kept_conversation
+):
     query = {"query": "星河科技2023年的营业收入是多少？", "top_k": 5}
     before = client.post(f"/api/kbs/{KB}/search", json=query).json()["results"]
     app.stop()
@@ -329,3 +360,6 @@ def test_restart_keeps_kb_and_results_then_delete(app, app_factory, client, fill
         assert again.delete(f"/api/kbs/{KB}").status_code == 200
         assert again.post(f"/api/kbs/{KB}/search", json=query).status_code == 404
         assert again.delete(f"/api/kbs/{KB}").status_code == 404
+        # the conversation outlives the restart and its knowledge base, text kept
+        kept = again.get(f"/api/conversations/{kept_conversation}", headers=SESSION).json()
+        assert kept["kb"] == KB and kept["messages"][0]["text"] == OFF_TOPIC

@@ -1,9 +1,13 @@
 """A real browser (Debian chromium via Playwright): create a KB, upload a Chinese PDF through
-the file picker, ask about it, see the streamed answer and a citation naming the PDF."""
+the file picker, ask about it, see the streamed answer and a citation naming the PDF; a
+conversation still there after a reload, renamed, exported, deleted.
+
+With SCREENSHOT_DIR set (e.g. to docs/), the screenshots for the README are saved there."""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -37,12 +41,18 @@ def browser():
         browser.close()
 
 
-def test_upload_pdf_and_ask_in_the_browser(app_factory, browser, tmp_path):
+@pytest.fixture(scope="module")
+def fast_app(app_factory):
+    """One app with the fast model, for the tests that need nothing else."""
+    return app_factory()
+
+
+def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     from playwright.sync_api import expect
 
     from tests.fixtures_docs import write_cjk_pdf
 
-    app = app_factory()
+    app = fast_app
     pdf = write_cjk_pdf(tmp_path, "岳飞生平.pdf")
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(app.base_url + "/", wait_until="networkidle")
@@ -172,3 +182,69 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser,
     assert not [h for h in hrefs if str(port) in h or h.startswith("javascript")]
     assert f"![探针](http://127.0.0.1:{port}/answer.png)" in text  # shown, as text
     assert "it's _x_.md" in text and "$5 和 $10" in text
+
+
+def scroll_to_top(locator) -> None:
+    """Scroll whatever scrolls inside `locator` back to its top."""
+    locator.evaluate(
+        "root => root.querySelectorAll('*').forEach(e => {"
+        " if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; })"
+    )
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> None:
+    """Into tmp_path, and into SCREENSHOT_DIR when set (docs/ for the README)."""
+    page.screenshot(path=str(tmp_path / name), full_page=True)
+    folder = os.environ.get("SCREENSHOT_DIR")
+    if folder:
+        page.screenshot(path=str(Path(folder) / name), full_page=True)
+
+
+def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
+    fast_app, browser, tmp_path
+):
+    import httpx
+    from playwright.sync_api import expect
+
+    from tests.fixtures_docs import write_cjk_pdf
+
+    pdf = write_cjk_pdf(tmp_path, "安装手册.pdf")
+    with httpx.Client(base_url=fast_app.base_url, timeout=120) as api:
+        assert api.post("/api/kbs", json={"name": "手册"}).status_code == 201
+        files = [("files", (pdf.name, pdf.read_bytes()))]
+        assert api.post("/api/kbs/手册/docs", files=files).status_code == 200
+    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page.goto(fast_app.base_url + "/", wait_until="networkidle")
+    listed = page.locator("#conversation-list")
+    expect(listed).to_contain_text("No conversations yet")
+    page.get_by_label("知识库 Knowledge base").first.click()
+    page.get_by_role("option", name="手册").click()
+    question = "启动服务之前要先安装哪种解释器？"
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    chatbot = page.locator("#chatbot")
+    watch_until(chatbot, "来源 Sources", timeout_s=240)
+    answer = chatbot.inner_text().split(question, 1)[1].split("来源 Sources")[0].strip()
+    expect(listed).to_contain_text(question)
+
+    page.reload(wait_until="networkidle")
+    expect(chatbot).to_contain_text("安装手册.pdf")  # the answer's sources, restored
+    assert answer and answer in chatbot.inner_text()
+    expect(listed.get_by_role("radio", name=question)).to_be_checked()
+    scroll_to_top(chatbot)  # the question, not only the end of the answer, in the picture
+    save_screenshot(page, tmp_path, "conversations.png")
+
+    page.locator("#conversation-title input").fill("安装要求")
+    page.locator("#rename-conversation").click()
+    expect(listed).to_contain_text("安装要求")  # the list is read back from the store
+    with page.expect_download() as download:
+        page.locator("#export-conversation").click()
+    assert download.value.suggested_filename == "安装要求.md"
+    exported = Path(download.value.path()).read_text(encoding="utf-8")
+    assert exported.startswith("# 安装要求\n") and "**安装手册.pdf**" in exported
+
+    page.locator("#delete-conversation").click()
+    page.locator("#confirm-delete").click()
+    expect(listed).to_contain_text("No conversations yet")
+    expect(chatbot).not_to_contain_text(question)
+    page.close()

@@ -24,6 +24,7 @@ STAGES = (
     "rag.chains",
     "rag.kb",
     "rag.ingestion",
+    "rag.conversations",
     "rag.webfetch",
 )
 """Packages below the service layer."""

@@ -25,6 +25,11 @@ ROUTES = {
     ("put", "/api/kbs/{name}/docs/{file_name}"),
     ("post", "/api/kbs/{name}/rebuild"),
     ("post", "/api/kbs/{name}/urls"),
+    ("get", "/api/conversations"),
+    ("get", "/api/conversations/{conversation_id}"),
+    ("patch", "/api/conversations/{conversation_id}"),
+    ("delete", "/api/conversations/{conversation_id}"),
+    ("get", "/api/conversations/{conversation_id}/export.md"),
     # the OpenAI-compatible API
     ("get", "/v1/models"),
     ("post", "/v1/chat/completions"),
@@ -55,7 +60,8 @@ def test_every_route_has_a_response_schema(schema):
         success = [s for s in operation["responses"] if s.startswith("2")]
         assert len(success) == 1, (method, path)
         content = operation["responses"][success[0]].get("content", {})
-        assert content.get("application/json", {}).get("schema"), (method, path)
+        media = "text/markdown" if path.endswith(".md") else "application/json"
+        assert content.get(media, {}).get("schema"), (method, path)
         for status, response in operation["responses"].items():
             for media, body in response.get("content", {}).items():
                 assert body.get("schema"), (method, path, status, media)
@@ -117,9 +123,11 @@ def test_the_domain_errors_carry_no_http():
         (errors.KnowledgeBaseNotFoundError, 404),
         (errors.ModelNotFoundError, 404),
         (errors.DocumentNotFoundError, 404),
+        (errors.ConversationNotFoundError, 404),
         (errors.KnowledgeBaseExistsError, 409),
         (errors.KnowledgeBaseBusyError, 409),
         (errors.EmbeddingMismatchError, 409),
+        (errors.ConversationLimitError, 409),
         (errors.FileTooLargeError, 413),
         (errors.InputTooLongError, 413),
         (ContextWindowExceededError, 413),
