@@ -10,7 +10,9 @@ the script builds a knowledge base the way the app does (`rag.factory.build_kb_s
 DEFAULT_VS_TYPE = "milvus", Milvus Lite in a temp folder, every document of the dev-set
 language uploaded through `KnowledgeBaseService.add_files`), then asks a sample of its
 questions (`--questions`, spread evenly over the file) through `KnowledgeBaseService.search`,
-in SEARCH_MODE "hybrid" (the app's default) and "lexical" (the lexical leg alone).
+in SEARCH_MODE "hybrid" (the app's default) and "lexical" (the lexical leg alone). The
+variants are searched in turn question by question (each KB in its own Milvus Lite file, both
+open), so that the load of a shared machine hits both alike.
 
 Metrics are `rag.evaluation`'s (the dev set's `run_eval.py` rule: hit@k = a top-k result from
 the gold document that contains a gold answer). Search p50/p95 is the time of one
@@ -32,14 +34,15 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from rag.evaluation import EvalQuestion, EvalReport, load_questions, score_results
-from rag.factory import build_kb_service
-from rag.services import KnowledgeBaseService
+from rag.factory import build_kb_service, search_options
+from rag.retrieval import HybridRetriever
 from rag.settings import Settings, load_settings
 
 DEVSET = Path("/work/shared/devset")
@@ -145,50 +148,49 @@ def settings_for(embedding_model: str, root: Path, lexical: str, mode: str) -> S
     return load_settings(**overrides)
 
 
-def search_all(service: KnowledgeBaseService, kb: str, questions: list[EvalQuestion]) -> EvalReport:
-    results, latencies = [], []
-    for question in questions:
+MODES = ("hybrid", "lexical")
+
+
+class Opened:
+    """One variant's knowledge base, opened once through the app's KB service, and its
+    retriever in each SEARCH_MODE (built from that mode's settings: Milvus Lite is not
+    reopened between modes, which failed once with "too many pings" on a busy machine)."""
+
+    def __init__(self, args: argparse.Namespace, root: Path, lexical: str) -> None:
+        settings = {mode: settings_for(args.embedding_model, root, lexical, mode) for mode in MODES}
+        self.model = settings["hybrid"].models.embedding_model
+        self.embeddings = CachedEmbeddings(
+            settings["hybrid"], args.cache_dir / f"vectors-{self.model}.sqlite"
+        )
+        self.service = build_kb_service(
+            settings["hybrid"], kb_root=root, embeddings=self.embeddings
+        )
+        self.options = {mode: search_options(settings[mode]) for mode in MODES}
+        self.results: dict[str, list[list[tuple[str, str]]]] = {mode: [] for mode in MODES}
+        self.latencies: dict[str, list[float]] = {mode: [] for mode in MODES}
+
+    def search(self, kb: str, question: str, mode: str, timed: bool = True) -> None:
+        # the service's retriever (`KnowledgeBaseService.retriever`) with this mode's options
+        retriever = HybridRetriever(
+            kb=kb,
+            open_store=partial(self.service.registry.reading, kb),
+            embeddings=self.service.embeddings,
+            options=self.options[mode],
+        )
         started = time.perf_counter()
-        hits = service.search(kb, question.question, 10)
-        latencies.append((time.perf_counter() - started) * 1000)
-        results.append([(hit.source, hit.text) for hit in hits])
-    return score_results(kb, questions, results, latencies)
+        hits = retriever.search(question, 10)
+        if timed:
+            self.latencies[mode].append((time.perf_counter() - started) * 1000)
+            self.results[mode].append([(hit.source, hit.text) for hit in hits])
+
+    def close(self) -> None:
+        self.service.close()
+        self.embeddings.close()
 
 
-def run_variant(
-    args: argparse.Namespace, lang: str, lexical: str, workdir: Path
-) -> list[dict[str, object]]:
-    """Build the KB of `lang` with the lexical leg `lexical`, then search it in each mode
-    (one service per mode, built from settings, on the same KB folder)."""
-    root = workdir / f"{lang}-{lexical}"
-    questions = sample(load_questions(DEVSET / "questions" / f"{lang}.jsonl"), args.questions)
-    rows: list[dict[str, object]] = []
-    ingest_s, chunks = 0.0, 0
-    for mode in ("hybrid", "lexical"):
-        settings = settings_for(args.embedding_model, root, lexical, mode)
-        model = settings.models.embedding_model
-        embeddings = CachedEmbeddings(settings, args.cache_dir / f"vectors-{model}.sqlite")
-        service = build_kb_service(settings, kb_root=root, embeddings=embeddings)
-        try:
-            if not service.exists(lang):
-                ingest_s, chunks = ingest(service, embeddings, lang, lexical)
-            for question in questions:  # embedded (or read from the cache) before the timing
-                embeddings.embed_query(question.question)
-            if args.prepare_only:
-                return rows
-            report = search_all(service, lang, questions)
-            rows.append(_row(lang, lexical, mode, report, chunks, ingest_s, model))
-            print(_line(rows[-1]), flush=True)
-        finally:
-            service.close()
-            embeddings.close()
-    return rows
-
-
-def ingest(
-    service: KnowledgeBaseService, embeddings: CachedEmbeddings, lang: str, lexical: str
-) -> tuple[float, int]:
+def ingest(opened: Opened, lang: str, lexical: str) -> tuple[float, int]:
     """Upload the dev-set documents of `lang` into a new KB: (seconds, chunks)."""
+    service = opened.service
     service.create_kb(lang)
     started = time.perf_counter()
     results = service.add_files(lang, [(p.name, p) for p in corpus_files(lang)])
@@ -197,10 +199,52 @@ def ingest(
     chunks = service.store(lang).chunk_count()
     print(
         f"{lang} {lexical}: {len(results)} files ({len(failed)} failed), {chunks} chunks, "
-        f"ingest {seconds:.0f} s ({embeddings.embedded} texts embedded)",
+        f"ingest {seconds:.0f} s ({opened.embeddings.embedded} texts embedded)",
         flush=True,
     )
     return seconds, chunks
+
+
+def run_lang(args: argparse.Namespace, lang: str, workdir: Path) -> list[dict[str, object]]:
+    """Build the KB of `lang` once per variant, then search them in each mode, the variants
+    interleaved question by question (in turn first) so that the machine's load hits both."""
+    questions = sample(load_questions(DEVSET / "questions" / f"{lang}.jsonl"), args.questions)
+    runs: dict[str, Opened] = {}
+    built: dict[str, tuple[float, int]] = {}
+    try:
+        for lexical in args.variants:
+            runs[lexical] = opened = Opened(args, workdir / f"{lang}-{lexical}", lexical)
+            built[lexical] = ingest(opened, lang, lexical)
+            for question in questions:  # embedded (or read from the cache) before the timing
+                opened.embeddings.embed_query(question.question)
+            if args.prepare_only:
+                return []  # the vectors are cached: one variant is enough
+        return search_in_turn(runs, built, lang, questions)
+    finally:
+        for run in runs.values():
+            run.close()
+
+
+def search_in_turn(
+    runs: dict[str, Opened],
+    built: dict[str, tuple[float, int]],
+    lang: str,
+    questions: list[EvalQuestion],
+) -> list[dict[str, object]]:
+    rows = []
+    turn = list(runs.values())
+    for mode in MODES:
+        for run in turn:
+            run.search(lang, questions[0].question, mode, timed=False)  # loads what it needs
+        for i, question in enumerate(questions):
+            for run in turn[i % len(turn) :] + turn[: i % len(turn)]:
+                run.search(lang, question.question, mode)
+        for lexical, run in runs.items():
+            report = score_results(lang, questions, run.results[mode], run.latencies[mode])
+            seconds, chunks = built[lexical]
+            rows.append(_row(lang, lexical, mode, report, chunks, seconds, run.model))
+            print(_line(rows[-1]), flush=True)
+    return rows
 
 
 def _row(
@@ -244,10 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, object]] = []
     with tempfile.TemporaryDirectory(prefix="zhiku-lexical-") as tmp:
         for lang in args.langs:
-            for lexical in args.variants:
-                rows.extend(run_variant(args, lang, lexical, Path(tmp)))
-                if args.prepare_only:
-                    break  # the vectors are cached: one variant is enough
+            rows.extend(run_lang(args, lang, Path(tmp)))
     print(
         "\n| lang | lexical | mode | hit@1 | hit@5 | hit@10 | MRR@10 | p50 ms | p95 ms | ingest s |"
     )

@@ -143,7 +143,7 @@ __all__ = [
     "add_bm25_index",
     "bm25_score",
     "check_lexical",
-    "supports_bm25",
     "has_bm25",
+    "supports_bm25",
     "text_field_options",
 ]
