@@ -22,7 +22,8 @@ tokenizer, it has no character bigrams and no stemming (BM25_ENGLISH_STEMMING).
 Scores: Milvus Lite reports BM25 as a negative distance (lower is better), a server as the
 positive score: `bm25_score` takes the magnitude. Milvus Lite computes each segment's BM25
 with that segment's own statistics (document count, document frequencies, average length,
-deleted rows included until a compaction drops them), a server with the whole collection's.
+deleted rows included until a compaction drops them), a server with statistics gathered over
+all its segments (its "idf oracle").
 
 Fusion (rag/retrieval/fusion.py) divides a BM25 score by the query's reference, the sum of
 the idf of the query's tokens: Milvus does not report idf, so the store computes it from the

@@ -182,11 +182,6 @@ class MilvusIndex:
         vector = next(f for f in description["fields"] if f["name"] == "vector")
         return int(vector["params"]["dim"]), milvus_bm25.has_bm25(description)
 
-    def saved_dimension(self) -> int | None:
-        """The vector dimension of the existing collection (None: there is none)."""
-        saved = self.saved_schema()
-        return None if saved is None else saved[0]
-
     def _fits(self, saved: tuple[int, bool]) -> bool:
         """Can the existing collection serve this index? (A BM25 field not asked for is
         left: the dense search ignores it.)"""
