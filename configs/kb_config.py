@@ -64,10 +64,14 @@ DEFAULT_VS_TYPE = "faiss"
 # ending in .db runs Milvus Lite inside the app (relative: under KB_ROOT_PATH; one process
 # may open it at a time, so stop the app before `rag kb ...` commands); "http://host:19530"
 # talks to Milvus standalone or Zilliz Cloud, with "token" ("user:password" or an API key)
-# and "db_name" (never run here: only Milvus Lite was tested).
+# and "db_name" (never run here: only Milvus Lite was tested). Milvus "lexical": the BM25 leg
+# of hybrid search for knowledge bases in Milvus: "zhiku" (the KB's own BM25 index in its
+# SQLite file, as with FAISS) or "milvus_bm25" (Milvus's BM25 function over each chunk's
+# text, jieba-analyzed, searched in Milvus; collections made without it are made anew from
+# SQLite when opened; Milvus before 2.5 has none and keeps "zhiku"). README "Milvus".
 kbs_config = {
     "faiss": {},
-    "milvus": {"uri": ".milvus/milvus.db", "token": "", "db_name": ""},
+    "milvus": {"uri": ".milvus/milvus.db", "token": "", "db_name": "", "lexical": "zhiku"},
 }
 
 # Relevance scores are in [0, 1], higher = more relevant; results below this are dropped.

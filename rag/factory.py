@@ -93,16 +93,19 @@ def search_options(settings: Settings) -> SearchOptions:
 
 
 def build_vector_stores(retrieval: RetrievalSettings, kb_root: Path) -> VectorStores:
-    """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]; a relative Lite file under
-    `kb_root`), new knowledge bases in DEFAULT_VS_TYPE. The Milvus client is made on first
-    use: a root of FAISS knowledge bases never opens (or locks) the Milvus Lite file."""
+    """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]: a relative Lite file under
+    `kb_root`, and its "lexical" leg), new knowledge bases in DEFAULT_VS_TYPE. The Milvus
+    client is made on first use: a root of FAISS knowledge bases never opens (or locks) the
+    Milvus Lite file."""
     milvus = retrieval.kbs_config.milvus
     uri = milvus.uri
     if not is_remote(uri):
         path = Path(uri).expanduser()
         uri = str(path if path.is_absolute() else kb_root / path)
     connection = MilvusConnection(uri, milvus.token.get_secret_value(), milvus.db_name)
-    return VectorStores(SizedIndex(retrieval.vector_index), retrieval.default_vs_type, connection)
+    return VectorStores(
+        SizedIndex(retrieval.vector_index), retrieval.default_vs_type, connection, milvus.lexical
+    )
 
 
 def build_kb_service(

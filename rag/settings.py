@@ -450,6 +450,8 @@ class ChunkingSettings(_Section):
 VS_TYPES = ("faiss", "milvus")
 """DEFAULT_VS_TYPE's values (rag/vectorstores/backends.py)."""
 MILVUS_INSTALL_HINT = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
+MILVUS_LEXICAL = ("zhiku", "milvus_bm25")
+"""kbs_config["milvus"]["lexical"]'s values (rag/vectorstores/milvus_bm25.py)."""
 _MILVUS_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
@@ -470,6 +472,22 @@ class MilvusConfig(_Section):
         default=SecretStr(""), description="A server's token ('user:password' or an API key)."
     )
     db_name: str = Field(default="", description="A server's database ('': its default).")
+    lexical: str = Field(
+        default="zhiku",
+        description="The lexical (BM25) leg of a hybrid search of a knowledge base stored in "
+        "Milvus: 'zhiku' (the KB's own BM25 index in its SQLite file, as for FAISS) or "
+        "'milvus_bm25' (Milvus's BM25 function over the collection's text: its collections "
+        "get a sparse field, and one made without it is rebuilt from SQLite when opened).",
+    )
+
+    @field_validator("lexical")
+    @classmethod
+    def _lexical_is_known(cls, value: str) -> str:
+        if value not in MILVUS_LEXICAL:
+            raise ValueError(
+                f"{value!r} is not a lexical search for Milvus; valid: {', '.join(MILVUS_LEXICAL)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _uri_is_a_lite_file_or_a_server(self) -> MilvusConfig:
@@ -548,7 +566,7 @@ class RetrievalSettings(_Section):
     )
     kbs_config: KbsConfig = Field(
         default_factory=KbsConfig,
-        description="KBS_CONFIG: options per vector store; 'milvus': uri, token, db_name.",
+        description="KBS_CONFIG: options per vector store; 'milvus': uri, token, db_name, lexical.",
     )
     score_threshold: float = Field(
         default=0.0,
