@@ -16,9 +16,11 @@ TABLE_GROUP_CHARS = 500
 
 @dataclass(frozen=True)
 class LoadLimits:
-    """Resource limits applied while loading one file."""
+    """Resource limits and costly steps applied while loading one file."""
 
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    pdf_tables: bool = True
+    """Read ruled PDF tables as rows (PDF_TABLES; pdf_tables.py): slower on such pages."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +28,8 @@ class Section:
     """One piece of a document before it becomes a LangChain `Document`.
 
     `verbatim` keeps leading indentation (source code); otherwise whitespace runs are
-    collapsed by `normalize_text`.
+    collapsed by `normalize_text`. `table` marks a group of table rows, one row a line: it
+    is never taken for a title, and the chunker cuts it between rows only.
     """
 
     text: str
@@ -34,6 +37,7 @@ class Section:
     page: int | None = None
     sheet: str | None = None
     verbatim: bool = False
+    table: bool = False
 
 
 Loader = Callable[[Path, LoadLimits], list[Section]]
