@@ -125,3 +125,18 @@ def test_a_row_longer_than_a_chunk_is_kept_whole(splitter: str) -> None:
     pieces = table_pieces(build_splitter(splitter, 60, 20), "\n".join(rows))
     assert long_row in pieces
     assert {line for piece in pieces for line in piece.split("\n")} == set(rows)
+
+
+def test_xlsx_and_docx_rows_are_tables_too(tmp_path: Path) -> None:
+    """The chunker keeps their rows whole as well: only row groups are marked."""
+    sheets = load_file(fx.write_xlsx(tmp_path), "台账.xlsx")
+    assert sheets and all(doc.metadata.get("table") is True for doc in sheets)
+    word = load_file(fx.write_docx(tmp_path), "用户 手册.docx")
+    marked = [doc.page_content for doc in word if doc.metadata.get("table")]
+    header = fx.DOCX_TABLE[0]
+    assert marked == [
+        "\n".join(
+            "; ".join(f"{n}: {v}" for n, v in zip(header, row, strict=True) if v)
+            for row in fx.DOCX_TABLE[1:]
+        )
+    ]
