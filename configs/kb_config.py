@@ -7,6 +7,12 @@ Plain data only; read once at start-up. Override with `ZHIKU_<NAME>` environment
 # A relative path is taken from the directory zhiku is started in.
 KB_ROOT_PATH = "knowledge_base"
 
+# PDF tables (ruled ones: lines or cell borders) read as rows with their header, as XLSX and
+# DOCX tables are ("Product: Widget; Price: 12"), so a question about one row finds it.
+# Only pages that draw lines or rectangles pay for it (pdfplumber, several times slower per
+# page than the plain text reader; README "File types"). False: such pages as loose words.
+PDF_TABLES = True
+
 # How documents are cut into chunks: "chinese_recursive" (sentence ends in Chinese and
 # English kept with their sentence) or "recursive" (LangChain's plain splitter).
 TEXT_SPLITTER = "chinese_recursive"

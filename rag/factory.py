@@ -135,7 +135,13 @@ def build_kb_service(
         make_index=build_vector_stores(settings.retrieval, root),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
     )
-    pipeline = IngestionPipeline(build_chunker(settings.chunking), embeddings, dimension, timings)
+    pipeline = IngestionPipeline(
+        build_chunker(settings.chunking),
+        embeddings,
+        dimension,
+        timings,
+        pdf_tables=settings.loading.pdf_tables,
+    )
     return KnowledgeBaseService(
         registry=registry,
         ingestor=FileIngestor(pipeline, ingest),

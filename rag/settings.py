@@ -2,7 +2,7 @@
 
 The config files are plain data in langchain-ChatGLM's style, one flat list of names
 (`CHUNK_SIZE`, `LLM_MODEL`, ...); this module reads them into pydantic models in sections,
-`Settings.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
+`Settings.loading`, `.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
 component is given its own section, and a wrong key, type or model name stops start-up with
 one line that names the config key (its flat name) and the allowed values. `FLAT_KEYS` maps
 each config name to its place in a section; `load_settings(**overrides)`, `Settings(**flat)`
@@ -411,6 +411,17 @@ def parse_llm_entry(data: Mapping[str, Any]) -> AnyLLMEntry:
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class LoadingSettings(_Section):
+    """How files are read into documents (rag/loaders)."""
+
+    pdf_tables: bool = Field(
+        default=True,
+        description="PDF_TABLES: read the ruled tables of PDF pages as rows with their header "
+        "(pdfplumber; only pages that draw lines or rectangles, each several times slower "
+        "than plain text); off: such pages are read as loose words.",
+    )
 
 
 class ChunkingSettings(_Section):
@@ -853,6 +864,7 @@ class ModelsSettings(_Section):
 
 
 SECTIONS: dict[str, type[_Section]] = {
+    "loading": LoadingSettings,
     "chunking": ChunkingSettings,
     "retrieval": RetrievalSettings,
     "answer": AnswerSettings,
@@ -902,6 +914,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    loading: LoadingSettings = Field(
+        default_factory=LoadingSettings, description="How files are read into documents."
+    )
     chunking: ChunkingSettings = Field(
         default_factory=ChunkingSettings, description="How documents are cut into chunks."
     )

@@ -67,6 +67,8 @@ class IngestionPipeline:
         embeddings: Embeddings,
         dimension: int,
         timings: IngestTimings | None = None,
+        *,
+        pdf_tables: bool = True,
     ) -> None:
         self.chunker = chunker
         """Documents -> chunks."""
@@ -76,12 +78,14 @@ class IngestionPipeline:
         """The model's vector size (the shape of no vectors at all)."""
         self.timings = timings or IngestTimings()
         """Seconds per stage, summed (pass one in to read it)."""
+        self.pdf_tables = pdf_tables
+        """Read ruled PDF tables as rows with their header (PDF_TABLES)."""
 
     def load(self, path: Path, name: str | None = None) -> list[Document]:
         """The documents of file `path`; `name` (its file type, and its name in errors)
         defaults to the path's."""
         with self.timings.timed("load"):
-            return load_file(path, name or path.name)
+            return load_file(path, name or path.name, pdf_tables=self.pdf_tables)
 
     def split(self, documents: list[Document]) -> list[NewChunk]:
         with self.timings.timed("split"):

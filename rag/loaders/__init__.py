@@ -3,12 +3,12 @@
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
 Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
 or slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX/XLS/ODS Documents also have `sheet`, web pages added by URL `url` (the page's address).
-The text of a file inside the file (an e-mail's attachment) has `source`
-"mail.eml/attachment.pdf" and `part` "attachment.pdf". A file whose format marks no headings
-but whose first line is a title gets that line as its title path (`_title.py`). Text is
-normalised: NUL and control characters dropped, whitespace runs collapsed, paragraph breaks
-kept as "\\n\\n".
+XLSX/XLS/ODS Documents also have `sheet`, web pages added by URL `url` (the page's address);
+table rows (one row a line, with its header) have `table` = True. The text of a file inside
+the file (an e-mail's attachment) has `source` "mail.eml/attachment.pdf" and `part`
+"attachment.pdf". A file whose format marks no headings but whose first line is a title gets
+that line as its title path (`_title.py`). Text is normalised: NUL and control characters
+dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
 
 Why these libraries and not `unstructured`: on first use `unstructured` downloads a spaCy
 model and fails offline on every file type (measured: partition_html raised "Failed to
@@ -118,19 +118,25 @@ carry metadata `url`."""
 
 
 def load_file(
-    path: Path, name: str, *, max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    path: Path,
+    name: str,
+    *,
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES,
+    pdf_tables: bool = True,
 ) -> list[Document]:
     """Load one file into Documents.
 
     `name` is the user-facing file name (its extension picks the loader; `path` may be a
     temporary file). Raises UnsupportedFileTypeError for an unknown extension and
     DocumentLoadError (message prefixed with `name`) for an empty, corrupt, encrypted,
-    scanned or otherwise unreadable file.
+    scanned or otherwise unreadable file. `pdf_tables` (PDF_TABLES): ruled PDF tables as
+    rows with their header.
     """
     loader = _loader_for(path, name)
     try:
         _check_not_empty(path)
-        sections = loader(path, LoadLimits(max_unzipped_bytes=max_unzipped_bytes))
+        limits = LoadLimits(max_unzipped_bytes=max_unzipped_bytes, pdf_tables=pdf_tables)
+        sections = loader(path, limits)
     except DocumentLoadError as exc:
         raise DocumentLoadError(f"{name}: {exc}") from exc
     except RecursionError as exc:
@@ -193,4 +199,6 @@ def _to_document(section: Section, name: str, url: str | None) -> Document | Non
         metadata["sheet"] = section.sheet
     if url is not None:
         metadata["url"] = url
+    if section.table:
+        metadata["table"] = True
     return Document(page_content=text, metadata=metadata)

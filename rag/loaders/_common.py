@@ -16,12 +16,14 @@ TABLE_GROUP_CHARS = 500
 
 @dataclass(frozen=True)
 class LoadLimits:
-    """Resource limits applied while loading one file."""
+    """Resource limits and costly steps applied while loading one file."""
 
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
     depth: int = 0
     """How deep in attachments this file is: 0 for an uploaded file, 1 for a mail's
     attachment, 2 for an attachment of a mail attached to a mail (`_parts.py` caps it)."""
+    pdf_tables: bool = True
+    """Read ruled PDF tables as rows (PDF_TABLES; pdf_tables.py): slower on such pages."""
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ class Section:
     """One piece of a document before it becomes a LangChain `Document`.
 
     `verbatim` keeps leading indentation (source code); otherwise whitespace runs are
-    collapsed by `normalize_text`.
+    collapsed by `normalize_text`. `table` marks a group of table rows, one row a line: it
+    is never taken for a title, and the chunker cuts it between rows only.
     """
 
     text: str
@@ -40,6 +43,7 @@ class Section:
     part: str = ""
     """The file inside the uploaded one that this text comes from ("report.pdf" of a mail's
     attachment, "inner.eml/report.pdf" one level deeper); "" for the file's own text."""
+    table: bool = False
 
 
 Loader = Callable[[Path, LoadLimits], list[Section]]

@@ -1,5 +1,8 @@
 """PDF: pypdf, one Section per page (1-based `page`), lines re-joined into paragraphs.
 
+A page with ruled tables is read by `pdf_tables.py` instead: its tables as rows with their
+header, its other text around them, in reading order.
+
 pypdf gives one line per printed line. Keeping those breaks cut sentences into fragments
 (an ancestor app lost answers that way), so lines are joined back: between two CJK
 characters with nothing, between Latin words with a space, hyphenated words re-joined.
@@ -23,6 +26,7 @@ from pypdf.errors import DependencyError, PyPdfError
 
 from rag.errors import DocumentLoadError
 from rag.loaders._common import LoadLimits, Section
+from rag.loaders.pdf_tables import table_page_sections
 
 _PDF_MAGIC = b"%PDF-"
 _MAGIC_WINDOW = 1024
@@ -38,11 +42,14 @@ _CORRUPT = "corrupt or truncated PDF — open it in a PDF reader, save or print 
 
 def load_pdf(path: Path, limits: LoadLimits) -> list[Section]:
     """One Section per page that has text; raise for scanned, encrypted or broken PDFs."""
-    del limits  # no zip container
     pages = _open_pages(path)
+    tables = table_page_sections(path, pages, join_pdf_lines) if limits.pdf_tables else {}
     sections: list[Section] = []
     failed_pages = 0
     for number, page in enumerate(pages, start=1):
+        if number in tables:  # ruled tables as rows, the rest of the page's text around them
+            sections.extend(tables[number])
+            continue
         try:
             raw = page.extract_text() or ""
         except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
