@@ -2,16 +2,24 @@
 
 app.py         `Services`: one running zhiku (settings, knowledge bases, LLM, QA chain)
 knowledge.py   `KnowledgeBaseService`: knowledge bases by name (create, add files,
-               search, rebuild, check), over the registry, ingestion and retrieval
+               search, rebuild, check, read an original), over the registry, ingestion
+               and retrieval
+links.py       `DocumentLinks`: signed links to a document and its page images (the UI's
+               source viewer, when API_TOKEN guards /api)
+models_info.py which models run, on which device (the chat's model line)
 """
 
 from rag.ingestion import FileResult
 from rag.services.app import Services, answerability_check, kb_search_fn
 from rag.services.knowledge import KnowledgeBaseService
+from rag.services.links import DocumentLinks
+from rag.services.models_info import ModelsInUse
 
 __all__ = [
+    "DocumentLinks",
     "FileResult",
     "KnowledgeBaseService",
+    "ModelsInUse",
     "Services",
     "answerability_check",
     "kb_search_fn",
