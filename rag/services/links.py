@@ -41,13 +41,15 @@ class DocumentLinks:
         self._clock = clock
 
     @classmethod
-    def for_token(cls, token: str | None, prefix: str = "api") -> DocumentLinks:
+    def for_token(
+        cls, token: str | None, prefix: str = "api", clock: Callable[[], float] = time.time
+    ) -> DocumentLinks:
         """Links keyed by the API token (a random key when there is none)."""
         if token:
             secret = hmac.new(token.encode(), b"zhiku document links", hashlib.sha256).digest()
         else:
             secret = secrets.token_bytes(32)
-        return cls(secret, prefix)
+        return cls(secret, prefix, clock=clock)
 
     def original(self, kb: str, name: str) -> str:
         """The link that downloads document `name` of `kb`."""
