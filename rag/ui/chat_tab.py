@@ -83,32 +83,24 @@ class ChatParts:
 def _wire(services: Services, ui: ChatParts) -> None:
     """Send, regenerate (the chatbot's retry button), stop, clear; the model line after
     each answer."""
-    timing = gr.State(None)
-
     # named `respond`: Gradio names the UI's endpoint after it
     def respond(message: str, messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
         clock = AnswerClock(services.qa.count_tokens)
         for shown, cleared in stream_reply(services, message, messages, kb_name, clock):
-            yield shown, cleared, clock.summary
+            yield shown, cleared, gr.skip()
+        yield gr.skip(), gr.skip(), model_line(services.models_in_use(), clock.summary)
 
     def regenerate(messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
         asked, before = last_question(messages)
         yield from respond(asked, before, kb_name)
 
+    # no gr.State here: one would keep a heartbeat stream open for the page's whole life
+    outputs = [ui.chatbot, ui.question, ui.models]
     answering: list[Any] = [
-        trigger(respond, [ui.question, ui.chatbot, ui.kb], [ui.chatbot, ui.question, timing])
+        trigger(respond, [ui.question, ui.chatbot, ui.kb], outputs)
         for trigger in (ui.question.submit, ui.send.click)
     ]
-    answering.append(
-        ui.chatbot.retry(regenerate, [ui.chatbot, ui.kb], [ui.chatbot, ui.question, timing])
-    )
-    for event in answering:
-        event.then(
-            lambda summary: model_line(services.models_in_use(), summary),
-            timing,
-            ui.models,
-            show_progress="hidden",
-        )
+    answering.append(ui.chatbot.retry(regenerate, [ui.chatbot, ui.kb], outputs))
     # cancelling the event closes the generator, and with it the model's generation
     ui.stop.click(stopped, ui.chatbot, ui.chatbot, cancels=answering)
     ui.clear.click(lambda: [], outputs=ui.chatbot)
