@@ -117,6 +117,13 @@ def stopped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*messages[:-1], {"role": "assistant", "content": content}]
 
 
+def mark_stopped(messages: list[dict[str, Any]]) -> Any:
+    """After an answer's event ended: the chat with the answer marked stopped when it did
+    not finish (Stop), else no change."""
+    marked = stopped(messages)
+    return gr.skip() if marked is messages else marked
+
+
 def last_question(messages: list[dict[str, Any]]) -> tuple[str, list[dict[str, Any]]]:
     """The last question asked and the chat before it (to ask it again); ("", messages)
     when there is none."""

@@ -19,10 +19,10 @@ from rag.ui.chat_actions import (
     closed_after,
     kb_memory,
     last_question,
+    mark_stopped,
     message_text,
     model_line,
     plain_chat_notice,
-    stopped,
 )
 from rag.ui.common import PLAIN_CHAT, WARNING_MARK
 from rag.ui.render import answer_markdown, plain_answer
@@ -83,6 +83,7 @@ class ChatParts:
 def _wire(services: Services, ui: ChatParts) -> None:
     """Send, regenerate (the chatbot's retry button), stop, clear; the model line after
     each answer."""
+
     # named `respond`: Gradio names the UI's endpoint after it
     def respond(message: str, messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
         clock = AnswerClock(services.qa.count_tokens)
@@ -101,8 +102,12 @@ def _wire(services: Services, ui: ChatParts) -> None:
         for trigger in (ui.question.submit, ui.send.click)
     ]
     answering.append(ui.chatbot.retry(regenerate, [ui.chatbot, ui.kb], outputs))
-    # cancelling the event closes the generator, and with it the model's generation
-    ui.stop.click(stopped, ui.chatbot, ui.chatbot, cancels=answering)
+    # cancelling the event closes the generator, and with it the model's generation; what
+    # follows an event runs once it ended, cancelled or not, on the chat as the page shows
+    # it (marking the answer stopped from Stop's own handler raced the last streamed update)
+    ui.stop.click(None, cancels=answering)
+    for event in answering:
+        event.then(mark_stopped, ui.chatbot, ui.chatbot, queue=False, show_progress="hidden")
     ui.clear.click(lambda: [], outputs=ui.chatbot)
 
 

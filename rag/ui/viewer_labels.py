@@ -5,10 +5,7 @@ shows both, as the rest of the UI does ("对话 Chat")."""
 from __future__ import annotations
 
 LABELS: dict[str, dict[str, str]] = {
-    "plain_chat": {
-        "zh": "不使用知识库：模型直接回答",
-        "en": "No knowledge base: the model answers alone",
-    },
+    "plain_chat": {"zh": "不用知识库（模型直接回答）", "en": "No knowledge base (model only)"},
     "plain_chat_notice": {
         "zh": "⚠️ 未选择知识库：回答只来自模型自己的记忆，没有出处，可能不准确。",
         "en": "No knowledge base chosen: the answer comes from the model's memory alone, "

@@ -232,7 +232,7 @@ def test_plain_chat_is_chosen_only_on_purpose_or_when_there_is_no_kb():
     assert chat_choice(["a"], PLAIN_CHAT) == PLAIN_CHAT  # chosen on purpose
     assert chat_choice([], None) == PLAIN_CHAT
     labels = [shown for shown, _ in chat_choices(["a"])]
-    assert labels[-1].startswith("不使用知识库") and PLAIN_CHAT not in labels
+    assert labels[-1].startswith("不用知识库") and PLAIN_CHAT not in labels
 
 
 # ---- the model line -----------------------------------------------------------------------
