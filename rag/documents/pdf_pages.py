@@ -46,11 +46,13 @@ class PageImage:
 
 class PdfPageRenderer:
     """Renders PDF pages; `max_side_px` caps the image whatever the scale asked (a poster
-    page at scale 3 would be tens of thousands of pixels)."""
+    page at scale 3 would be tens of thousands of pixels). `lock`: the one every PDFium call
+    in the process holds (pass the one other PDFium users hold: no two calls at a time, even
+    on different documents)."""
 
-    def __init__(self, max_side_px: int = 2400) -> None:
+    def __init__(self, max_side_px: int = 2400, lock: threading.Lock | None = None) -> None:
         self.max_side_px = max_side_px
-        self._lock = threading.Lock()
+        self._lock = lock or threading.Lock()
 
     def render(
         self,
