@@ -143,8 +143,9 @@ def gradio_answer(base: str, kb: str, question: str) -> CharClock:
     client = Client(base + "/", verbose=False)
     shown = 0
     job = client.submit(question, [], PLAIN_CHAT, api_name="/respond")
-    for messages, *_ in job:  # the chatbot, the question box, the answer's timing
-        if not messages or messages[-1]["role"] != "assistant":
+    for messages, *_ in job:  # the chatbot, the question box, the model line
+        # the last update carries the model line only (the chatbot: a "skip" update dict)
+        if not isinstance(messages, list) or not messages or messages[-1]["role"] != "assistant":
             continue
         content = messages[-1]["content"]  # Gradio 6: a list of {"type": "text", "text"} parts
         if isinstance(content, list):
