@@ -32,7 +32,13 @@ from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
-from rag.services import KnowledgeBaseService, Services, WebPageService, answerability_check
+from rag.services import (
+    DocumentLinks,
+    KnowledgeBaseService,
+    Services,
+    WebPageService,
+    answerability_check,
+)
 from rag.settings import ChunkingSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
@@ -230,7 +236,9 @@ def build_services(
     gate = RequestGate(settings.server.llm_queue_size)
     web = build_web_pages(settings, kb_service)
     conversations = build_conversation_store(settings, kb_service.root)
-    return Services(settings, kb_service, llm, qa, gate, web, conversations, answerability)
+    token = settings.server.api_token
+    links = DocumentLinks.for_token(token.get_secret_value() if token else None, "api")
+    return Services(settings, kb_service, llm, qa, gate, web, conversations, answerability, links)
 
 
 def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> WebPageService:
@@ -273,7 +281,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     )
     from rag.api.limits import BodySizeLimit
     from rag.api.origin import OriginGuard, allowed_host_names
-    from rag.ui import build_ui
+    from rag.ui import UI_CSS, UI_JS, build_ui
     from rag.ui.uploads import GradioFileGuard
 
     server = services.settings.server
@@ -302,7 +310,15 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     if server.ui_username and server.ui_password:
         login = (server.ui_username, server.ui_password.get_secret_value())
     ui = build_ui(services, upload_dir)
-    app = gr.mount_gradio_app(app, ui, path="/", auth=login, max_file_size=server.max_upload_bytes)
+    app = gr.mount_gradio_app(
+        app,
+        ui,
+        path="/",
+        auth=login,
+        max_file_size=server.max_upload_bytes,
+        css=UI_CSS,
+        js=UI_JS,
+    )
     # Gradio checks that a file value names an upload only once it believes it "launched",
     # which a mounted app never does; GradioFileGuard checks before it, this is a second lock
     ui.has_launched = True

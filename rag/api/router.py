@@ -14,6 +14,7 @@ from rag.api.chat.chat_router import chat_router
 from rag.api.conversations.conversations_router import conversations_router
 from rag.api.docs.docs_router import docs_router
 from rag.api.docs.urls_router import urls_router
+from rag.api.docs.view_router import view_router
 from rag.api.errors import error_responses
 from rag.api.kbs.kbs_router import kbs_router
 from rag.api.openai.openai_models import openai_error_responses
@@ -36,6 +37,7 @@ def api_router(services: Services) -> APIRouter:
     for feature in (
         kbs_router,
         docs_router,
+        view_router,
         urls_router,
         search_router,
         chat_router,

@@ -366,6 +366,22 @@ class KnowledgeBaseStore:
         )
         return FileRecord(*rows[0]) if rows else None
 
+    def original(self, name: str) -> tuple[FileRecord, Path]:
+        """Document `name`'s record and where its original is kept, looked up in the files
+        table: the name is a key there, never taken as a path. 404 when there is no such
+        document, or its original is missing (or is not a plain file inside content/)."""
+        record = self.file(name)
+        if record is None:
+            raise DocumentNotFoundError(f"no document {name!r} in knowledge base {self.name!r}")
+        content = (self.path / CONTENT_DIR).resolve()
+        path = content / record.name
+        if path.resolve().parent != content or not path.is_file():
+            raise DocumentNotFoundError(
+                f"the original of {name!r} is missing from knowledge base {self.name!r}; "
+                "upload it again"
+            )
+        return record, path
+
     def chunk_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
 

@@ -4,7 +4,11 @@ app.py            `Services`: one running zhiku (settings, knowledge bases, LLM,
 conversations.py  `ConversationService`: chat turns kept in each user's stored
                   conversations (rag/conversations/), owners, Markdown export
 knowledge.py      `KnowledgeBaseService`: knowledge bases by name (create, add files,
-                  search, rebuild, check), over the registry, ingestion and retrieval
+                  search, rebuild, check, read an original), over the registry,
+                  ingestion and retrieval
+links.py          `DocumentLinks`: signed links to a document and its page images (the
+                  UI's source viewer, when API_TOKEN guards /api)
+models_info.py    which models run, on which device (the chat's model line)
 webpages.py       `WebPageService`: web pages added by URL (fetched by rag/webfetch/)
 """
 
@@ -18,13 +22,17 @@ from rag.services.conversations import (
     session_owner,
 )
 from rag.services.knowledge import KnowledgeBaseService
+from rag.services.links import DocumentLinks
+from rag.services.models_info import ModelsInUse
 from rag.services.webpages import UrlResult, WebPageService
 
 __all__ = [
     "ChatTurn",
     "ConversationService",
+    "DocumentLinks",
     "FileResult",
     "KnowledgeBaseService",
+    "ModelsInUse",
     "Services",
     "TurnRecord",
     "UrlResult",

@@ -1,5 +1,7 @@
-"""The Gradio UI: a chat tab (with the conversations side panel), a knowledge-base tab and a
-quality tab (one module each), over the same services as the API.
+"""The Gradio UI: a chat tab (with the conversations side panel and the source viewer beside
+it), a knowledge-base tab and a quality tab (one module each), over the same services as the
+API. The page's own style and script (`UI_CSS`, `UI_JS`: rag/ui/assets.py) are given to
+Gradio where the app is mounted.
 
 Nothing a document or the model writes is rendered as HTML, an image or a link
 (`rag/ui/render.py`), and file inputs accept only what the browser uploaded
@@ -13,6 +15,7 @@ from pathlib import Path
 import gradio as gr
 
 from rag.services import Services
+from rag.ui.assets import UI_CSS, UI_JS
 from rag.ui.chat_tab import chat_tab, history_pairs
 from rag.ui.common import PLAIN_CHAT, kb_dropdowns
 from rag.ui.kb_tab import kb_tab
@@ -25,14 +28,16 @@ def build_ui(services: Services, upload_dir: Path) -> gr.Blocks:
     with gr.Blocks(title="zhiku 知库") as ui:
         gr.Markdown("# 知库 zhiku\n本地知识库问答 · local knowledge-base Q&A, fully offline")
         with gr.Tab("对话 Chat", id="chat"):
-            chat_kb, refresh_chat_kb = chat_tab(services, ui, upload_dir)
+            chat = chat_tab(services, ui, upload_dir)
         with gr.Tab("知识库 Knowledge base", id="kb"):
-            kb_select = kb_tab(services, chat_kb, upload_dir)
+            kb_select = kb_tab(services, chat.kb, upload_dir)
         with gr.Tab("质量 Quality", id="quality"):
             quality_tab(services, kb_select, upload_dir)
-        ui.load(lambda: kb_dropdowns(services), outputs=[chat_kb, kb_select])
-        refresh_chat_kb.click(lambda: kb_dropdowns(services), outputs=[chat_kb, kb_select])
+        # the chat picks the knowledge base this browser chose last; Refresh keeps the choice
+        pickers = [chat.kb, kb_select]
+        ui.load(lambda kept: kb_dropdowns(services, keep=kept), chat.memory, pickers)
+        chat.refresh.click(lambda kept: kb_dropdowns(services, keep=kept), chat.kb, pickers)
     return ui
 
 
-__all__ = ["PLAIN_CHAT", "SOURCES_MARK", "build_ui", "history_pairs"]
+__all__ = ["PLAIN_CHAT", "SOURCES_MARK", "UI_CSS", "UI_JS", "build_ui", "history_pairs"]

@@ -23,8 +23,9 @@ from rag.chains import ChatEvent, Source
 from rag.conversations import Conversation, export_file_name
 from rag.errors import BadRequestError, ZhikuError
 from rag.services import ConversationService, Services, TurnRecord, owner_key, session_owner
+from rag.ui.chat_actions import AnswerView
 from rag.ui.common import PLAIN_CHAT
-from rag.ui.render import answer_markdown, sources_html
+from rag.ui.render import answer_markdown
 
 LABELS: dict[str, dict[str, str]] = {
     "panel": {"zh": "对话记录", "en": "Conversations"},
@@ -62,14 +63,16 @@ def ui_owner(session: str | None, request: gr.Request | None) -> str:
 
 
 def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
-    """The chatbot's messages for a stored conversation: answers with their sources."""
+    """The chatbot's messages for a stored conversation: answers as they were shown, with
+    their source cards (which open in the source viewer again)."""
     messages: list[dict[str, Any]] = []
     for message in conversation.messages:
-        content = answer_markdown(message.text)
-        if message.role == "assistant":
-            sources = [Source(**source) for source in message.sources]
-            content += sources_html(sources, message.rewritten or "")
-        messages.append({"role": message.role, "content": content})
+        if message.role != "assistant":
+            messages.append({"role": message.role, "content": answer_markdown(message.text)})
+            continue
+        view = AnswerView(message.kb, text=message.text, rewritten=message.rewritten or "")
+        view.sources = [Source(**source) for source in message.sources]
+        messages.append({"role": "assistant", "content": view.content(done=True)})
     return messages
 
 
@@ -144,7 +147,9 @@ class ConversationsPanel:
         secret = self.conversations.browser_secret()
         self.session = gr.BrowserState(None, storage_key="zhiku-session", secret=secret)
         self.current = gr.BrowserState(None, storage_key="zhiku-conversation", secret=secret)
-        with gr.Sidebar(label=label("panel"), elem_id="conversations", width=300):
+        # closed at first: open, it covers the chat's left side (the source viewer takes the
+        # right), and its arrow is always there
+        with gr.Sidebar(label=label("panel"), elem_id="conversations", width=300, open=False):
             self.new = gr.Button(label("new"), variant="primary", elem_id="new-conversation")
             self.list = gr.Radio(choices=[], label=_list_label([]), elem_id="conversation-list")
             self.title = gr.Textbox(label=label("title"), max_lines=1, elem_id="conversation-title")

@@ -7,6 +7,7 @@ whatever it put in the URL to that host. So:
 
 * answers keep Markdown's emphasis and lists, but every character that could open a link or
   an image (`[`, `]`, `!`), an autolink (`:`, `@`, `www.`) or HTML (`<`, `&`) is escaped;
+  the one tag written into an answer is this code's own, around a citation's number;
 * sources are one raw HTML block whose text is HTML-escaped: Markdown never reads inside it,
   so a snippet or a file name (`_name_.txt`) shows exactly as written;
 * status lines escape every Markdown character of the names they show.
@@ -23,16 +24,20 @@ import re
 from collections.abc import Sequence
 
 from rag.chains import Source
+from rag.chains.citations import CITATION
+from rag.ui.source_cards import Footer, footer_html
 
 SOURCES_MARK = "\n\n---\n"
-SCORE_NOTE = "相关度 relevance 0–1，越高越相关 (higher = more relevant)"
-SNIPPET_CHARS = 300
 
 _ANSWER_ESCAPES = re.compile(r"([\\\[\]!:@`])|(?i:\b(www)\.)")
 # `<`, `>` and `&` are left to html.escape: a backslash before `&gt;` would show it literally
 _MARKDOWN_ESCAPES = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@])")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
-_LINKABLE = re.compile(r"https?://[^\s<>\"'`\\]+")
+# a citation number the chat made clickable: only this code writes a tag into an answer
+# (the model's own `<` is escaped), so a tag of this exact form is one of ours
+_CITE_TAG = '<span class="zhiku-cite" role="button" tabindex="0">{n}</span>'
+_CITE_TAGS = re.compile(r'<span class="zhiku-cite" role="button" tabindex="0">(\d+)</span>')
+_DIGITS = re.compile(r"\d+")
 
 
 def answer_markdown(text: str) -> str:
@@ -41,9 +46,28 @@ def answer_markdown(text: str) -> str:
     return html.escape(escaped, quote=False)
 
 
+def answer_with_citations(text: str, sources: int) -> str:
+    """`answer_markdown(text)`, each citation number that names one of the `sources` shown
+    (1 to `sources`) made an element the page's script opens the source for."""
+    if sources <= 0:
+        return answer_markdown(text)
+    parts, last = [], 0
+    for match in CITATION.finditer(text):
+        parts.append(answer_markdown(text[last : match.start()]))
+        parts.append(_DIGITS.sub(lambda m: _cite(m[0], sources), answer_markdown(match[0])))
+        last = match.end()
+    parts.append(answer_markdown(text[last:]))
+    return "".join(parts)
+
+
+def _cite(number: str, sources: int) -> str:
+    return _CITE_TAG.format(n=number) if 1 <= int(number) <= sources else number
+
+
 def plain_answer(rendered: str) -> str:
-    """The answer's text back from `answer_markdown` (the sources below it left out)."""
-    answer = rendered.split(SOURCES_MARK, 1)[0]
+    """The answer's text back from `answer_markdown` or `answer_with_citations` (the
+    sources below it left out)."""
+    answer = _CITE_TAGS.sub(r"\1", rendered.split(SOURCES_MARK, 1)[0])
     return html.unescape(_ESCAPED.sub(r"\1", answer))
 
 
@@ -52,34 +76,14 @@ def markdown_text(text: str) -> str:
     return html.escape(_MARKDOWN_ESCAPES.sub(r"\\\1", text), quote=False)
 
 
-def sources_html(sources: Sequence[Source], rewritten: str = "") -> str:
-    """The sources under an answer (file, page, score, snippet) and the standalone question
-    a follow-up was searched as, as one HTML block; "" when there is neither."""
-    if not sources and not rewritten:
-        return ""
-    lines = ['<div class="zhiku-sources">']
-    if rewritten:
-        lines.append(f"<p><i>检索问题 searched as:</i> {_inline(rewritten)}</p>")
-    if sources:
-        lines.append(f"<p><b>来源 Sources</b> · {SCORE_NOTE}</p>")
-    for source in sources:
-        page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
-        lines.append(
-            f"<p><b>[{source.index}] {_inline(source.source)}</b>{page}{_link(source.url)} · "
-            f"score {source.score:.2f}<br>{_inline(source.text[:SNIPPET_CHARS])}</p>"
-        )
-    lines.append("</div>")
-    # a blank line would end the HTML block and hand the rest to Markdown
-    return SOURCES_MARK + "\n".join(lines)
-
-
-def _link(url: str | None) -> str:
-    """A web page's address as a link to it (module doc); "" for a file or an odd URL."""
-    if not url or not _LINKABLE.fullmatch(url):
-        return ""
-    shown = html.escape(url, quote=True)
-    return f' · <a href="{shown}" target="_blank" rel="noopener noreferrer nofollow">{shown}</a>'
-
-
-def _inline(text: str) -> str:
-    return html.escape(" ".join(text.split()))
+def sources_html(
+    sources: Sequence[Source],
+    rewritten: str = "",
+    kb: str | None = None,
+    terms: Sequence[str] = (),
+) -> str:
+    """The sources under an answer (a card each: file, page, relevance, snippet) and the
+    standalone question a follow-up was searched as, as one HTML block after
+    `SOURCES_MARK`; "" when there is neither (rag/ui/source_cards.py)."""
+    block = footer_html(Footer(kb, sources, rewritten, terms))
+    return SOURCES_MARK + block if block else ""

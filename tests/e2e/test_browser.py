@@ -1,11 +1,14 @@
 """A real browser (Debian chromium via Playwright): create a KB, upload a Chinese PDF through
-the file picker, ask about it, see the streamed answer and a citation naming the PDF; a
-conversation still there after a reload, renamed, exported, deleted.
+the file picker, ask about it, see the streamed answer and a citation naming the PDF; click
+a citation and see the cited page with the passage highlighted; stop an answer and see the
+model's server stop generating; a conversation still there after a reload, renamed,
+exported, deleted.
 
-With SCREENSHOT_DIR set (e.g. to docs/), the screenshots for the README are saved there."""
+With SCREENSHOTS_DIR set (e.g. to docs/), the screenshots for the README are saved there."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -16,6 +19,11 @@ from pathlib import Path
 import pytest
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
+
+DONE = "复制 Copy"
+"""Shown under an answer once it is finished (its copy tool); its sources show earlier."""
+SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")
+"""Where the screenshots of the docs are saved too (docs/), when set."""
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 LAUNCH_ARGS = [
@@ -77,8 +85,8 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     page.locator("#send").click()
 
     chatbot = page.locator("#chatbot")
-    snapshots = watch_until(chatbot, "来源 Sources", timeout_s=240)
-    growing = [t for t in snapshots if "来源 Sources" not in t]
+    snapshots = watch_until(chatbot, DONE, timeout_s=240)
+    growing = [t for t in snapshots if DONE not in t]
     assert len({len(t) for t in growing}) >= 3, "the answer did not stream in"
     text = chatbot.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
@@ -128,21 +136,31 @@ HOSTILE_ANSWER = [
 ]
 
 
-def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser, tmp_path):
+@pytest.fixture(scope="module")
+def remote(app_factory):
+    """An app whose LLM is a fake OpenAI-compatible server; each test sets its `responder`."""
+    from tests.unit.test_llm_openai import FakeServer
+
+    model = FakeServer()
+    threading.Thread(target=model.serve_forever, args=(0.05,), daemon=True).start()
+    entry = {"backend": "openai", "api_base_url": model.base_url, "model": "served-model"}
+    env = {"ZHIKU_LLM_MODEL_DICT": json.dumps({"remote": entry})}
+    yield app_factory("remote", env), model
+    model.shutdown()
+
+
+def test_nothing_a_document_or_the_model_writes_is_fetched(remote, browser, tmp_path):
     """A document and a model answer full of images and links: the browser shows them as
     text, and the local image server they point at gets no request."""
     from playwright.sync_api import expect
 
     from tests.e2e.test_attacks import listener_server
-    from tests.unit.test_llm_openai import FakeServer, sse_answer
+    from tests.unit.test_llm_openai import sse_answer
 
-    images, model = listener_server(), FakeServer()
+    app, model = remote
+    images = listener_server()
     port = images.server_address[1]
     model.responder = sse_answer([piece.format(port=port) for piece in HOSTILE_ANSWER])
-    threading.Thread(target=model.serve_forever, args=(0.05,), daemon=True).start()
-    entry = {"backend": "openai", "api_base_url": model.base_url, "model": "served-model"}
-    env = {"ZHIKU_LLM_MODEL_DICT": json.dumps({"remote": entry})}
-    app = app_factory("remote", env)
     doc = tmp_path / "it's _x_.md"
     doc.write_text(
         f"# 探针\n\n发布日期是十二月十日。![图](http://127.0.0.1:{port}/doc.png)\n"
@@ -167,7 +185,7 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser,
         page.locator("#question textarea").fill("发布日期是哪天？")
         page.locator("#send").click()
         chatbot = page.locator("#chatbot")
-        watch_until(chatbot, "来源 Sources", timeout_s=120)
+        watch_until(chatbot, DONE, timeout_s=120)
         page.wait_for_timeout(1000)  # let any image the page shows be requested
         page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
         text = chatbot.inner_text()
@@ -176,12 +194,181 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(app_factory, browser,
     finally:
         page.close()
         images.shutdown()
-        model.shutdown()
     assert images.paths == []  # type: ignore[attr-defined]
     assert not [src for src in sources if str(port) in src]
     assert not [h for h in hrefs if str(port) in h or h.startswith("javascript")]
     assert f"![探针](http://127.0.0.1:{port}/answer.png)" in text  # shown, as text
     assert "it's _x_.md" in text and "$5 和 $10" in text
+
+
+# ---- the source viewer, stop, regenerate, copy, the KB remembered ---------------------------
+
+CITED_ANSWER = ["所有数据都保存在", "用户自己的电脑上", " [1]。"]
+
+
+def upload_over_http(app, kb: str, path: Path) -> None:
+    import httpx
+
+    httpx.post(f"{app.base_url}/api/kbs", json={"name": kb}, timeout=30)
+    with open(path, "rb") as handle:
+        reply = httpx.post(
+            f"{app.base_url}/api/kbs/{kb}/docs", files={"files": (path.name, handle)}, timeout=120
+        )
+    assert reply.status_code == 200, reply.text
+
+
+def choose(page, option: str) -> None:
+    page.get_by_label("知识库 Knowledge base").first.click()
+    page.get_by_role("option", name=option).click()
+
+
+def ask(page, question: str, answers_before: int) -> None:
+    """Ask, and wait until the answer is finished (its copy tool is there)."""
+    page.locator("#question textarea").fill(question)
+    page.locator("#send").click()
+    page.locator("#chatbot .zhiku-copy").nth(answers_before).wait_for(timeout=120_000)
+
+
+def highlighted_share(png: bytes) -> float:
+    """Share of a page image's pixels the highlight tinted (red well above blue: yellow
+    over white or over black text; the page itself is black on white)."""
+    from PIL import Image
+
+    pixels = list(Image.open(io.BytesIO(png)).convert("RGB").getdata())
+    return sum(1 for r, _, b in pixels if r - b > 60) / len(pixels)
+
+
+def save_screenshot(page, tmp_path: Path, name: str) -> None:
+    page.screenshot(path=str(tmp_path / name))
+    if SCREENSHOTS:
+        page.screenshot(path=str(Path(SCREENSHOTS) / name))
+
+
+def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser, tmp_path):
+    """Upload a PDF, ask, click the answer's [1]: the viewer beside the chat shows the PDF
+    page as an image whose highlight covers the passage, the passage marked under it.
+    Also: copy copies the answer as text, and a reload keeps the KB this browser chose."""
+    import httpx
+    from playwright.sync_api import expect
+
+    from tests.fixtures_docs import CJK_PDF_SENTENCE, write_cjk_pdf
+    from tests.unit.test_llm_openai import sse_answer
+
+    app, model = remote
+    model.responder = sse_answer(CITED_ANSWER)
+    httpx.post(f"{app.base_url}/api/kbs", json={"name": "0-空库"}, timeout=30)  # sorts first
+    upload_over_http(app, "资料库", write_cjk_pdf(tmp_path, "知库 手册.pdf"))
+    context = browser.new_context(
+        viewport={"width": 1400, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    )
+    page = context.new_page()
+    try:
+        page.goto(app.base_url + "/", wait_until="networkidle")
+        choose(page, "资料库")
+        ask(page, "数据保存在哪里？", answers_before=0)
+        card = page.locator("#chatbot .zhiku-source").first
+        cited = json.loads(card.locator(".zhiku-data").text_content() or "{}")
+        assert cited["file"] == "知库 手册.pdf" and cited["page"] == 1
+        assert CJK_PDF_SENTENCE[:20] in cited["passage"]
+        expect(card.locator("meter")).to_have_count(1)  # the relevance bar
+        expect(card.locator("mark.zhiku-term").first).to_be_visible()  # question words
+
+        page.locator("#chatbot .zhiku-cite").first.click()
+        viewer = page.locator("#zhiku-viewer")
+        image = viewer.locator("img.zhiku-page-image")
+        image.wait_for(timeout=30_000)
+        page.wait_for_function(
+            "() => { const i = document.querySelector('#zhiku-viewer img.zhiku-page-image');"
+            " return i && i.complete && i.naturalWidth > 0; }",
+            timeout=30_000,
+        )
+        passage = viewer.locator("mark.zhiku-passage-text")
+        assert " ".join(passage.inner_text().split()) == " ".join(cited["passage"].split())
+        expect(viewer.locator(".zhiku-viewer-head")).to_contain_text("知库 手册.pdf")
+        shown = page.request.get(app.base_url + "/" + (image.get_attribute("src") or ""))
+        assert shown.status == 200 and int(shown.headers["x-highlight-boxes"]) >= 2
+        assert highlighted_share(shown.body()) > 0.005
+        save_screenshot(page, tmp_path, "chat-source-viewer.png")
+
+        page.locator("#chatbot .zhiku-copy").first.click()
+        assert page.evaluate("navigator.clipboard.readText()") == "".join(CITED_ANSWER)
+
+        page.reload(wait_until="networkidle")
+        expect(page.get_by_label("知识库 Knowledge base").first).to_have_value("资料库")
+    finally:
+        context.close()
+
+
+class SlowAnswer:
+    """A model that streams `pieces` one character at a time, `delay` apart, and records how
+    far each streamed answer got before the client went away (`cut`) or ended (`whole`)."""
+
+    def __init__(self, pieces: int = 400, delay: float = 0.05) -> None:
+        self.pieces, self.delay = pieces, delay
+        self.cut: list[int] = []
+        self.whole: list[int] = []
+
+    def __call__(self, handler, body) -> None:
+        from tests.unit.test_llm_openai import delta_event, sse_answer
+
+        if not body.get("stream"):  # a follow-up's rewriting
+            sse_answer(["问题"])(handler, body)
+            return
+        handler.start_stream()
+        sent = 0
+        try:
+            for _ in range(self.pieces):
+                time.sleep(self.delay)
+                handler.write_chunk(f"data: {json.dumps(delta_event('字'))}\n\n")
+                sent += 1
+            handler.write_chunk(f"data: {json.dumps(delta_event(None, 'stop'))}\n\n")
+            handler.write_chunk("data: [DONE]\n\n")
+            handler.end_stream()
+        except (BrokenPipeError, ConnectionResetError):
+            self.cut.append(sent)
+            raise
+        self.whole.append(sent)
+
+
+def test_stop_ends_the_generation_on_the_server(remote, browser, tmp_path):
+    """Stop a streaming answer: the model's server sees the request go away long before
+    the answer's end, the chat marks the answer stopped, and the model answers the next
+    question; regenerate asks the last question again."""
+    from playwright.sync_api import expect
+
+    from rag.ui.viewer_labels import label
+    from tests.unit.test_llm_openai import sse_answer
+
+    app, model = remote
+    slow = SlowAnswer()
+    model.responder = slow
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    try:
+        page.goto(app.base_url + "/", wait_until="networkidle")
+        choose(page, label("plain_chat"))
+        expect(page.locator("#zhiku-plain-notice")).to_contain_text("未选择知识库")
+        page.locator("#question textarea").fill("写一首很长的诗")
+        page.locator("#send").click()
+        page.locator("#chatbot").get_by_text("字字字字字").wait_for(timeout=60_000)
+        page.locator("#stop").click()
+        deadline = time.monotonic() + 30
+        while not slow.cut and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert slow.cut and slow.cut[0] < slow.pieces, (slow.cut, slow.whole)
+        assert slow.whole == []
+        expect(page.locator("#chatbot .zhiku-stopped")).to_have_count(1)
+
+        model.responder = sse_answer(["好的，", "这是答案。"])
+        ask(page, "换一个问题", answers_before=1)  # the model is free again
+        expect(page.locator("#chatbot")).to_contain_text("好的，这是答案。")
+        model.responder = sse_answer(["重新", "生成的答案。"])
+        page.locator("#chatbot").get_by_role("button", name="Retry").last.click()
+        expect(page.locator("#chatbot")).to_contain_text("重新生成的答案。", timeout=60_000)
+        expect(page.locator("#chatbot [data-testid=bot]")).to_have_count(2)
+        expect(page.locator("#model-line")).to_contain_text("tokens/s")
+        save_screenshot(page, tmp_path, "chat-stopped.png")
+    finally:
+        page.close()
 
 
 def scroll_to_top(locator) -> None:
@@ -190,14 +377,6 @@ def scroll_to_top(locator) -> None:
         "root => root.querySelectorAll('*').forEach(e => {"
         " if (e.scrollHeight > e.clientHeight) e.scrollTop = 0; })"
     )
-
-
-def save_screenshot(page, tmp_path: Path, name: str) -> None:
-    """Into tmp_path, and into SCREENSHOT_DIR when set (docs/ for the README)."""
-    page.screenshot(path=str(tmp_path / name), full_page=True)
-    folder = os.environ.get("SCREENSHOT_DIR")
-    if folder:
-        page.screenshot(path=str(Path(folder) / name), full_page=True)
 
 
 def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
@@ -223,11 +402,13 @@ def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     chatbot = page.locator("#chatbot")
-    watch_until(chatbot, "来源 Sources", timeout_s=240)
+    chatbot.locator(".zhiku-copy").first.wait_for(timeout=240_000)  # the answer is finished
     answer = chatbot.inner_text().split(question, 1)[1].split("来源 Sources")[0].strip()
     expect(listed).to_contain_text(question)
 
-    page.reload(wait_until="networkidle")
+    # "load", not "networkidle": the page's open event stream may keep the network busy
+    page.reload(wait_until="load")
+    page.get_by_label("Toggle Sidebar").click()  # the panel starts closed
     expect(chatbot).to_contain_text("安装手册.pdf")  # the answer's sources, restored
     assert answer and answer in chatbot.inner_text()
     expect(listed.get_by_role("radio", name=question)).to_be_checked()

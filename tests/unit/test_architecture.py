@@ -25,6 +25,7 @@ STAGES = (
     "rag.kb",
     "rag.ingestion",
     "rag.conversations",
+    "rag.documents",
     "rag.webfetch",
 )
 """Packages below the service layer."""

@@ -13,6 +13,7 @@ from rag.conversations import ConversationStore
 from rag.services import ConversationService, session_owner
 from rag.ui.chat_tab import stream_reply
 from rag.ui.conversations_panel import ConversationsPanel, ui_owner
+from rag.ui.render import SOURCES_MARK
 
 SOURCE = Source(1, "安装手册.pdf", 2, "安装之前请确认已经安装了Python解释器。", 0.91)
 ANSWER = [ChatEvent("sources", sources=[SOURCE]), ChatEvent("token", text="Python 解释器 [1]")]
@@ -109,8 +110,9 @@ def test_an_answer_stopped_half_way_is_kept_and_the_next_question_continues_it(p
     session = panel.on_load(None, None, None)[0]
     asker = panel.asker(session, None, None)
     replies = stream_reply(asker, "要先安装什么？", [], "手册")
-    next(replies)  # the question shown
-    next(replies)  # the first piece of the answer
+    shown, _ = next(replies)  # the question shown
+    while "Python" not in shown[-1]["content"].split(SOURCES_MARK)[0]:  # a piece of answer
+        shown, _ = next(replies)
     replies.close()  # Stop: Gradio closes the handler's generator
     stopped = asker.conversation_id()
     owner = ui_owner(session, None)

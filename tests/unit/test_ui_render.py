@@ -48,7 +48,7 @@ def test_sources_are_one_html_block_with_every_text_escaped():
     evil = Source(1, "_name_ <b>.md", 2, "![x](http://h/p.png)\n\n<script>alert(1)</script>", 0.5)
     rendered = sources_html([evil], rewritten="它 *是* 谁")
     block = rendered.split("---\n", 1)[1]
-    assert block.startswith('<div class="zhiku-sources">') and block.endswith("</div>")
+    assert block.startswith('<div class="zhiku-sources"') and block.endswith("</div>")
     assert "\n\n" not in block  # a blank line would hand the rest back to Markdown
     assert "<script>" not in block and "&lt;script&gt;" in block
     assert "_name_ &lt;b&gt;.md" in block  # underscores kept: Markdown never reads it
