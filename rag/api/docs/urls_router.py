@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Response
 from pydantic import BaseModel, Field
 
-from rag.api.errors import ErrorResponse, error_responses, status_of
-from rag.errors import ZhikuError
+from rag.api.docs.docs_service import outcome_status
+from rag.api.errors import ErrorResponse, error_responses
 from rag.services import Services, UrlResult
 
 MAX_URLS = 20
@@ -91,12 +91,10 @@ def urls_response(results: list[UrlResult]) -> tuple[AddUrlsResponse, int]:
         ],
         chunks=sum(r.chunks for r in results if r.status == "ok"),
     )
-    failed = [r for r in results if r.status == "error"]
-    if not results or len(failed) < len(results):
-        return body, 200
-    body.error = failed[0].error
-    statuses = {status_of(r.error_type or ZhikuError) for r in failed}
-    return body, statuses.pop() if len(statuses) == 1 else 400
+    error, status = outcome_status(results)
+    if error is not None:  # unset otherwise: the field is left out of the response
+        body.error = error
+    return body, status
 
 
 __all__ = ["AddUrlsRequest", "AddUrlsResponse", "UrlOutcome", "urls_router"]
