@@ -30,9 +30,10 @@ from rag.kb.store import EmbeddingIdentity
 from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
+from rag.ocr import OcrOptions, OcrPool
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
 from rag.services import KnowledgeBaseService, Services, answerability_check
-from rag.settings import ChunkingSettings, RetrievalSettings, Settings
+from rag.settings import ChunkingSettings, OcrSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import MilvusConnection, SizedIndex, VectorStores
@@ -90,6 +91,21 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
+def build_ocr(ocr: OcrSettings) -> OcrPool | None:
+    """The OCR worker pool (OCR_WORKERS processes, started on the first scan), or None when
+    OCR_ENABLED is off."""
+    if not ocr.enabled:
+        return None
+    return OcrPool(
+        OcrOptions(
+            workers=ocr.workers,
+            pdf_threshold=ocr.pdf_threshold,
+            max_pages=ocr.max_pages,
+            max_pixels=ocr.max_pixels,
+        )
+    )
+
+
 def build_vector_stores(retrieval: RetrievalSettings, kb_root: Path) -> VectorStores:
     """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]; a relative Lite file under
     `kb_root`), new knowledge bases in DEFAULT_VS_TYPE. The Milvus client is made on first
@@ -130,7 +146,9 @@ def build_kb_service(
         make_index=build_vector_stores(settings.retrieval, root),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
     )
-    pipeline = IngestionPipeline(build_chunker(settings.chunking), embeddings, dimension, timings)
+    pipeline = IngestionPipeline(
+        build_chunker(settings.chunking), embeddings, dimension, timings, build_ocr(settings.ocr)
+    )
     return KnowledgeBaseService(
         registry=registry,
         ingestor=FileIngestor(pipeline, ingest),

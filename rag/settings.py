@@ -2,7 +2,7 @@
 
 The config files are plain data in langchain-ChatGLM's style, one flat list of names
 (`CHUNK_SIZE`, `LLM_MODEL`, ...); this module reads them into pydantic models in sections,
-`Settings.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
+`Settings.chunking`, `.retrieval`, `.answer`, `.server`, `.models` and `.ocr`, so that each
 component is given its own section, and a wrong key, type or model name stops start-up with
 one line that names the config key (its flat name) and the allowed values. `FLAT_KEYS` maps
 each config name to its place in a section; `load_settings(**overrides)`, `Settings(**flat)`
@@ -725,6 +725,53 @@ class ServerSettings(_Section):
         return int(self.max_upload_mb * 1024 * 1024)
 
 
+class OcrSettings(_Section):
+    """OCR of images and scanned PDF pages (rag/ocr, rag/loaders/image.py, pdf_ocr.py)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="OCR_ENABLED: read the text of images and of scanned PDF pages with "
+        "RapidOCR (needs rapidocr-onnxruntime); off, images are refused and scanned PDFs "
+        "keep only the pages that have a text layer.",
+    )
+    pdf_threshold: tuple[float, float] = Field(
+        default=(0.6, 0.6),
+        description="PDF_OCR_THRESHOLD: a PDF page with text is also read by OCR when an "
+        "image covers at least this share of the page's (width, height) and the text layer "
+        "does not cover it (as Langchain-Chatchat's PDF_OCR_THRESHOLD); pages without text "
+        "are always read.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="OCR_WORKERS: OCR worker processes (each loads the models, ~150 MB, and "
+        "uses cores / OCR_WORKERS threads).",
+    )
+    max_pages: int = Field(
+        default=500,
+        ge=1,
+        description="OCR_MAX_PAGES: most pages (or TIFF frames) OCR reads in one file; a "
+        "file with more is refused.",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        ge=1_000_000,
+        description="OCR_MAX_PIXELS: largest image (width x height) read; a larger image is "
+        "refused before it is decoded, a PDF page is rendered within it.",
+    )
+
+    @field_validator("pdf_threshold")
+    @classmethod
+    def _shares(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 < share <= 1.0 for share in value):
+            raise ValueError(
+                f"{list(value)}: give (width share, height share), each above 0 and at most 1, "
+                "e.g. (0.6, 0.6)"
+            )
+        return value
+
+
 class ModelsSettings(_Section):
     """Which models run, on which device (langchain-ChatGLM's names)."""
 
@@ -797,6 +844,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "answer": AnswerSettings,
     "server": ServerSettings,
     "models": ModelsSettings,
+    "ocr": OcrSettings,
 }
 """Settings' sections, by attribute name."""
 
@@ -813,6 +861,11 @@ _RENAMED = {
     "reranker_model": ("retrieval", "reranker", "model"),
     "reranker_top_n": ("retrieval", "reranker", "top_n"),
     "llm_history_len": ("answer", "history_len"),
+    "ocr_enabled": ("ocr", "enabled"),
+    "pdf_ocr_threshold": ("ocr", "pdf_threshold"),
+    "ocr_workers": ("ocr", "workers"),
+    "ocr_max_pages": ("ocr", "max_pages"),
+    "ocr_max_pixels": ("ocr", "max_pixels"),
 }
 
 
@@ -851,6 +904,9 @@ class Settings(BaseModel):
         default_factory=ServerSettings, description="How the web app is served."
     )
     models: ModelsSettings = Field(description="Which models run, on which device.")
+    ocr: OcrSettings = Field(
+        default_factory=OcrSettings, description="OCR of images and scanned PDF pages."
+    )
 
     @model_validator(mode="before")
     @classmethod

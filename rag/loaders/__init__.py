@@ -1,9 +1,9 @@
 """Document loaders: one uploaded file → LangChain `Document`s with uniform metadata.
 
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
-Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
-or PPTX slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX Documents also have `sheet`. A file whose format marks no headings but whose first
+Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page,
+PPTX slide or image frame number, else None) and `title_path` (" > "-joined heading path, ""
+if none); XLSX Documents also have `sheet`. A file whose format marks no headings but whose first
 line is a title gets that line as its title path (`_title.py`). Text is normalised: NUL and
 control characters dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
 
@@ -14,7 +14,8 @@ vs NarrativeText, without a tagger) is what produced bare heading chunks in an a
 The dedicated libraries are offline, fast and give direct control over what matters here:
 pypdf (page numbers, line re-joining), python-docx (heading styles, tables in reading order),
 openpyxl, python-pptx, ebooklib, BeautifulSoup + lxml, and the stdlib csv/json. Nothing is
-patched globally.
+patched globally. Images and scanned PDF pages are read by OCR (rag/ocr) when `load_file` is
+given an `OcrPool`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from rag.loaders._common import (
     normalize_text,
 )
 from rag.loaders._title import carry_title
+from rag.loaders.image import IMAGE_EXTENSIONS, load_image
 from rag.loaders.markdown import load_markdown
 from rag.loaders.pdf import load_pdf
 from rag.loaders.plain import load_code, load_text
@@ -41,6 +43,7 @@ from rag.loaders.spreadsheet import load_csv, load_tsv, load_xlsx
 from rag.loaders.structured import load_json, load_jsonl
 from rag.loaders.web import load_epub, load_html
 from rag.loaders.word import load_docx
+from rag.ocr import OcrPool, Progress
 
 __all__ = [
     "DEFAULT_MAX_UNZIPPED_BYTES",
@@ -74,6 +77,7 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
         ".json": load_json,
         ".jsonl": load_jsonl,
         **dict.fromkeys(_CODE_EXTENSIONS, load_code),
+        **dict.fromkeys(IMAGE_EXTENSIONS, load_image),
     }
 )
 """Extension (lower case, with the dot) → loader function."""
@@ -81,26 +85,32 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(LOADERS))
 
 TITLE_LINE_FORMATS = frozenset(
-    {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+    {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", *IMAGE_EXTENSIONS}
 )
 """Prose formats whose first line may be the document's title (`_title.py`); not tables,
 records or slides, whose first line is data."""
 
 
 def load_file(
-    path: Path, name: str, *, max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    path: Path,
+    name: str,
+    *,
+    max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES,
+    ocr: OcrPool | None = None,
+    progress: Progress | None = None,
 ) -> list[Document]:
     """Load one file into Documents.
 
     `name` is the user-facing file name (its extension picks the loader; `path` may be a
-    temporary file). Raises UnsupportedFileTypeError for an unknown extension and
-    DocumentLoadError (message prefixed with `name`) for an empty, corrupt, encrypted,
-    scanned or otherwise unreadable file.
+    temporary file). `ocr` reads images and scanned PDF pages (None: OCR off); `progress`
+    gets status lines as they are read ("OCR page 3/10"). Raises UnsupportedFileTypeError
+    for an unknown extension and DocumentLoadError (message prefixed with `name`) for an
+    empty, corrupt, encrypted, scanned-without-OCR or otherwise unreadable file.
     """
     loader = _loader_for(path, name)
     try:
         _check_not_empty(path)
-        sections = loader(path, LoadLimits(max_unzipped_bytes=max_unzipped_bytes))
+        sections = loader(path, LoadLimits(max_unzipped_bytes, ocr, progress))
     except DocumentLoadError as exc:
         raise DocumentLoadError(f"{name}: {exc}") from exc
     except RecursionError as exc:

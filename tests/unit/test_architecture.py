@@ -24,6 +24,7 @@ STAGES = (
     "rag.chains",
     "rag.kb",
     "rag.ingestion",
+    "rag.ocr",
 )
 """Packages below the service layer."""
 ABOVE_STAGES = ("rag.api", "rag.ui", "rag.cli", "rag.factory")

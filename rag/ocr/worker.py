@@ -1,0 +1,112 @@
+"""The OCR worker process: one RapidOCR engine per process, one page or image frame a call.
+
+Runs inside the processes of `OcrPool` (rag/ocr/pool.py), never in the app's own process:
+the engine is made once per worker by `start_worker` (the pool's initializer) and kept in
+this module for the life of that process, which is the whole of its state. A job names a
+file and a page, not pixels: the worker renders the PDF page or decodes the image frame
+itself, so a page's pixels never cross the process boundary (an A4 page at 170 dpi is
+~12 MB) and PDFium, which is not thread-safe, runs single-threaded in each worker.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from rag.ocr.layout import boxes_from_rapidocr, page_text
+
+_engine: Any = None
+"""This worker process's RapidOCR engine (set once by `start_worker`)."""
+
+
+@dataclass(frozen=True)
+class OcrJob:
+    """One page to read: frame `index` of an image file, or page `index` (0-based) of a PDF
+    rendered at `scale` pixels per point with `crop` points cut off (left, bottom, right,
+    top)."""
+
+    path: str
+    index: int = 0
+    pdf: bool = False
+    scale: float = 1.0
+    crop: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
+
+
+def start_worker(threads: int) -> None:
+    """Pool initializer: load the models once for this process (~1.5 s), with `threads`
+    ONNX Runtime threads. Ctrl-C is left to the parent (which shuts the pool down), and the
+    worker exits if the parent dies without shutting it down."""
+    global _engine
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _exit_with_parent()
+    from rapidocr_onnxruntime import RapidOCR
+
+    _engine = RapidOCR(intra_op_num_threads=threads, inter_op_num_threads=1)
+
+
+def _exit_with_parent() -> None:
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="ocr-parent-watch", daemon=True).start()
+
+
+def read_page(job: OcrJob) -> str:
+    """The text of one page or frame, in reading order (rag/ocr/layout.py)."""
+    if _engine is None:
+        raise RuntimeError("OCR worker not started (start_worker)")
+    image = render_pdf_page(job) if job.pdf else image_frame(job.path, job.index)
+    result, _elapsed = _engine(image)
+    return page_text(boxes_from_rapidocr(result))
+
+
+def render_pdf_page(job: OcrJob) -> Image.Image:
+    """Page `job.index` of the PDF as an RGB image."""
+    import pypdfium2 as pdfium
+
+    pdf = pdfium.PdfDocument(job.path)
+    try:
+        page = pdf[job.index]
+        try:
+            bitmap = page.render(scale=job.scale, crop=job.crop)
+            return bitmap.to_pil().convert("RGB")
+        finally:
+            page.close()
+    finally:
+        pdf.close()
+
+
+def image_frame(path: str, index: int) -> Image.Image:
+    """Frame `index` of an image file, turned upright (EXIF orientation), transparency
+    laid on white, as 8-bit RGB."""
+    with Image.open(path) as image:
+        image.seek(index)
+        frame = ImageOps.exif_transpose(image) if index == 0 else image.copy()
+        return to_rgb(frame)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """8-bit RGB: 16-bit and float greys stretched to 0-255, transparency on white."""
+    if image.mode in ("I", "I;16", "I;16B", "I;16L", "F"):
+        values = np.asarray(image, dtype=np.float32)
+        low, high = float(values.min()), float(values.max())
+        scaled = (values - low) * (255.0 / (high - low)) if high > low else values * 0
+        image = Image.fromarray(scaled.astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info:
+        rgba = image.convert("RGBA")
+        white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(white, rgba).convert("RGB")
+    return image.convert("RGB")
