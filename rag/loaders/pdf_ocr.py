@@ -9,10 +9,11 @@ A page is read when
   image and is not read twice, a page with a large photo of a notice and a caption is.
 
 A page without text is rendered whole; for a page with text, only the image's area is read
-and its text follows the page's own. Pages are rendered at the scanned image's own
-resolution (no finer: more pixels add time, not detail), within `MIN_DPI` and `MAX_DPI`,
-with the longer side within OcrOptions.max_side (RapidOCR scales larger images down to that
-anyway) and the pixels within OCR_MAX_PIXELS.
+and its text follows the page's own. Pages are rendered at `DPI`, whatever the scan's own
+resolution, within OcrOptions.max_side and OCR_MAX_PIXELS: the recogniser drops the spaces
+between English words in text under ~40 pixels high (10-point text of the dev set's 200 dpi
+scans read "SouthernCaliforniaisdivided..." rendered at 170 dpi, with its spaces at 300 dpi,
+the same scan scaled up).
 """
 
 from __future__ import annotations
@@ -29,9 +30,7 @@ from rag.ocr import OcrJob, OcrOptions, OcrPool
 
 COVERED_IMAGE = 0.05
 """Share of a large image under the text layer above which it counts as read already."""
-MAX_DPI = 300
-MIN_DPI = 150
-"""A scanned image is rendered at its own resolution, within these."""
+DPI = 300
 Box = tuple[float, float, float, float]
 """left, bottom, right, top in PDF points."""
 
@@ -123,38 +122,33 @@ def _plan_page(
     page = pdf[index]
     try:
         width, height = page.get_size()
-        image = _large_image(page, width, height, options.pdf_threshold)
         if not has_text:
-            native = image[1] if image else None
-            job = _job(path, index, (0.0, 0.0, width, height), native, options)
+            job = _job(path, index, (0.0, 0.0, width, height), options)
             return PagePlan(index + 1, job, has_text=False)
+        image = _large_image(page, width, height, options.pdf_threshold)
         # a rotated page's crop would apply to the turned page: such pages keep their text
-        if image is None or page.get_rotation() or _text_share(page, image[0]) >= COVERED_IMAGE:
+        if image is None or page.get_rotation() or _text_share(page, image) >= COVERED_IMAGE:
             return None
-        crop = _outside(image[0], width, height)
-        return PagePlan(index + 1, _job(path, index, image[0], image[1], options, crop), True)
+        crop = _outside(image, width, height)
+        return PagePlan(index + 1, _job(path, index, image, options, crop), has_text=True)
     finally:
         page.close()
 
 
 def _large_image(
     page: Any, width: float, height: float, threshold: tuple[float, float]
-) -> tuple[Box, float] | None:
+) -> Box | None:
     """The bounds (clipped to the page) of the images at least `threshold` of the page's
-    width and height, united, and their finest resolution (pixels per point); None when
-    there is none."""
+    width and height, united; None when there is none."""
     import pypdfium2.raw as pdfium_c
 
     found: Box | None = None
-    resolution = 0.0
     for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE]):
         left, bottom, right, top = image.get_bounds()
         box = (max(left, 0.0), max(bottom, 0.0), min(right, width), min(top, height))
         if box[2] - box[0] >= threshold[0] * width and box[3] - box[1] >= threshold[1] * height:
             found = box if found is None else _union(found, box)
-            pixels = image.get_px_size()[0]
-            resolution = max(resolution, pixels / max(right - left, 1.0))
-    return None if found is None else (found, resolution)
+    return found
 
 
 def _text_share(page: Any, box: Box) -> float:
@@ -171,17 +165,14 @@ def _job(
     path: str,
     index: int,
     box: Box,
-    native: float | None,
     options: OcrOptions,
     crop: Box = (0.0, 0.0, 0.0, 0.0),
 ) -> OcrJob:
-    """Render `box` of page `index` (`crop`: what lies outside it): at MAX_DPI at most, no
-    finer than the scanned image's own resolution `native` (but at least MIN_DPI), the
-    longest side and the pixels within the options' limits."""
+    """Render `box` of page `index` (`crop`: what lies outside it) at DPI, the longest side
+    and the pixels within the options' limits."""
     width, height = box[2] - box[0], box[3] - box[1]
     scale = min(
-        MAX_DPI / 72,
-        max(native, MIN_DPI / 72) if native else MAX_DPI / 72,
+        DPI / 72,
         options.max_side / max(width, height, 1.0),
         math.sqrt(options.max_pixels / max(width * height, 1.0)),
     )

@@ -33,6 +33,7 @@ IN_FLIGHT_PER_WORKER = 2
 """Pages of one caller queued per worker: enough to keep the workers busy, few enough that
 another caller's pages are taken in between."""
 
+MAX_THREADS = 4
 Progress = Callable[[str], None]
 """Receives a status line about the file being read, e.g. "OCR page 3/10"."""
 
@@ -50,8 +51,12 @@ class OcrOptions:
     """Most pages (or image frames) read by OCR in one file."""
     max_pixels: int = 50_000_000
     """Largest image (width x height) read; a PDF page is rendered within it."""
-    max_side: int = 2000
-    """Longest side a PDF page is rendered at (RapidOCR scales larger images down to it)."""
+    max_side: int = 3600
+    """Longest side of the image read: larger images are scaled down to it, PDF pages are
+    rendered within it (an A4 page at 300 dpi is 3508 pixels high)."""
+    threads: int | None = None
+    """ONNX Runtime threads per worker; None: `worker_threads` (scripts/bench_ocr.py
+    compares)."""
 
 
 class OcrPool:
@@ -115,7 +120,10 @@ class OcrPool:
                     max_workers=workers,
                     mp_context=multiprocessing.get_context("spawn"),
                     initializer=start_worker,
-                    initargs=(max(1, (os.cpu_count() or 1) // workers),),
+                    initargs=(
+                        self.options.threads or worker_threads(workers),
+                        self.options.max_side,
+                    ),
                 )
             return self._executor
 
@@ -131,6 +139,14 @@ class OcrPool:
             executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=True, cancel_futures=True)
+
+
+def worker_threads(workers: int, cores: int | None = None) -> int:
+    """ONNX Runtime threads per worker: the cores but one (left to the chat's model and the
+    web server) shared among the workers, at least 1 and at most `MAX_THREADS` (the OCR
+    models gain little from more)."""
+    cores = cores or os.cpu_count() or 1
+    return max(1, min(MAX_THREADS, (cores - 1) // workers))
 
 
 def check_installed() -> None:

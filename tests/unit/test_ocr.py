@@ -125,6 +125,8 @@ def test_a_missing_rapidocr_is_named_with_its_install_command(tmp_path, monkeypa
 
 # ---- which PDF pages are read --------------------------------------------------------------
 
+A4_HEIGHT = 841.89
+
 
 def write_mixed_pdf(folder: Path) -> Path:
     """Four A4 pages: (1) a caption and a large photo without text over it, (2) a scan
@@ -160,15 +162,15 @@ def write_mixed_pdf(folder: Path) -> Path:
 
 def test_pages_read_are_scans_and_large_images_the_text_does_not_cover(tmp_path: Path):
     path = write_mixed_pdf(tmp_path)
-    pool = OcrPool(OcrOptions(pdf_threshold=(0.6, 0.6), max_side=2000))
+    pool = OcrPool(OcrOptions(pdf_threshold=(0.6, 0.6), max_side=3000))
     plans = plan_pages(path, {1, 2, 3}, 4, pool)
     assert [(p.page, p.has_text) for p in plans] == [(1, True), (4, False)]
     photo_only, whole = plans[0].job, plans[1].job
     assert photo_only.pdf and photo_only.index == 0
     assert photo_only.crop == pytest.approx((36, 100, 36, 60 + 40), abs=1)  # the caption is cut
     assert whole.crop == (0, 0, 0, 0) and whole.index == 3
-    # the image is 800 px over 523 pt: rendered at its own resolution, not finer
-    assert whole.scale == pytest.approx(150 / 72, rel=0.01)
+    assert whole.scale == pytest.approx(3000 / A4_HEIGHT)  # 300 dpi would be 3508 pixels
+    assert photo_only.scale == pytest.approx(300 / 72)  # its image is only 642 points high
     narrow = plan_pages(path, {1, 2, 3}, 4, OcrPool(OcrOptions(pdf_threshold=(0.95, 0.6))))
     assert [p.page for p in narrow] == [4]  # the photo is 92 % of the width: not large enough
 
