@@ -245,10 +245,10 @@ def write_scan_png(folder: Path, name: str = "notice.png") -> Path:
 
 
 def write_scan_pdf(folder: Path, name: str = "contract-scan.pdf") -> Path:
-    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 150 dpi: no text layer."""
+    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 300 dpi: no text layer."""
     path = folder / name
     first, second = render_lines(SCAN_PAGE1), render_lines(SCAN_PAGE2)
-    first.save(path, "PDF", resolution=150, save_all=True, append_images=[second])
+    first.save(path, "PDF", resolution=300, save_all=True, append_images=[second])
     return path
 
 
