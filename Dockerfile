@@ -10,9 +10,10 @@
 # UI_PASSWORD in configs/server_config.py; ZHIKU_<NAME> overrides any setting).
 FROM python:3.11-slim
 
-# gcc and cmake: llama-cpp-python compiles from source
+# gcc and cmake: llama-cpp-python compiles from source; libGL and GLib: opencv-python (which
+# rapidocr-onnxruntime, the OCR, requires) links them even when nothing is displayed
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake \
+    && apt-get install -y --no-install-recommends build-essential cmake libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 \

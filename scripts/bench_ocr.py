@@ -222,7 +222,6 @@ def distractors(devset: Path, per_lang: int) -> list[Path]:
 
 
 def retrieval(args: argparse.Namespace) -> dict[str, Any]:
-    from rag.evaluation import evaluate
     from rag.factory import build_kb_service, offline_environment
     from rag.services import kb_search_fn
     from rag.settings import load_settings
@@ -236,24 +235,41 @@ def retrieval(args: argparse.Namespace) -> dict[str, Any]:
         others = distractors(args.devset, args.distractors)
         _add(service, [*others, *pdfs])
         search = kb_search_fn(service, "ocr-bench", 0.0)
-        text_report = evaluate("text PDFs", questions, search).as_dict()
+        text_report = by_language(questions, search)
         started = time.perf_counter()
         results = _add(service, [scans[p.name] for p in pdfs])
         ocr_s = time.perf_counter() - started
-        scan_report = evaluate("scans", questions, search).as_dict()
+        scan_report = by_language(questions, search)
         service.close()
-    keys = ("hit@1", "hit@5", "doc_hit@5", "mrr@10")
     return {
         "docs": len(pdfs),
         "pages": sum(len(page_texts(p)) for p in pdfs),
         "questions": len(questions),
         "distractor_docs": len(others),
         "dpi": args.dpi,
-        "text": {k: text_report[k] for k in keys},
-        "scans": {k: scan_report[k] for k in keys},
+        "text": text_report,
+        "scans": scan_report,
         "scan_ingest_s": round(ocr_s, 1),
         "scan_errors": [f"{r.name}: {r.error}" for r in results if r.status == "error"],
     }
+
+
+def by_language(questions: list[Any], search: Any) -> dict[str, dict[str, Any]]:
+    """hit@1, hit@5, doc-hit@5 and MRR@10 of all questions and of each language's."""
+    from rag.evaluation import evaluate
+
+    groups = {"all": questions}
+    groups |= {lang: [q for q in questions if language(q.doc_file) == lang] for lang in LANGS}
+    reports = {
+        name: evaluate(name, group, search).as_dict() for name, group in groups.items() if group
+    }
+    keys = ("questions", "hit@1", "hit@5", "doc_hit@5", "mrr@10")
+    return {name: {k: report[k] for k in keys} for name, report in reports.items()}
+
+
+def language(file_name: str) -> str:
+    """zh, zh_tw or en: the dev set's file names start with it (zh_tw_0004.pdf)."""
+    return file_name.rsplit("_", 1)[0]
 
 
 def _add(service: Any, files: list[Path]) -> list[Any]:

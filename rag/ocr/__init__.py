@@ -5,6 +5,8 @@ models, Chinese and English, shipped inside the `rapidocr-onnxruntime` wheel: no
                 time with a progress line each; `OcrOptions` (workers and limits)
     worker.py   what runs in a worker: the engine (one per process), page rendering
     layout.py   boxes -> text in reading order (lines top to bottom, runs left to right)
+    script.py   Traditional pages read partly in Simplified written back in Traditional
+    accuracy.py character accuracy against the printed text (tests, scripts/bench_ocr.py)
 
 The loaders decide what to read (rag/loaders/image.py, rag/loaders/pdf_ocr.py).
 """

@@ -188,3 +188,16 @@ def test_ocr_settings_and_their_overrides(tmp_path: Path):
     assert build_ocr(load_settings(ocr_enabled=False).ocr) is None
     with pytest.raises(Exception, match="PDF_OCR_THRESHOLD"):
         load_settings(pdf_ocr_threshold=(0.0, 1.5))
+
+
+def test_a_traditional_page_read_partly_in_simplified_is_written_back():
+    from rag.ocr.script import TraditionalRestorer
+
+    restore = TraditionalRestorer()
+    # as read from a dev-set scan: 东 and 随 in a Traditional page
+    assert restore("岳飛退屯建康东北的紫金山，隨即随軍北還。") == (
+        "岳飛退屯建康東北的紫金山，隨即隨軍北還。"
+    )
+    simplified = "本小区将于六月十二日停止供水。"
+    assert restore(simplified) == simplified
+    assert restore("Article 7: 36 months.") == "Article 7: 36 months."
