@@ -235,12 +235,13 @@ def retrieval(args: argparse.Namespace) -> dict[str, Any]:
         others = distractors(args.devset, args.distractors)
         _add(service, [*others, *pdfs])
         search = kb_search_fn(service, "ocr-bench", 0.0)
-        text_report = by_language(questions, search)
+        text_report, text_hits = by_language(questions, search), top5_hits(questions, search)
         started = time.perf_counter()
         results = _add(service, [scans[p.name] for p in pdfs])
         ocr_s = time.perf_counter() - started
-        scan_report = by_language(questions, search)
+        scan_report, scan_hits = by_language(questions, search), top5_hits(questions, search)
         service.close()
+    lost = [q for q, t, s in zip(questions, text_hits, scan_hits, strict=True) if t and not s]
     return {
         "docs": len(pdfs),
         "pages": sum(len(page_texts(p)) for p in pdfs),
@@ -251,7 +252,15 @@ def retrieval(args: argparse.Namespace) -> dict[str, Any]:
         "scans": scan_report,
         "scan_ingest_s": round(ocr_s, 1),
         "scan_errors": [f"{r.name}: {r.error}" for r in results if r.status == "error"],
+        "lost_with_scans": [f"{q.doc_file}: {q.question} -> {q.answers[0]}" for q in lost],
     }
+
+
+def top5_hits(questions: list[Any], search: Any) -> list[bool]:
+    """Whether each question's answer is in a top-5 chunk of its gold file."""
+    from rag.evaluation import is_hit
+
+    return [any(is_hit(q, *hit) for hit in search(q.question, 5)) for q in questions]
 
 
 def by_language(questions: list[Any], search: Any) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ models, Chinese and English, shipped inside the `rapidocr-onnxruntime` wheel: no
     worker.py   what runs in a worker: the engine (one per process), page rendering
     layout.py   boxes -> text in reading order (lines top to bottom, runs left to right)
     script.py   Traditional pages read partly in Simplified written back in Traditional
+    latin.py    English words' dropped spaces and zeros read as "o" put back
     accuracy.py character accuracy against the printed text (tests, scripts/bench_ocr.py)
 
 The loaders decide what to read (rag/loaders/image.py, rag/loaders/pdf_ocr.py).

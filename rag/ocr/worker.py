@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageOps
 
+from rag.ocr.latin import LatinRepair
 from rag.ocr.layout import boxes_from_rapidocr, page_text
 from rag.ocr.script import TraditionalRestorer
 
@@ -28,6 +29,8 @@ _engine: Any = None
 """This worker process's RapidOCR engine (set once by `start_worker`)."""
 _restore: TraditionalRestorer | None = None
 """Writes mostly-Traditional pages back in Traditional (rag/ocr/script.py)."""
+_repair: LatinRepair | None = None
+"""Puts English words' spaces back, zeros in numbers (rag/ocr/latin.py)."""
 POOR_READING = 0.8
 """A page whose characters are read with less mean confidence than this is also read upside
 down (upright text reads at 0.95-1.0)."""
@@ -60,7 +63,7 @@ def start_worker(threads: int, max_side: int) -> None:
     did to a 736-pixel short side) and read from the full image, which keeps the spaces
     between English words: a dev-set page scanned at 200 dpi, rendered at 300 dpi, read
     99.6 % right this way (detection at full size costs ~3x as much)."""
-    global _engine, _restore
+    global _engine, _restore, _repair
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()
     from rapidocr_onnxruntime import RapidOCR
@@ -73,6 +76,7 @@ def start_worker(threads: int, max_side: int) -> None:
         det_limit_type="max",  # text is found on at most 2000 pixels, read at full size
     )
     _restore = TraditionalRestorer()
+    _repair = LatinRepair()
 
 
 def _exit_with_parent() -> None:
@@ -89,10 +93,10 @@ def _exit_with_parent() -> None:
 
 def read_page(job: OcrJob) -> str:
     """The text of one page or frame, in reading order (rag/ocr/layout.py)."""
-    if _engine is None or _restore is None:
+    if _engine is None or _restore is None or _repair is None:
         raise RuntimeError("OCR worker not started (start_worker)")
     image = render_pdf_page(job) if job.pdf else image_frame(job.path, job.index)
-    return _restore(page_text(boxes_from_rapidocr(read_image(image))))
+    return _repair(_restore(page_text(boxes_from_rapidocr(read_image(image)))))
 
 
 def read_image(image: Image.Image) -> list[Any]:

@@ -201,3 +201,18 @@ def test_a_traditional_page_read_partly_in_simplified_is_written_back():
     simplified = "本小区将于六月十二日停止供水。"
     assert restore(simplified) == simplified
     assert restore("Article 7: 36 months.") == "Article 7: 36 months."
+
+
+def test_english_read_without_spaces_gets_them_back():
+    from rag.ocr.latin import LatinRepair
+
+    repair = LatinRepair()
+    # lines as the recogniser returned them from a dev-set scan
+    assert repair("southernCaliforniatherearealsotwelvecitieswithmorethan2o0,oo0residents") == (
+        "southern California there are also twelve cities with more than200,000residents"
+    )
+    assert repair("varies from 1 in algae up to 1oo in plants.Thenumberofchloroplasts") == (
+        "varies from 1 in algae up to 100 in plants. The number of chloroplasts"
+    )
+    kept = "卡特雷奇（G.H.Cartledge）提出了离子势的概念，Riverside-San Bernardino, 10o"
+    assert repair(kept) == kept
