@@ -8,7 +8,10 @@ word search finds; and it reads zeros inside numbers as "o" ("2o0,oo0", "1oo"). 
 * a run of ten or more letters that is not an English word is split into the most likely
   words (wordninja: word frequencies of English Wikipedia, inside the package): "Ontario
   metropolitan", "the exception of San Bernardino". Shorter runs are left alone (a name such
-  as "Cartledge" would be cut into "Cart ledge"), and so are words wordninja knows.
+  as "Cartledge" would be cut into "Cart ledge"), and so are words wordninja knows and runs
+  whose split has a piece of one or two letters that is not a common short word: a term it
+  does not know comes apart that way ("rhodophyte" into "rho dop hy te", "phagocytic" into
+  "ph ago cy tic"), and is better kept whole.
 * "o"/"O" inside a number (after a digit, and followed by a digit, a comma, a point or
   another "o") becomes "0": "2o0,oo0" → "200,000", "1oo" → "100".
 * a sentence end glued to the next sentence ("lost.The") gets its space back.
@@ -22,6 +25,11 @@ MIN_GLUED_LETTERS = 10
 _GLUED = re.compile(rf"[A-Za-z]{{{MIN_GLUED_LETTERS},}}")
 _NUMBER = re.compile(r"\d[\doO,.]*")
 _SENTENCE_GLUE = re.compile(r"(?<=[a-z]{2})([.;:,])(?=[A-Z][a-z])")
+SHORT_WORDS = frozenset(
+    {"a", "i", "an", "in", "on", "of", "to", "at", "by", "is", "it", "as", "or", "be", "we"}
+    | {"he", "me", "my", "no", "so", "up", "us", "do", "go", "if", "am"}
+)
+"""The pieces of one or two letters a split may have."""
 
 
 class LatinRepair:
@@ -43,7 +51,11 @@ class LatinRepair:
         if run.lower() in self._words:
             return run
         pieces = self._model.split(run)
-        return " ".join(pieces) if "".join(pieces) == run else run
+        if "".join(pieces) != run or any(
+            len(piece) <= 2 and piece.lower() not in SHORT_WORDS for piece in pieces
+        ):
+            return run
+        return " ".join(pieces)
 
 
 def _zeros(match: re.Match[str]) -> str:

@@ -214,5 +214,5 @@ def test_english_read_without_spaces_gets_them_back():
     assert repair("varies from 1 in algae up to 1oo in plants.Thenumberofchloroplasts") == (
         "varies from 1 in algae up to 100 in plants. The number of chloroplasts"
     )
-    kept = "卡特雷奇（G.H.Cartledge）提出了离子势的概念，Riverside-San Bernardino, 10o"
+    kept = "卡特雷奇（G.H.Cartledge）提出了离子势的概念，Riverside-San Bernardino, 10o, rhodophyte"
     assert repair(kept) == kept
