@@ -61,9 +61,9 @@ class LatinRepair:
 def _zeros(match: re.Match[str]) -> str:
     """o/O read for 0 in a number; a single trailing "o" may be a word's first letter."""
     run = match.group()
-    body, tail = (
-        (run[:-1], run[-1])
-        if run.endswith(("o", "O")) and not run.endswith(("oo", "OO", "oO", "Oo"))
-        else (run, "")
-    )
-    return body.replace("o", "0").replace("O", "0") + tail
+    core = run.rstrip(",.")
+    rest = run[len(core) :]
+    tail = ""
+    if core[-1] in "oO" and core[-2] not in "oO":
+        core, tail = core[:-1], core[-1]
+    return core.replace("o", "0").replace("O", "0") + tail + rest
