@@ -4,8 +4,8 @@ Runs inside the processes of `OcrPool` (rag/ocr/pool.py), never in the app's own
 the engine is made once per worker by `start_worker` (the pool's initializer) and kept in
 this module for the life of that process, which is the whole of its state. A job names a
 file and a page, not pixels: the worker renders the PDF page or decodes the image frame
-itself, so a page's pixels never cross the process boundary (an A4 page at 170 dpi is
-~12 MB) and PDFium, which is not thread-safe, runs single-threaded in each worker.
+itself, so a page's pixels never cross the process boundary (an A4 page at 300 dpi is
+~26 MB) and PDFium, which is not thread-safe, runs single-threaded in each worker.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ def start_worker(threads: int, max_side: int) -> None:
     2000 pixels (RapidOCR's "max" limit: small images are not scaled up, as its default
     did to a 736-pixel short side) and read from the full image, which keeps the spaces
     between English words: a dev-set page scanned at 200 dpi, rendered at 300 dpi, read
-    99.6 % right this way (detection at full size costs ~3x as much)."""
+    99.6 % right this way (detection on the full page would take 3x the pixels)."""
     global _engine, _restore, _repair
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _exit_with_parent()

@@ -48,3 +48,11 @@ def test_an_image_only_pdf_keeps_its_page_numbers(pool: OcrPool, tmp_path: Path)
     assert char_accuracy(second.page_content, "".join(fx.SCAN_PAGE2)) >= MIN_ACCURACY
     assert "Zephyr pump" in second.page_content
     assert lines == ["OCR page 1/2", "OCR page 2/2"]
+
+
+def test_an_image_upside_down_is_read_the_right_way_up(pool: OcrPool, tmp_path: Path):
+    path = tmp_path / "upside-down.png"
+    fx.render_lines((fx.SCAN_NOTICE_ZH, fx.SCAN_NOTICE_EN)).rotate(180).save(path)
+    text = load_file(path, path.name, ocr=pool)[0].page_content
+    assert char_accuracy(text, fx.SCAN_NOTICE_ZH + fx.SCAN_NOTICE_EN) >= MIN_ACCURACY, text
+    assert text.index("停止供水") < text.index("Water supply")
