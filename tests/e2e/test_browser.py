@@ -1,6 +1,6 @@
-"""A real browser (Debian chromium via Playwright): create a KB, upload a Chinese PDF and a
-scanned one (read by OCR) through the file picker, ask about the scan, see the streamed answer
-and a citation naming it."""
+"""A real browser (Debian chromium via Playwright): create a KB, upload a scanned Chinese PDF
+(read by OCR) through the file picker, ask about it, see the streamed answer and a citation
+naming the PDF."""
 
 from __future__ import annotations
 
@@ -41,30 +41,29 @@ def browser():
 def test_upload_pdf_and_ask_in_the_browser(app_factory, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from tests.fixtures_docs import write_cjk_pdf, write_scan_pdf
+    from tests.fixtures_docs import write_scan_pdf
 
     app = app_factory()
-    pdf = write_cjk_pdf(tmp_path, "岳飞生平.pdf")
-    scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")
+    scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")  # image-only: its text is read by OCR
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(app.base_url + "/", wait_until="networkidle")
 
     page.get_by_role("tab", name="知识库 Knowledge base").click()
-    page.locator("#new-kb textarea, #new-kb input").first.fill("历史资料")
+    page.locator("#new-kb textarea, #new-kb input").first.fill("合同资料")
     page.locator("#create-kb").click()
     page.get_by_text("已创建 created").wait_for(timeout=30_000)
 
-    choose_file(page, pdf, scan)
+    choose_file(page, scan)
     page.locator("#upload-btn").click()
     results = page.locator("#upload-results")
-    expect(page.locator("#kb-status")).to_contain_text("2/2", timeout=240_000)
-    expect(results).to_contain_text("岳飞生平.pdf")
-    expect(results).to_contain_text("合同扫描件.pdf")  # 2/2: both indexed
+    expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=240_000)
+    expect(results).to_contain_text("合同扫描件.pdf")
+    expect(results).to_contain_text("ok")
     page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
 
     page.get_by_role("tab", name="对话 Chat").click()
     page.get_by_label("知识库 Knowledge base").first.click()
-    page.get_by_role("option", name="历史资料").click()
+    page.get_by_role("option", name="合同资料").click()
     page.locator("#question textarea").fill("乙方应在收到货物后多少日内付清全部货款？")
     page.locator("#send").click()
 
@@ -74,24 +73,23 @@ def test_upload_pdf_and_ask_in_the_browser(app_factory, browser, tmp_path):
     assert len({len(t) for t in growing}) >= 3, "the answer did not stream in"
     text = chatbot.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
-    assert "合同扫描件.pdf" in text  # the scan, read by OCR, is cited
+    assert "合同扫描件.pdf" in text
     assert "score" in text
     answer = text.split("来源 Sources")[0]
     assert "十五" in answer
 
 
-def choose_file(page, *paths: Path, tries: int = 3) -> None:
-    """Put `paths` in the upload box and wait until Gradio lists them, setting them again
-    if not. With the cores busy (a dev-gate run beside the suite), a name sometimes never
+def choose_file(page, path: Path, tries: int = 3) -> None:
+    """Put `path` in the upload box and wait until Gradio lists it, setting it again if
+    not. With the cores busy (a dev-gate run beside the suite), the name sometimes never
     appeared, in either browser test, never with the test run alone; the cause is not
     found yet (no request error in the app's log)."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 
     for attempt in range(tries):
-        page.locator("#upload input[type=file]").set_input_files([str(p) for p in paths])
+        page.locator("#upload input[type=file]").set_input_files(str(path))
         try:
-            for path in paths:
-                page.locator("#upload").get_by_text(path.name).first.wait_for(timeout=30_000)
+            page.locator("#upload").get_by_text(path.name).first.wait_for(timeout=30_000)
             return
         except PlaywrightTimeoutError:
             if attempt == tries - 1:
