@@ -231,7 +231,10 @@ def _add(service: object, name: str, paths: list[Path]) -> int:
         service.create_kb(name)
     with tqdm(total=len(files), unit="file") as bar:
         results = service.add_files(
-            name, [(f.name, f) for f in files], on_progress=lambda r: bar.update(1)
+            name,
+            [(f.name, f) for f in files],
+            on_progress=lambda r: bar.update(1),
+            on_status=lambda file, line: bar.write(f"{file}: {line}"),  # "OCR page 3/10"
         )
     return _summarize(results)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -17,6 +18,7 @@ from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
 from rag.conversations import ConversationStore, StoreLimits
+from rag.documents import PdfPageRenderer
 from rag.embeddings import build_embeddings
 from rag.ingestion import (
     Chunker,
@@ -31,6 +33,7 @@ from rag.kb.store import EmbeddingIdentity
 from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
+from rag.ocr import OcrOptions, OcrPool
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
 from rag.services import (
     DocumentLinks,
@@ -39,7 +42,7 @@ from rag.services import (
     WebPageService,
     answerability_check,
 )
-from rag.settings import ChunkingSettings, RetrievalSettings, Settings
+from rag.settings import ChunkingSettings, OcrSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import MilvusConnection, SizedIndex, VectorStores
@@ -98,6 +101,21 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
+def build_ocr(ocr: OcrSettings, pdfium_lock: threading.Lock | None = None) -> OcrPool | None:
+    """The OCR worker pool (OCR_WORKERS processes, started on the first scan), or None when
+    OCR_ENABLED is off. `pdfium_lock`: held around every PDFium call in this process (PDFium
+    is not thread-safe; the source viewer renders pages with it too)."""
+    if not ocr.enabled:
+        return None
+    options = OcrOptions(
+        workers=ocr.workers,
+        pdf_threshold=ocr.pdf_threshold,
+        max_pages=ocr.max_pages,
+        max_pixels=ocr.max_pixels,
+    )
+    return OcrPool(options, pdfium_lock)
+
+
 def build_vector_stores(retrieval: RetrievalSettings, kb_root: Path) -> VectorStores:
     """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]: a relative Lite file under
     `kb_root`, and its "lexical" leg), new knowledge bases in DEFAULT_VS_TYPE. The Milvus
@@ -121,10 +139,12 @@ def build_kb_service(
     reranker: Reranker | None = None,
     ingest: IngestOptions | None = None,
     timings: IngestTimings | None = None,
+    pdfium_lock: threading.Lock | None = None,
 ) -> KnowledgeBaseService:
     """Pass `embeddings` / `reranker` to use other (e.g. fake) models; the reranker is
     otherwise the configured one (None when USE_RERANKER is off). `ingest`: how files are
-    batched; `timings`: where the ingest's seconds per stage are added up."""
+    batched; `timings`: where the ingest's seconds per stage are added up; `pdfium_lock`:
+    the lock the OCR holds around PDFium (`build_ocr`)."""
     models = settings.models
     embeddings = embeddings or build_embeddings(
         models.embedding, models.embedding_device, models.embedding_model
@@ -147,6 +167,7 @@ def build_kb_service(
         dimension,
         timings,
         pdf_tables=settings.loading.pdf_tables,
+        ocr=build_ocr(settings.ocr, pdfium_lock),
     )
     return KnowledgeBaseService(
         registry=registry,
@@ -225,7 +246,8 @@ def build_services(
 
         llm = build_llm(llm_setup(settings)).load()  # load now: the first question should not wait
     qa = build_qa_chain(settings, llm)
-    kb_service = build_kb_service(settings, kb_root, embeddings)
+    pdfium_lock = threading.Lock()  # one for the OCR's page checks and the viewer's pages
+    kb_service = build_kb_service(settings, kb_root, embeddings, pdfium_lock=pdfium_lock)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving
         for line in report.repaired:
             logger.warning("knowledge base %r: %s", report.kb, line)
@@ -238,7 +260,10 @@ def build_services(
     conversations = build_conversation_store(settings, kb_service.root)
     token = settings.server.api_token
     links = DocumentLinks.for_token(token.get_secret_value() if token else None, "api")
-    return Services(settings, kb_service, llm, qa, gate, web, conversations, answerability, links)
+    pages = PdfPageRenderer(lock=pdfium_lock)
+    return Services(
+        settings, kb_service, llm, qa, gate, web, conversations, answerability, links, pages
+    )
 
 
 def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> WebPageService:

@@ -2,11 +2,11 @@
 
 The config files are plain data in langchain-ChatGLM's style, one flat list of names
 (`CHUNK_SIZE`, `LLM_MODEL`, ...); this module reads them into pydantic models in sections,
-`Settings.loading`, `.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
-component is given its own section, and a wrong key, type or model name stops start-up with
-one line that names the config key (its flat name) and the allowed values. `FLAT_KEYS` maps
-each config name to its place in a section; `load_settings(**overrides)`, `Settings(**flat)`
-and `ZHIKU_<NAME>` all take the flat names.
+`Settings.loading`, `.chunking`, `.retrieval`, `.answer`, `.server`, `.web`, `.models` and
+`.ocr`, so that each component is given its own section, and a wrong key, type or model name
+stops start-up with one line that names the config key (its flat name) and the allowed
+values. `FLAT_KEYS` maps each config name to its place in a section;
+`load_settings(**overrides)`, `Settings(**flat)` and `ZHIKU_<NAME>` all take the flat names.
 
 An LLM entry is validated by the class of its `backend` (`GGUFEntry`, `TransformersEntry`,
 `OpenAIEntry`, `HFPipelineEntry`: the discriminated union `LLMModelEntry`), so that a key of
@@ -797,6 +797,53 @@ class WebSettings(_Section):
         return int(self.url_max_mb * 1024 * 1024)
 
 
+class OcrSettings(_Section):
+    """OCR of images and scanned PDF pages (rag/ocr, rag/loaders/image.py, pdf_ocr.py)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="OCR_ENABLED: read the text of images and of scanned PDF pages with "
+        "RapidOCR (needs rapidocr-onnxruntime); off, images are refused and scanned PDFs "
+        "keep only the pages that have a text layer.",
+    )
+    pdf_threshold: tuple[float, float] = Field(
+        default=(0.6, 0.6),
+        description="PDF_OCR_THRESHOLD: a PDF page with text is also read by OCR when an "
+        "image covers at least this share of the page's (width, height) and the text layer "
+        "does not cover it (as Langchain-Chatchat's PDF_OCR_THRESHOLD); pages without text "
+        "are always read.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="OCR_WORKERS: OCR worker processes (each loads the models, ~150 MB, and "
+        "uses cores / OCR_WORKERS threads).",
+    )
+    max_pages: int = Field(
+        default=500,
+        ge=1,
+        description="OCR_MAX_PAGES: most pages (or TIFF frames) OCR reads in one file; a "
+        "file with more is refused.",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        ge=1_000_000,
+        description="OCR_MAX_PIXELS: largest image (width x height) read; a larger image is "
+        "refused before it is decoded, a PDF page is rendered within it.",
+    )
+
+    @field_validator("pdf_threshold")
+    @classmethod
+    def _shares(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 < share <= 1.0 for share in value):
+            raise ValueError(
+                f"{list(value)}: give (width share, height share), each above 0 and at most 1, "
+                "e.g. (0.6, 0.6)"
+            )
+        return value
+
+
 class ModelsSettings(_Section):
     """Which models run, on which device (langchain-ChatGLM's names)."""
 
@@ -871,6 +918,7 @@ SECTIONS: dict[str, type[_Section]] = {
     "server": ServerSettings,
     "web": WebSettings,
     "models": ModelsSettings,
+    "ocr": OcrSettings,
 }
 """Settings' sections, by attribute name."""
 
@@ -887,6 +935,11 @@ _RENAMED = {
     "reranker_model": ("retrieval", "reranker", "model"),
     "reranker_top_n": ("retrieval", "reranker", "top_n"),
     "llm_history_len": ("answer", "history_len"),
+    "ocr_enabled": ("ocr", "enabled"),
+    "pdf_ocr_threshold": ("ocr", "pdf_threshold"),
+    "ocr_workers": ("ocr", "workers"),
+    "ocr_max_pages": ("ocr", "max_pages"),
+    "ocr_max_pixels": ("ocr", "max_pixels"),
 }
 
 
@@ -929,6 +982,9 @@ class Settings(BaseModel):
     )
     web: WebSettings = Field(default_factory=WebSettings, description="How web pages are fetched.")
     models: ModelsSettings = Field(description="Which models run, on which device.")
+    ocr: OcrSettings = Field(
+        default_factory=OcrSettings, description="OCR of images and scanned PDF pages."
+    )
 
     @model_validator(mode="before")
     @classmethod

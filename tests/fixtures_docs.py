@@ -198,6 +198,60 @@ def write_scanned_pdf(folder: Path, name: str = "scanned.pdf") -> Path:
     return path
 
 
+# ---- Scans: text rendered to images with a CJK font, for OCR --------------------------------
+
+SCAN_NOTICE_ZH = "本小区将于六月十二日上午九点至下午五点停止供水。"
+SCAN_NOTICE_EN = "Water supply stops on June 12 from 9 am to 5 pm."
+SCAN_PAGE1 = ("第一章 总则", "本合同由甲方与乙方在平等自愿的基础上签订。")
+SCAN_PAGE2 = (
+    "第三条 乙方应在收到货物后十五日内付清全部货款。",
+    "Article 7: The warranty covers the Zephyr pump for thirty-six months.",
+)
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def cjk_font_path() -> str:
+    """A font with Chinese glyphs (fonts-wqy-microhei, installed by `make browser-deps`)."""
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            return path
+    raise FileNotFoundError(
+        f"no CJK font among {CJK_FONTS}: run `make browser-deps` (apt fonts-wqy-microhei)"
+    )
+
+
+def render_lines(lines: tuple[str, ...], size: int = 32, width: int = 1200):
+    """A white image with `lines` printed in black, one a row, as a scanner would see them."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(cjk_font_path(), size)
+    line_height = int(size * 1.8)
+    image = Image.new("RGB", (width, line_height * len(lines) + 2 * size), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((size, size + row * line_height), line, font=font, fill="black")
+    return image
+
+
+def write_scan_png(folder: Path, name: str = "notice.png") -> Path:
+    """A photo-like PNG of a notice: one Chinese line, one English line."""
+    path = folder / name
+    render_lines((SCAN_NOTICE_ZH, SCAN_NOTICE_EN)).save(path)
+    return path
+
+
+def write_scan_pdf(folder: Path, name: str = "contract-scan.pdf") -> Path:
+    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 300 dpi: no text layer."""
+    path = folder / name
+    first, second = render_lines(SCAN_PAGE1), render_lines(SCAN_PAGE2)
+    first.save(path, "PDF", resolution=300, save_all=True, append_images=[second])
+    return path
+
+
 def write_encrypted_pdf(
     folder: Path,
     name: str = "encrypted.pdf",

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -55,6 +56,8 @@ class _Staged:
 
 Finish = Callable[[int, FileResult], None]
 """Called with a file's position in the call and its result, as soon as it is known."""
+Status = Callable[[str, str], None]
+"""Called with a file's name and a status line while it loads ("OCR page 3/10")."""
 
 
 class FileIngestor:
@@ -73,12 +76,13 @@ class FileIngestor:
         files: Iterable[tuple[str, Path]],
         on_progress: Callable[[FileResult], None] | None = None,
         stop: Callable[[], None] | None = None,
+        on_status: Status | None = None,
     ) -> list[FileResult]:
         """Add each `(display name, path)` to `store`; results in the order of `files`.
 
         `on_progress` gets each file's result as soon as it is known (a stored file's when
         its batch is stored); `stop` is called before each batch is stored (it raises to
-        cancel the rest)."""
+        cancel the rest); `on_status` gets status lines of the file being loaded."""
         done: dict[int, FileResult] = {}
 
         def finish(position: int, result: FileResult) -> None:
@@ -88,7 +92,7 @@ class FileIngestor:
 
         batch: list[_Staged] = []
         for position, (name, path) in enumerate(files):
-            staged = self._stage(store, position, name, path, batch, finish)
+            staged = self._stage(store, position, name, path, batch, finish, on_status)
             if staged is None:
                 continue
             if batch and not self.options.fits(_sizes(batch), len(staged.chunks)):
@@ -107,9 +111,10 @@ class FileIngestor:
         path: Path,
         batch: list[_Staged],
         finish: Finish,
+        on_status: Status | None = None,
     ) -> _Staged | None:
         """Check, hash, load and split one file; None when it is done already (unchanged or
-        an error, both passed to `finish`)."""
+        an error, both passed to `finish`). `on_status` gets its status lines."""
         try:
             safe_name = safe_file_name(name)
             check_file_type(safe_name)
@@ -126,7 +131,8 @@ class FileIngestor:
             if existing and existing.sha256 == digest:
                 finish(position, FileResult(safe_name, "unchanged", existing.chunks))
                 return None
-            chunks = self.pipeline.chunk_file(path, safe_name)
+            progress = partial(on_status, safe_name) if on_status else None
+            chunks = self.pipeline.chunk_file(path, safe_name, progress)
         except ZhikuError as exc:
             finish(position, _error(name, exc))
             return None

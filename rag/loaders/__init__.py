@@ -1,14 +1,14 @@
 """Document loaders: one uploaded file → LangChain `Document`s with uniform metadata.
 
 `load_file(path, name)` picks a loader by extension from `LOADERS`, a read-only registry.
-Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page
-or slide number, else None) and `title_path` (" > "-joined heading path, "" if none);
-XLSX/XLS/ODS Documents also have `sheet`, web pages added by URL `url` (the page's address);
-table rows (one row a line, with its header) have `table` = True. The text of a file inside
-the file (an e-mail's attachment) has `source` "mail.eml/attachment.pdf" and `part`
-"attachment.pdf". A file whose format marks no headings but whose first line is a title gets
-that line as its title path (`_title.py`). Text is normalised: NUL and control characters
-dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
+Every Document has metadata `source` (the user-facing file name), `page` (1-based PDF page,
+slide or image frame number, else None) and `title_path` (" > "-joined heading path, "" if
+none); XLSX/XLS/ODS Documents also have `sheet`, web pages added by URL `url` (the page's
+address); table rows (one row a line, with its header) have `table` = True. The text of a
+file inside the file (an e-mail's attachment) has `source` "mail.eml/attachment.pdf" and
+`part` "attachment.pdf". A file whose format marks no headings but whose first line is a
+title gets that line as its title path (`_title.py`). Text is normalised: NUL and control
+characters dropped, whitespace runs collapsed, paragraph breaks kept as "\\n\\n".
 
 Why these libraries and not `unstructured`: on first use `unstructured` downloads a spaCy
 model and fails offline on every file type (measured: partition_html raised "Failed to
@@ -18,7 +18,8 @@ The dedicated libraries are offline, fast and give direct control over what matt
 pypdf (page numbers, line re-joining), python-docx (heading styles, tables in reading order),
 openpyxl, python-pptx, ebooklib, BeautifulSoup + lxml, and the stdlib csv/json; for older
 formats xlrd, striprtf, odfpy, extract-msg, the stdlib email, and Debian's antiword and
-catppt run as subprocesses (`_tools.py`). Nothing is patched globally.
+catppt run as subprocesses (`_tools.py`). Nothing is patched globally. Images and scanned
+PDF pages are read by OCR (rag/ocr) when `load_file` is given an `OcrPool`.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from rag.loaders._common import (
 )
 from rag.loaders._parts import read_part
 from rag.loaders._title import carry_title
+from rag.loaders.image import IMAGE_EXTENSIONS, load_image
 from rag.loaders.legacy_office import load_doc, load_ppt, load_rtf, load_xls
 from rag.loaders.mail import load_eml, load_msg
 from rag.loaders.markdown import load_markdown
@@ -51,6 +53,7 @@ from rag.loaders.structured import load_json, load_jsonl
 from rag.loaders.web import load_epub
 from rag.loaders.webpage import load_page_or_html, page_url
 from rag.loaders.word import load_docx
+from rag.ocr import OcrPool, Progress
 
 __all__ = [
     "DEFAULT_MAX_UNZIPPED_BYTES",
@@ -100,6 +103,7 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
         ".odp": load_odp,
         ".eml": partial(load_eml, load_part=_load_part),
         ".msg": partial(load_msg, load_part=_load_part),
+        **dict.fromkeys(IMAGE_EXTENSIONS, load_image),
     }
 )
 """Extension (lower case, with the dot) → loader function."""
@@ -107,7 +111,7 @@ LOADERS: MappingProxyType[str, Loader] = MappingProxyType(
 SUPPORTED_EXTENSIONS: tuple[str, ...] = tuple(sorted(LOADERS))
 
 TITLE_LINE_FORMATS = frozenset(
-    {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm"}
+    {".txt", ".text", ".md", ".markdown", ".pdf", ".docx", ".html", ".htm", *IMAGE_EXTENSIONS}
     | {".doc", ".rtf", ".odt"}
 )
 """Prose formats whose first line may be the document's title (`_title.py`); not tables,
@@ -123,19 +127,27 @@ def load_file(
     *,
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES,
     pdf_tables: bool = True,
+    ocr: OcrPool | None = None,
+    progress: Progress | None = None,
 ) -> list[Document]:
     """Load one file into Documents.
 
     `name` is the user-facing file name (its extension picks the loader; `path` may be a
     temporary file). Raises UnsupportedFileTypeError for an unknown extension and
     DocumentLoadError (message prefixed with `name`) for an empty, corrupt, encrypted,
-    scanned or otherwise unreadable file. `pdf_tables` (PDF_TABLES): ruled PDF tables as
-    rows with their header.
+    scanned-without-OCR or otherwise unreadable file. `pdf_tables` (PDF_TABLES): ruled PDF
+    tables as rows with their header; `ocr` reads images and scanned PDF pages (None: OCR
+    off); `progress` gets status lines as they are read ("OCR page 3/10").
     """
     loader = _loader_for(path, name)
     try:
         _check_not_empty(path)
-        limits = LoadLimits(max_unzipped_bytes=max_unzipped_bytes, pdf_tables=pdf_tables)
+        limits = LoadLimits(
+            max_unzipped_bytes=max_unzipped_bytes,
+            pdf_tables=pdf_tables,
+            ocr=ocr,
+            progress=progress,
+        )
         sections = loader(path, limits)
     except DocumentLoadError as exc:
         raise DocumentLoadError(f"{name}: {exc}") from exc

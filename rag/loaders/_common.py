@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.ocr import OcrPool, Progress
+
 DEFAULT_MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 """Largest total uncompressed size accepted for a zip-based file (docx, xlsx, pptx, epub)."""
 
@@ -16,7 +18,8 @@ TABLE_GROUP_CHARS = 500
 
 @dataclass(frozen=True)
 class LoadLimits:
-    """Resource limits and costly steps applied while loading one file."""
+    """Resource limits and costly steps applied while loading one file, and the OCR that may
+    read it."""
 
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
     depth: int = 0
@@ -24,6 +27,10 @@ class LoadLimits:
     attachment, 2 for an attachment of a mail attached to a mail (`_parts.py` caps it)."""
     pdf_tables: bool = True
     """Read ruled PDF tables as rows (PDF_TABLES; pdf_tables.py): slower on such pages."""
+    ocr: OcrPool | None = None
+    """Reads images and scanned PDF pages (with its own limits); None: OCR is off."""
+    progress: Progress | None = None
+    """Gets status lines while the file loads ("OCR page 3/10")."""
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,8 @@ paragraph breaks.
 
 Encrypted PDFs that open with an empty user password (owner password only, e.g. "no
 printing") are read; AES-encrypted ones need the `cryptography` package for that. PDFs that
-need a password are refused with a clear message.
+need a password are refused with a clear message. Pages without a text layer (scans), and
+large images the text layer does not cover, are read by OCR (rag/loaders/pdf_ocr.py).
 """
 
 from __future__ import annotations
@@ -41,7 +42,10 @@ _CORRUPT = "corrupt or truncated PDF — open it in a PDF reader, save or print 
 
 
 def load_pdf(path: Path, limits: LoadLimits) -> list[Section]:
-    """One Section per page that has text; raise for scanned, encrypted or broken PDFs."""
+    """One Section per page that has text, scanned pages read by OCR (rag/loaders/pdf_ocr.py);
+    raise for encrypted or broken PDFs, and scanned ones when OCR is off."""
+    from rag.loaders.pdf_ocr import add_ocr_text, no_text_message  # it imports join_pdf_lines
+
     pages = _open_pages(path)
     tables = table_page_sections(path, pages, join_pdf_lines) if limits.pdf_tables else {}
     sections: list[Section] = []
@@ -58,12 +62,11 @@ def load_pdf(path: Path, limits: LoadLimits) -> list[Section]:
         text = join_pdf_lines(raw)
         if text:
             sections.append(Section(text, page=number))
+    sections = add_ocr_text(path, sections, len(pages), limits)
     if not sections:
         if failed_pages:
             raise DocumentLoadError(_CORRUPT)
-        raise DocumentLoadError(
-            "no text layer (scanned PDF?) — run OCR first (e.g. ocrmypdf) and upload the result"
-        )
+        raise DocumentLoadError(no_text_message(limits))
     return sections
 
 

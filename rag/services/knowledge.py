@@ -91,7 +91,9 @@ class KnowledgeBaseService:
         return self.registry.check_all(self._add_into, repair)
 
     def close(self) -> None:
+        """Close the stores and stop the OCR worker processes."""
         self.registry.close()
+        self.ingestor.pipeline.close()
 
     # ---- documents ------------------------------------------------------------------
 
@@ -100,15 +102,17 @@ class KnowledgeBaseService:
         kb: str,
         files: Iterable[tuple[str, Path]],
         on_progress: Callable[[FileResult], None] | None = None,
+        on_status: Callable[[str, str], None] | None = None,
     ) -> list[FileResult]:
         """Add (or update) each `(display name, path)`; one bad file never stops the others.
 
         Results come back in the order of `files`; `on_progress` gets each file's result as
-        soon as it is known. 409 while the knowledge base is being rebuilt; 404 when it is
+        soon as it is known, `on_status` a file's name and a status line while it loads
+        ("OCR page 3/10"). 409 while the knowledge base is being rebuilt; 404 when it is
         deleted meanwhile (the files stored so far go with it).
         """
         with self.registry.writing(kb) as turn:
-            return self.ingestor.add(turn.store, files, on_progress, turn.stop)
+            return self.ingestor.add(turn.store, files, on_progress, turn.stop, on_status)
 
     @staticmethod
     def check_file_type(name: str) -> None:

@@ -107,7 +107,7 @@ def _layout() -> _Widgets:
 
 def _upload_area() -> tuple[gr.File, gr.Button, gr.Dataframe]:
     files = gr.File(
-        label="上传文件 Upload files (txt, md, pdf, docx …)",
+        label="上传文件 Upload files (txt, md, pdf, docx, png, jpg …)",
         file_count="multiple",
         elem_id="upload",
     )
@@ -168,9 +168,14 @@ def _on_upload(services: Services, upload_dir: Path) -> Callable[..., Any]:
             done.append(result)
             progress(len(done) / len(paths), desc=f"{result.name}: {result.status}")
 
+        def loading(file: str, line: str) -> None:  # a scan's pages: "OCR page 3/10"
+            progress(len(done) / len(paths), desc=f"{file}: {line}")
+
         try:
             files = uploaded_paths(paths, upload_dir)
-            outcome = services.kb.add_files(name, [(p.name, p) for p in files], on_progress=step)
+            outcome = services.kb.add_files(
+                name, [(p.name, p) for p in files], on_progress=step, on_status=loading
+            )
         except ZhikuError as exc:
             return [], warning(exc), gr.update()
         discard_uploads(files, upload_dir)  # the KB keeps its own copy of each original

@@ -343,6 +343,40 @@ def test_a_conversation_is_kept_and_only_its_owner_sees_it(client, kept_conversa
     assert client.get("/api/conversations").status_code == 400  # no session: says to send one
 
 
+SCAN_KB = "扫描件"
+
+
+@pytest.fixture(scope="module")
+def scanned_kb(client, tmp_path_factory):
+    """A photo of a notice (PNG) and an image-only PDF of two pages, read by OCR."""
+    from tests.fixtures_docs import write_scan_pdf, write_scan_png
+
+    folder = tmp_path_factory.mktemp("scans")
+    png, pdf = write_scan_png(folder), write_scan_pdf(folder)
+    assert client.post("/api/kbs", json={"name": SCAN_KB}).status_code == 201
+    response = upload(client, SCAN_KB, {png.name: png.read_bytes(), pdf.name: pdf.read_bytes()})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("query", "source", "page", "needle"),
+    [
+        ("乙方应在收到货物后多少日内付清货款？", "contract-scan.pdf", 2, "十五日"),
+        ("When does the water supply stop?", "notice.png", 1, "June 12"),
+    ],
+)
+def test_scans_and_images_are_read_by_ocr_and_found_with_their_page(
+    client, scanned_kb, query, source, page, needle
+):
+    assert [f["status"] for f in scanned_kb["files"]] == ["ok", "ok"], scanned_kb
+    hit = client.post(f"/api/kbs/{SCAN_KB}/search", json={"query": query, "top_k": 3}).json()[
+        "results"
+    ][0]
+    assert (hit["source"], hit["page"]) == (source, page)
+    assert needle in hit["text"]
+
+
 def test_restart_keeps_kb_and_results_then_delete(
     app, app_factory, client, filled_kb, kept_conversation
 ):

@@ -1,8 +1,8 @@
-"""A real browser (Debian chromium via Playwright): create a KB, upload a Chinese PDF through
-the file picker, ask about it, see the streamed answer and a citation naming the PDF; click
-a citation and see the cited page with the passage highlighted; stop an answer and see the
-model's server stop generating; a conversation still there after a reload, renamed,
-exported, deleted.
+"""A real browser (Debian chromium via Playwright): create a KB, upload a scanned Chinese PDF
+(read by OCR) through the file picker, ask about it, see the streamed answer and a citation
+naming the PDF; click a citation and see the cited page with the passage highlighted; stop
+an answer and see the model's server stop generating; a conversation still there after a
+reload, renamed, exported, deleted.
 
 With SCREENSHOTS_DIR set (e.g. to docs/), the screenshots for the README are saved there."""
 
@@ -58,30 +58,30 @@ def fast_app(app_factory):
 def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     from playwright.sync_api import expect
 
-    from tests.fixtures_docs import write_cjk_pdf
+    from tests.fixtures_docs import write_scan_pdf
 
     app = fast_app
-    pdf = write_cjk_pdf(tmp_path, "岳飞生平.pdf")
+    scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")  # image-only: its text is read by OCR
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
     page.goto(app.base_url + "/", wait_until="networkidle")
 
     page.get_by_role("tab", name="知识库 Knowledge base").click()
-    page.locator("#new-kb textarea, #new-kb input").first.fill("历史资料")
+    page.locator("#new-kb textarea, #new-kb input").first.fill("合同资料")
     page.locator("#create-kb").click()
     page.get_by_text("已创建 created").wait_for(timeout=30_000)
 
-    choose_file(page, pdf)
+    choose_file(page, scan)
     page.locator("#upload-btn").click()
     results = page.locator("#upload-results")
-    expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=120_000)
-    expect(results).to_contain_text("岳飞生平.pdf")
+    expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=240_000)
+    expect(results).to_contain_text("合同扫描件.pdf")
     expect(results).to_contain_text("ok")
     page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
 
     page.get_by_role("tab", name="对话 Chat").click()
     page.get_by_label("知识库 Knowledge base").first.click()
-    page.get_by_role("option", name="历史资料").click()
-    page.locator("#question textarea").fill("启动服务之前要先安装哪种解释器？")
+    page.get_by_role("option", name="合同资料").click()
+    page.locator("#question textarea").fill("乙方应在收到货物后多少日内付清全部货款？")
     page.locator("#send").click()
 
     chatbot = page.locator("#chatbot")
@@ -90,10 +90,10 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     assert len({len(t) for t in growing}) >= 3, "the answer did not stream in"
     text = chatbot.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
-    assert "岳飞生平.pdf" in text
+    assert "合同扫描件.pdf" in text
     assert "score" in text
     answer = text.split("来源 Sources")[0]
-    assert "Python" in answer
+    assert "十五" in answer
 
 
 def choose_file(page, path: Path, tries: int = 3) -> None:

@@ -27,6 +27,7 @@ STAGES = (
     "rag.conversations",
     "rag.documents",
     "rag.webfetch",
+    "rag.ocr",
 )
 """Packages below the service layer."""
 ABOVE_STAGES = ("rag.api", "rag.ui", "rag.cli", "rag.factory")
