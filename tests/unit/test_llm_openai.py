@@ -506,22 +506,29 @@ async def test_astream_does_not_block_the_event_loop(server: FakeServer) -> None
     assert ticks >= 20  # ~0.5 s of streaming; the loop kept running
 
 
+def all_at_once(count: int) -> Responder:
+    """Answers only when `count` requests are in flight together: requests sent one after
+    the other wait in vain (10 s) and fail."""
+    barrier = threading.Barrier(count, timeout=10)
+    answer = sse_answer(["a", "b", "c"])
+
+    def respond(handler: Any, body: dict[str, Any]) -> None:
+        barrier.wait()
+        answer(handler, body)
+
+    return respond
+
+
 async def test_concurrent_async_requests_are_not_serialized(server: FakeServer) -> None:
-    server.responder = sse_answer(["a", "b", "c"], delay=0.15)
+    server.responder = all_at_once(3)
     llm = make(server, streaming=True)
-    started = time.monotonic()
-    answers = await llm.abatch(["q1", "q2", "q3"])
-    elapsed = time.monotonic() - started
-    assert answers == ["abc"] * 3
-    assert elapsed < 1.0  # one request takes 0.45 s; three in a row would take 1.35 s
+    assert await llm.abatch(["q1", "q2", "q3"]) == ["abc"] * 3
 
 
 def test_concurrent_sync_streams_are_not_serialized(server: FakeServer) -> None:
-    server.responder = sse_answer(["a", "b", "c"], delay=0.15)
+    server.responder = all_at_once(3)
     llm = make(server, streaming=True)
-    started = time.monotonic()
     assert llm.batch(["q1", "q2", "q3"]) == ["abc"] * 3
-    assert time.monotonic() - started < 1.0
 
 
 def test_async_works_across_event_loops(server: FakeServer) -> None:
