@@ -1,6 +1,10 @@
 """The Gradio UI: a chat tab, a knowledge-base tab and a quality tab (one module each), over
 the same services as the API.
 
+Every label comes from the message table (`rag/ui/messages.py`) in the page's language: the
+browser's (Accept-Language) until the user picks one with the switch at the top, which a
+cookie then remembers (`rag/ui/localize.py`). Switching relabels every component in place.
+
 Nothing a document or the model writes is rendered as HTML, an image or a link
 (`rag/ui/render.py`), and file inputs accept only what the browser uploaded
 (`rag/ui/uploads.py`).
@@ -9,30 +13,73 @@ Nothing a document or the model writes is rendered as HTML, an image or a link
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gradio as gr
 
 from rag.services import Services
 from rag.ui.chat_tab import chat_tab, history_pairs
-from rag.ui.common import PLAIN_CHAT, kb_dropdowns
+from rag.ui.common import PLAIN_CHAT, chat_choices, kb_dropdowns
 from rag.ui.kb_tab import kb_tab
+from rag.ui.localize import GRADIO_LOCALE_JS, SET_LANG_JS, Localizer, request_lang
+from rag.ui.messages import DEFAULT_LANG, LANGS, Lang, as_lang
 from rag.ui.quality_tab import quality_tab
 from rag.ui.render import SOURCES_MARK
 
+LANGUAGE_CHOICES = [("中文", "zh"), ("English", "en")]
+"""Each language named in itself, as language switches do."""
 
-def build_ui(services: Services, upload_dir: Path) -> gr.Blocks:
-    """`upload_dir`: Gradio's upload folder, the only place file inputs may name."""
-    with gr.Blocks(title="zhiku 知库") as ui:
-        gr.Markdown("# 知库 zhiku\n本地知识库问答 · local knowledge-base Q&A, fully offline")
-        with gr.Tab("对话 Chat", id="chat"):
-            chat_kb, refresh_chat_kb = chat_tab(services)
-        with gr.Tab("知识库 Knowledge base", id="kb"):
-            kb_select = kb_tab(services, chat_kb, upload_dir)
-        with gr.Tab("质量 Quality", id="quality"):
-            quality_tab(services, kb_select, upload_dir)
-        ui.load(lambda: kb_dropdowns(services), outputs=[chat_kb, kb_select])
-        refresh_chat_kb.click(lambda: kb_dropdowns(services), outputs=[chat_kb, kb_select])
+
+def build_ui(services: Services, upload_dir: Path, lang: Lang = DEFAULT_LANG) -> gr.Blocks:
+    """`upload_dir`: Gradio's upload folder, the only place file inputs may name. `lang`:
+    the language the page is built in, before it switches to the browser's."""
+    loc = Localizer(lang)
+    with gr.Blocks(title="zhiku") as ui:
+        with gr.Row(equal_height=True):
+            loc(gr.Markdown(), value="app.header")
+            switch = loc(
+                gr.Radio(LANGUAGE_CHOICES, value=lang, scale=0, min_width=220, elem_id="lang"),
+                label="app.language",
+            )
+        with loc(gr.Tab(id="chat", elem_id="tab-chat"), label="tab.chat"):
+            chat_kb, refresh_chat_kb = chat_tab(services, loc)
+        with loc(gr.Tab(id="kb", elem_id="tab-kb"), label="tab.kb"):
+            kb = kb_tab(services, chat_kb, upload_dir, loc)
+        with loc(gr.Tab(id="quality", elem_id="tab-quality"), label="tab.quality"):
+            quality = quality_tab(services, kb.kb, upload_dir, loc)
+        outputs = loc.components
+
+        def relabel(chosen: str, current_kb: str | None) -> list[Any]:
+            """Every label in `chosen`; the switch showing it, and the chat picker's
+            plain-chat choice named in it."""
+            new = as_lang(chosen)
+            updates = loc.updates(new)
+            updates[switch]["value"] = new
+            names = [s.name for s in services.kb.list_kbs()]
+            updates[chat_kb].update(
+                choices=chat_choices(names, new), value=current_kb or PLAIN_CHAT
+            )
+            return [updates[component] for component in outputs]
+
+        def on_load(request: gr.Request) -> list[Any]:
+            """The page in its language, the knowledge-base pickers filled."""
+            lang = request_lang(request)
+            updates = relabel(lang, None)
+            position = outputs.index(kb.kb)
+            updates[position] = {**updates[position], **kb_dropdowns(services, None, lang)[1]}
+            return updates
+
+        def refresh(request: gr.Request) -> tuple[Any, Any]:
+            return kb_dropdowns(services, None, request_lang(request))
+
+        loaded = ui.load(on_load, outputs=outputs)
+        loaded.then(None, switch, None, js=GRADIO_LOCALE_JS)
+        loaded.then(kb.show, kb.kb, kb.views).then(quality.show, kb.kb, quality.views)
+        switch.input(relabel, [switch, chat_kb], outputs, js=SET_LANG_JS).then(
+            kb.show, kb.kb, kb.views
+        ).then(quality.show, kb.kb, quality.views)
+        refresh_chat_kb.click(refresh, outputs=[chat_kb, kb.kb])
     return ui
 
 
-__all__ = ["PLAIN_CHAT", "SOURCES_MARK", "build_ui", "history_pairs"]
+__all__ = ["LANGS", "PLAIN_CHAT", "SOURCES_MARK", "build_ui", "history_pairs"]

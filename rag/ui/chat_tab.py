@@ -9,31 +9,40 @@ from typing import Any
 import gradio as gr
 
 from rag.chains import Source
+from rag.chains.language import question_language
 from rag.errors import ZhikuError
 from rag.services import Services
-from rag.ui.common import PLAIN_CHAT, WARNING_MARK
+from rag.ui.common import PLAIN_CHAT, WARNING_MARK, chat_choices
+from rag.ui.localize import Localizer, error_text, request_lang
+from rag.ui.messages import DEFAULT_LANG, Lang
 from rag.ui.render import answer_markdown, plain_answer, sources_html
 
 
-def chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
+def chat_tab(services: Services, loc: Localizer) -> tuple[gr.Dropdown, gr.Button]:
     """The tab's KB picker and its refresh button (the KB tab changes the choices)."""
     with gr.Row():
-        kb = gr.Dropdown(
-            label="知识库 Knowledge base", choices=[PLAIN_CHAT], value=PLAIN_CHAT, scale=4
+        kb = loc(
+            gr.Dropdown(choices=chat_choices([], loc.lang), value=PLAIN_CHAT, scale=4),
+            label="chat.kb",
         )
-        refresh = gr.Button("刷新 Refresh", scale=1)
+        refresh = loc(gr.Button(scale=1), value="chat.refresh")
     # no LaTeX: "$5 and $10" in a document is money, not math
-    chatbot = gr.Chatbot(label="对话 Chat", height=520, elem_id="chatbot", latex_delimiters=[])
+    chatbot = loc(
+        gr.Chatbot(height=520, elem_id="chatbot", latex_delimiters=[]), label="chat.chatbot"
+    )
     with gr.Row():
-        question = gr.Textbox(
-            placeholder="输入问题 Ask a question…", show_label=False, scale=5, elem_id="question"
+        question = loc(
+            gr.Textbox(show_label=False, scale=5, elem_id="question"),
+            placeholder="chat.placeholder",
         )
-        send = gr.Button("发送 Send", variant="primary", scale=1, elem_id="send")
-    clear = gr.Button("清空 Clear")
+        send = loc(gr.Button(variant="primary", scale=1, elem_id="send"), value="chat.send")
+    clear = loc(gr.Button(), value="chat.clear")
 
     # named `respond`: Gradio names the UI's endpoint after it
-    def respond(message: str, messages: list[dict[str, Any]], kb_name: str) -> Iterator[Any]:
-        yield from stream_reply(services, message, messages, kb_name)
+    def respond(
+        message: str, messages: list[dict[str, Any]], kb_name: str, request: gr.Request
+    ) -> Iterator[Any]:
+        yield from stream_reply(services, message, messages, kb_name, request_lang(request))
 
     for trigger in (question.submit, send.click):
         trigger(respond, [question, chatbot, kb], [chatbot, question])
@@ -42,9 +51,15 @@ def chat_tab(services: Services) -> tuple[gr.Dropdown, gr.Button]:
 
 
 def stream_reply(
-    services: Services, message: str, messages: list[dict[str, Any]], kb_name: str
+    services: Services,
+    message: str,
+    messages: list[dict[str, Any]],
+    kb_name: str,
+    lang: Lang = DEFAULT_LANG,
 ) -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """The chatbot's messages as the answer to `message` streams in, then with its sources."""
+    """The chatbot's messages as the answer to `message` streams in, then with its sources
+    (labelled in the page's language `lang`); an error is told in the question's language,
+    like the app's other fixed replies."""
     message = (message or "").strip()
     if not message:
         return
@@ -69,10 +84,11 @@ def stream_reply(
             messages[-1] = {"role": "assistant", "content": answer_markdown(answer)}
             yield messages, ""
     except ZhikuError as exc:
-        answer = f"{WARNING_MARK} {exc}"
+        asked_in: Lang = "en" if question_language(message) == "en" else "zh"
+        answer = f"{WARNING_MARK} {error_text(exc, asked_in)}"
     messages[-1] = {
         "role": "assistant",
-        "content": answer_markdown(answer) + sources_html(sources, rewritten),
+        "content": answer_markdown(answer) + sources_html(sources, rewritten, lang),
     }
     yield messages, ""
 

@@ -19,9 +19,9 @@ import re
 from collections.abc import Sequence
 
 from rag.chains import Source
+from rag.ui.messages import Lang, text
 
 SOURCES_MARK = "\n\n---\n"
-SCORE_NOTE = "相关度 relevance 0–1，越高越相关 (higher = more relevant)"
 SNIPPET_CHARS = 300
 
 _ANSWER_ESCAPES = re.compile(r"([\\\[\]!:@`])|(?i:\b(www)\.)")
@@ -47,21 +47,24 @@ def markdown_text(text: str) -> str:
     return html.escape(_MARKDOWN_ESCAPES.sub(r"\\\1", text), quote=False)
 
 
-def sources_html(sources: Sequence[Source], rewritten: str = "") -> str:
+def sources_html(sources: Sequence[Source], rewritten: str = "", lang: Lang = "zh") -> str:
     """The sources under an answer (file, page, score, snippet) and the standalone question
-    a follow-up was searched as, as one HTML block; "" when there is neither."""
+    a follow-up was searched as, as one HTML block, labelled in `lang`; "" when there is
+    neither."""
     if not sources and not rewritten:
         return ""
     lines = ['<div class="zhiku-sources">']
     if rewritten:
-        lines.append(f"<p><i>检索问题 searched as:</i> {_inline(rewritten)}</p>")
+        lines.append(f"<p><i>{text('sources.searched_as', lang)}</i> {_inline(rewritten)}</p>")
     if sources:
-        lines.append(f"<p><b>来源 Sources</b> · {SCORE_NOTE}</p>")
+        title, note = text("sources.title", lang), text("sources.score_note", lang)
+        lines.append(f"<p><b>{title}</b> · {note}</p>")
     for source in sources:
-        page = f" · 第 {source.page} 页 page {source.page}" if source.page else ""
+        page = f" · {text('sources.page', lang, page=source.page)}" if source.page else ""
+        score = text("sources.score", lang, score=f"{source.score:.2f}")
         lines.append(
             f"<p><b>[{source.index}] {_inline(source.source)}</b>{page} · "
-            f"score {source.score:.2f}<br>{_inline(source.text[:SNIPPET_CHARS])}</p>"
+            f"{score}<br>{_inline(source.text[:SNIPPET_CHARS])}</p>"
         )
     lines.append("</div>")
     # a blank line would end the HTML block and hand the rest to Markdown
