@@ -48,6 +48,12 @@ def build_ui(services: Services, upload_dir: Path, lang: Lang = DEFAULT_LANG) ->
         with loc(gr.Tab(id="quality", elem_id="tab-quality"), label="tab.quality"):
             quality = quality_tab(services, kb.kb, upload_dir, loc)
         outputs = loc.components
+        # Gradio writes a file input's "Drop File Here" once, when it is shown: hidden and
+        # shown again, it is written in the locale the switch gave Gradio
+        remount = [c for c in outputs if isinstance(c, gr.File)]
+
+        def show_again() -> list[Any]:
+            return [gr.update(visible=True) for _ in remount]
 
         def relabel(chosen: str, current_kb: str | None) -> list[Any]:
             """Every label in `chosen`; the switch showing it, and the chat picker's
@@ -59,6 +65,8 @@ def build_ui(services: Services, upload_dir: Path, lang: Lang = DEFAULT_LANG) ->
             updates[chat_kb].update(
                 choices=chat_choices(names, new), value=current_kb or PLAIN_CHAT
             )
+            for component in remount:
+                updates[component]["visible"] = False
             return [updates[component] for component in outputs]
 
         def on_load(request: gr.Request) -> list[Any]:
@@ -73,11 +81,11 @@ def build_ui(services: Services, upload_dir: Path, lang: Lang = DEFAULT_LANG) ->
             return kb_dropdowns(services, None, request_lang(request))
 
         loaded = ui.load(on_load, outputs=outputs)
-        loaded.then(None, switch, None, js=GRADIO_LOCALE_JS)
+        loaded.then(None, switch, None, js=GRADIO_LOCALE_JS).then(show_again, None, remount)
         loaded.then(kb.show, kb.kb, kb.views).then(quality.show, kb.kb, quality.views)
-        switch.input(relabel, [switch, chat_kb], outputs, js=SET_LANG_JS).then(
-            kb.show, kb.kb, kb.views
-        ).then(quality.show, kb.kb, quality.views)
+        switched = switch.input(relabel, [switch, chat_kb], outputs, js=SET_LANG_JS)
+        switched.then(show_again, None, remount)
+        switched.then(kb.show, kb.kb, kb.views).then(quality.show, kb.kb, quality.views)
         refresh_chat_kb.click(refresh, outputs=[chat_kb, kb.kb])
     return ui
 

@@ -148,7 +148,7 @@ _TABLE: dict[str, tuple[str, str]] = {
     ),
     "rebuild.confirm": ("确认重建", "Yes, rebuild"),
     "rebuild.cancel": ("取消", "Cancel"),
-    "rebuild.done": ("🔁 重建完成：{ok}/{total}", "🔁 Rebuilt: {ok}/{total}"),
+    "rebuild.done": ("重建完成：{ok}/{total}", "Rebuilt: {ok}/{total}"),
     # ---- quality -----------------------------------------------------------------------
     "quality.intro": (
         "用自己的问题衡量知识库：上传 `.jsonl` 文件，每行一个 "
