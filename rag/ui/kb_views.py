@@ -51,10 +51,12 @@ PROGRESS_CSS = """
 .zk-job .zk-total { height: 10px; margin: 8px 0; border-radius: 5px;
   background: var(--background-fill-secondary); }
 .zk-job .zk-total div { height: 10px; border-radius: 5px; background: var(--color-accent); }
-.zk-job table { width: 100%; border-collapse: collapse; font-size: 0.92em; }
+.zk-job table { width: 100%; border-collapse: collapse; font-size: 0.92em; border: none; }
+.zk-job tr, .zk-job td { border-left: 0 !important; border-right: 0 !important; }
 .zk-job td { padding: 3px 6px; border-top: 1px solid var(--border-color-primary); }
-.zk-job td.zk-file { overflow-wrap: anywhere; }
-.zk-job .zk-mini { width: 120px; height: 6px; border-radius: 3px;
+.zk-job td.zk-file { width: 45%; overflow-wrap: anywhere; }
+.zk-job td.zk-stage { width: 35%; }
+.zk-job .zk-mini { width: 100%; max-width: 200px; height: 6px; border-radius: 3px;
   background: var(--background-fill-secondary); }
 .zk-job .zk-mini div { height: 6px; border-radius: 3px; background: var(--color-accent); }
 .zk-job .zk-err { color: var(--color-red-500, #dc2626); }
@@ -124,8 +126,9 @@ def human_size(size: int) -> str:
     return f"{value:.1f} GB"
 
 
-def local_time(seconds: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M", time.localtime(seconds))
+def local_time(seconds: float, with_seconds: bool = False) -> str:
+    shape = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
+    return time.strftime(shape, time.localtime(seconds))
 
 
 def duration(seconds: float, lang: Lang) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from rag.services import Services
 from rag.ui.common import warning
 from rag.ui.kb_views import local_time
 from rag.ui.localize import Localizer, request_lang
-from rag.ui.messages import Lang, text
+from rag.ui.messages import MESSAGES, Lang, text
 from rag.ui.render import markdown_text
 from rag.ui.uploads import uploaded_paths
 
@@ -50,6 +49,8 @@ def quality_tab(
             y="hit",
             color="series",
             y_lim=[0, 1],
+            x_label_angle=-20,
+            show_label=True,
             elem_id="quality-plot",
         ),
         label="quality.plot",
@@ -88,9 +89,30 @@ def _on_run(services: Services, upload_dir: Path) -> Callable[..., str]:
             )
         except ZhikuError as exc:
             return warning(exc, lang)
-        return f"**{markdown_text(name)}**\n\n{result.markdown()}"
+        return f"**{markdown_text(name)}**\n\n{report_table(result.as_dict(), lang)}"
 
     return on_run
+
+
+def report_table(metrics: dict[str, Any], lang: Lang) -> str:
+    """A run's metrics as a Markdown table, named in `lang` (hit@k, MRR and doc-hit@k keep
+    their usual names)."""
+    shown = {k: v for k, v in metrics.items() if k != "kb" and v is not None}
+    names = [_metric_name(key, lang) for key in shown]
+    head = "| " + " | ".join(names) + " |"
+    values = "| " + " | ".join(_metric_value(v) for v in shown.values()) + " |"
+    return "\n".join([head, "|" + "---|" * len(shown), values])
+
+
+def _metric_name(key: str, lang: Lang) -> str:
+    message = f"metric.{key}"
+    return text(message, lang) if message in MESSAGES else key
+
+
+def _metric_value(value: object) -> str:
+    if isinstance(value, float) and value <= 1.0:
+        return f"{value * 100:.1f}%"
+    return str(value)
 
 
 def _show_runs(services: Services) -> Callable[..., tuple[Any, ...]]:
@@ -109,11 +131,11 @@ def runs_line(runs: list[dict[str, Any]], lang: Lang) -> str:
 
 
 def plot_frame(runs: list[dict[str, Any]]) -> pd.DataFrame:
-    """One point per run and k: hit@k (0..1) at the run's time, a line per k and questions
-    file."""
+    """One point per run and k: hit@k (0..1) at the run's time (a label, so that runs minutes
+    or months apart are as far apart), a line per k and questions file."""
     rows = [
         (
-            datetime.fromtimestamp(float(run["at"])),
+            local_time(float(run["at"]), with_seconds=True),
             float(run[f"hit@{k}"]),
             f"hit@{k} · {run['questions_file']}",
         )
