@@ -3,6 +3,8 @@
 app.py         `Services`: one running zhiku (settings, knowledge bases, LLM, QA chain)
 knowledge.py   `KnowledgeBaseService`: knowledge bases by name (create, add files,
                search, rebuild, check), over the registry, ingestion and retrieval
+jobs.py        uploads and rebuilds as background jobs, their progress read by any page
+dashboard.py   one knowledge base at a glance (`KbStats`)
 """
 
 from rag.ingestion import FileResult
