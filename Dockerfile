@@ -10,9 +10,13 @@
 # UI_PASSWORD in configs/server_config.py; ZHIKU_<NAME> overrides any setting).
 FROM python:3.11-slim
 
-# gcc and cmake: llama-cpp-python compiles from source
+# gcc and cmake: llama-cpp-python compiles from source; a CJK font: the source viewer renders
+# PDF pages whose Chinese font is not embedded with it (PDFium falls back to the system's);
+# libGL and GLib: opencv-python (which rapidocr-onnxruntime, the OCR, requires) links them
+# even when nothing is displayed
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends build-essential cmake \
+    && apt-get install -y --no-install-recommends build-essential cmake fonts-wqy-microhei \
+       libgl1 libglib2.0-0 \
     && rm -rf /var/lib/apt/lists/*
 
 ENV PYTHONUNBUFFERED=1 \

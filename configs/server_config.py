@@ -34,6 +34,15 @@ MAX_QUERY_CHARS = 2000
 # 2,000 characters of English) fit.
 MAX_HISTORY_CHARS = 12000
 
+# Conversations are kept in KB_ROOT_PATH/.conversations.sqlite, per user (a browser's session,
+# an API client's X-Zhiku-Session header, or the login / API token when auth is on). Most
+# conversations kept per user (a new one past it gets 409 until old ones are deleted), most
+# questions in one conversation, and the longest question or answer kept (characters; a
+# longer answer is kept cut, with a note).
+MAX_CONVERSATIONS = 1000
+MAX_CONVERSATION_TURNS = 500
+MAX_MESSAGE_CHARS = 50000
+
 # On SIGTERM or Ctrl-C, seconds to let requests in flight (a streamed answer, an upload being
 # indexed) finish before they are cancelled and the server exits; an upload cut short is
 # repaired at the next start, as after a crash.
@@ -43,3 +52,15 @@ SHUTDOWN_TIMEOUT_S = 5
 # its body, before its connection is closed (a connection that never completes a request
 # would otherwise stay open for good).
 CLIENT_TIMEOUT_S = 30
+
+# Web pages added by URL (`rag kb add-url`, the API's /urls, the UI's URL box). Off: a URL
+# whose host is or resolves to a private, loopback, link-local or other non-public address
+# is refused, so that nobody can make the app fetch from services only this machine or its
+# network can reach (server-side request forgery). Turn it on for an intranet.
+ALLOW_PRIVATE_URLS = False
+
+# Seconds a page may take to arrive (connecting, redirects and the body included).
+URL_TIMEOUT_S = 20
+
+# Largest page fetched, in MB; a larger one is refused (only this much is read of it).
+URL_MAX_MB = 20

@@ -7,13 +7,15 @@ import ipaddress
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import ZhikuError
 
 if TYPE_CHECKING:
+    from rag.ingestion import IngestEvent
     from rag.settings import Settings
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -129,6 +131,9 @@ def _kb_commands(group: argparse.ArgumentParser, common: argparse.ArgumentParser
     add = command("add", "add files or folders (recursive)")
     add.add_argument("name")
     add.add_argument("paths", nargs="+", type=Path)
+    add_url = command("add-url", "add (or update) web pages by URL")
+    add_url.add_argument("name")
+    add_url.add_argument("urls", nargs="+", metavar="URL")
     remove = command("remove", "remove documents")
     remove.add_argument("name")
     remove.add_argument("files", nargs="+")
@@ -177,6 +182,8 @@ def _run_kb(args: argparse.Namespace) -> int:
         print(f"deleted {args.name}")
     elif args.command == "add":
         return _add(service, args.name, args.paths)
+    elif args.command == "add-url":
+        return _add_urls(settings, service, args.name, args.urls)
     elif args.command == "remove":
         for name in args.files:
             service.delete_doc(args.name, name)
@@ -202,7 +209,8 @@ def _run_kb(args: argparse.Namespace) -> int:
         hits = service.search(args.name, args.query, args.top_k)
         if args.json:
             rows = [
-                {"source": h.source, "page": h.page, "score": h.score, "text": h.text} for h in hits
+                {"source": h.source, "page": h.page, "score": h.score, "text": h.text, "url": h.url}
+                for h in hits
             ]
             print(json.dumps(rows, ensure_ascii=False, indent=2))
         for rank, hit in enumerate(hits if not args.json else [], 1):
@@ -225,9 +233,35 @@ def _add(service: object, name: str, paths: list[Path]) -> int:
         service.create_kb(name)
     with tqdm(total=len(files), unit="file") as bar:
         results = service.add_files(
-            name, [(f.name, f) for f in files], on_progress=lambda r: bar.update(1)
+            name,
+            [(f.name, f) for f in files],
+            on_progress=lambda r: bar.update(1),
+            on_event=partial(_status_line, bar.write),
         )
     return _summarize(results)
+
+
+def _status_line(write: Callable[[str], None], event: IngestEvent) -> None:
+    """A line for each status line of a file being read: "scan.pdf: OCR page 3/10"."""
+    if event.note:
+        write(f"{event.name}: {event.note}")
+
+
+def _add_urls(settings: Settings, service: object, name: str, urls: list[str]) -> int:
+    """Fetch and add web pages; a line per URL, then the counts (exit 1 if any failed)."""
+    from rag.factory import build_web_pages
+    from rag.services import KnowledgeBaseService
+
+    assert isinstance(service, KnowledgeBaseService)
+    if not service.exists(name):
+        service.create_kb(name)
+    results = build_web_pages(settings, service).add_urls(name, urls)
+    for r in results:
+        detail = f" -> {r.name}: {r.chunks} chunks" if r.status != "error" else f": {r.error}"
+        print(f"{r.status:9} {r.url}{detail}")
+    counts = {s: sum(r.status == s for r in results) for s in ("ok", "unchanged", "error")}
+    print(f"{counts['ok']} added, {counts['unchanged']} unchanged, {counts['error']} failed")
+    return 1 if counts["error"] else 0
 
 
 def _summarize(results: list) -> int:

@@ -58,6 +58,17 @@ class FileTooLargeError(ZhikuError):
     """A file over the upload limit (MAX_UPLOAD_MB)."""
 
 
+class UrlRefusedError(ZhikuError):
+    """A web address that may not be fetched: not http(s), with a password in it, or naming a
+    private, loopback or link-local address (server-side request forgery) while
+    ALLOW_PRIVATE_URLS is off."""
+
+
+class PageFetchError(ZhikuError):
+    """A web page that could not be fetched: no such host, no connection, a timeout, an
+    error status, too many redirects."""
+
+
 class DocumentLoadError(ZhikuError):
     """A file of a supported type whose content cannot be read (corrupt, empty, encrypted...)."""
 
@@ -80,3 +91,11 @@ class AuthenticationError(ZhikuError):
 
 class InputTooLongError(ZhikuError):
     """A query, question or conversation history over its configured length."""
+
+
+class ConversationNotFoundError(ZhikuError):
+    """No stored conversation of that id for this user (another user's is not found either)."""
+
+
+class ConversationLimitError(ZhikuError):
+    """A user keeps the most conversations allowed, or a conversation the most turns."""

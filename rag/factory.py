@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -16,6 +17,8 @@ from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
+from rag.conversations import ConversationStore, StoreLimits
+from rag.documents import PdfPageRenderer
 from rag.embeddings import build_embeddings
 from rag.ingestion import (
     Chunker,
@@ -30,13 +33,21 @@ from rag.kb.store import EmbeddingIdentity
 from rag.lexical.tokenize import Tokenizer
 from rag.llms.base import ZhikuLLM
 from rag.llms.setup import LLMSetup
+from rag.ocr import OcrOptions, OcrPool
 from rag.retrieval import FusionConfig, Reranker, SearchOptions, build_reranker
-from rag.services import KnowledgeBaseService, Services, answerability_check
-from rag.settings import ChunkingSettings, RetrievalSettings, Settings
+from rag.services import (
+    DocumentLinks,
+    KnowledgeBaseService,
+    Services,
+    WebPageService,
+    answerability_check,
+)
+from rag.settings import ChunkingSettings, OcrSettings, RetrievalSettings, Settings
 from rag.splitters import build_splitter
 from rag.tokens import TokenCounter, estimate_tokens
 from rag.vectorstores import MilvusConnection, SizedIndex, VectorStores
 from rag.vectorstores.milvus_index import is_remote
+from rag.webfetch import FetchOptions, PageFetcher
 
 logger = logging.getLogger(__name__)
 
@@ -90,17 +101,35 @@ def search_options(settings: Settings) -> SearchOptions:
     )
 
 
+def build_ocr(ocr: OcrSettings, pdfium_lock: threading.Lock | None = None) -> OcrPool | None:
+    """The OCR worker pool (OCR_WORKERS processes, started on the first scan), or None when
+    OCR_ENABLED is off. `pdfium_lock`: held around every PDFium call in this process (PDFium
+    is not thread-safe; the source viewer renders pages with it too)."""
+    if not ocr.enabled:
+        return None
+    options = OcrOptions(
+        workers=ocr.workers,
+        pdf_threshold=ocr.pdf_threshold,
+        max_pages=ocr.max_pages,
+        max_pixels=ocr.max_pixels,
+    )
+    return OcrPool(options, pdfium_lock)
+
+
 def build_vector_stores(retrieval: RetrievalSettings, kb_root: Path) -> VectorStores:
-    """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]; a relative Lite file under
-    `kb_root`), new knowledge bases in DEFAULT_VS_TYPE. The Milvus client is made on first
-    use: a root of FAISS knowledge bases never opens (or locks) the Milvus Lite file."""
+    """FAISS (VECTOR_INDEX) and Milvus (KBS_CONFIG["milvus"]: a relative Lite file under
+    `kb_root`, and its "lexical" leg), new knowledge bases in DEFAULT_VS_TYPE. The Milvus
+    client is made on first use: a root of FAISS knowledge bases never opens (or locks) the
+    Milvus Lite file."""
     milvus = retrieval.kbs_config.milvus
     uri = milvus.uri
     if not is_remote(uri):
         path = Path(uri).expanduser()
         uri = str(path if path.is_absolute() else kb_root / path)
     connection = MilvusConnection(uri, milvus.token.get_secret_value(), milvus.db_name)
-    return VectorStores(SizedIndex(retrieval.vector_index), retrieval.default_vs_type, connection)
+    return VectorStores(
+        SizedIndex(retrieval.vector_index), retrieval.default_vs_type, connection, milvus.lexical
+    )
 
 
 def build_kb_service(
@@ -110,10 +139,12 @@ def build_kb_service(
     reranker: Reranker | None = None,
     ingest: IngestOptions | None = None,
     timings: IngestTimings | None = None,
+    pdfium_lock: threading.Lock | None = None,
 ) -> KnowledgeBaseService:
     """Pass `embeddings` / `reranker` to use other (e.g. fake) models; the reranker is
     otherwise the configured one (None when USE_RERANKER is off). `ingest`: how files are
-    batched; `timings`: where the ingest's seconds per stage are added up."""
+    batched; `timings`: where the ingest's seconds per stage are added up; `pdfium_lock`:
+    the lock the OCR holds around PDFium (`build_ocr`)."""
     models = settings.models
     embeddings = embeddings or build_embeddings(
         models.embedding, models.embedding_device, models.embedding_model
@@ -130,7 +161,14 @@ def build_kb_service(
         make_index=build_vector_stores(settings.retrieval, root),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
     )
-    pipeline = IngestionPipeline(build_chunker(settings.chunking), embeddings, dimension, timings)
+    pipeline = IngestionPipeline(
+        build_chunker(settings.chunking),
+        embeddings,
+        dimension,
+        timings,
+        pdf_tables=settings.loading.pdf_tables,
+        ocr=build_ocr(settings.ocr, pdfium_lock),
+    )
     return KnowledgeBaseService(
         registry=registry,
         ingestor=FileIngestor(pipeline, ingest),
@@ -208,7 +246,8 @@ def build_services(
 
         llm = build_llm(llm_setup(settings)).load()  # load now: the first question should not wait
     qa = build_qa_chain(settings, llm)
-    kb_service = build_kb_service(settings, kb_root, embeddings)
+    pdfium_lock = threading.Lock()  # one for the OCR's page checks and the viewer's pages
+    kb_service = build_kb_service(settings, kb_root, embeddings, pdfium_lock=pdfium_lock)
     for report in kb_service.check_all(repair=True):  # after a crash, repair before serving
         for line in report.repaired:
             logger.warning("knowledge base %r: %s", report.kb, line)
@@ -217,7 +256,39 @@ def build_services(
     # the threshold is calibrated for the entry's model, not for embeddings passed in
     answerability = answerability_check(settings) if embeddings is None else None
     gate = RequestGate(settings.server.llm_queue_size)
-    return Services(settings, kb_service, llm, qa, gate, answerability)
+    web = build_web_pages(settings, kb_service)
+    conversations = build_conversation_store(settings, kb_service.root)
+    token = settings.server.api_token
+    links = DocumentLinks.for_token(token.get_secret_value() if token else None, "api")
+    pages = PdfPageRenderer(lock=pdfium_lock)
+    return Services(
+        settings, kb_service, llm, qa, gate, web, conversations, answerability, links, pages
+    )
+
+
+def build_web_pages(settings: Settings, kb_service: KnowledgeBaseService) -> WebPageService:
+    """Adds web pages by URL, as ALLOW_PRIVATE_URLS, URL_TIMEOUT_S and URL_MAX_MB say; the
+    pages wait in the KB root's upload staging folder (emptied at start-up) while indexed."""
+    from rag.api.staging import UPLOAD_STAGING_DIR
+
+    web = settings.web
+    options = FetchOptions(
+        timeout_s=web.url_timeout_s,
+        max_bytes=web.url_max_bytes,
+        allow_private=web.allow_private_urls,
+    )
+    return WebPageService(kb_service, PageFetcher(options), kb_service.root / UPLOAD_STAGING_DIR)
+
+
+def build_conversation_store(settings: Settings, kb_root: Path) -> ConversationStore:
+    """Conversations beside the knowledge bases, with the MAX_CONVERSATION* limits."""
+    server = settings.server
+    limits = StoreLimits(
+        max_conversations=server.max_conversations,
+        max_turns=server.max_conversation_turns,
+        max_message_chars=server.max_message_chars,
+    )
+    return ConversationStore(kb_root, limits)
 
 
 def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
@@ -235,7 +306,7 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     )
     from rag.api.limits import BodySizeLimit
     from rag.api.origin import OriginGuard, allowed_host_names
-    from rag.ui import build_ui
+    from rag.ui import UI_CSS, UI_JS, build_ui
     from rag.ui.uploads import GradioFileGuard
 
     server = services.settings.server
@@ -264,7 +335,15 @@ def create_app(services: Services, bind_host: str = "127.0.0.1") -> FastAPI:
     if server.ui_username and server.ui_password:
         login = (server.ui_username, server.ui_password.get_secret_value())
     ui = build_ui(services, upload_dir)
-    app = gr.mount_gradio_app(app, ui, path="/", auth=login, max_file_size=server.max_upload_bytes)
+    app = gr.mount_gradio_app(
+        app,
+        ui,
+        path="/",
+        auth=login,
+        max_file_size=server.max_upload_bytes,
+        css=UI_CSS,
+        js=UI_JS,
+    )
     # Gradio checks that a file value names an upload only once it believes it "launched",
     # which a mounted app never does; GradioFileGuard checks before it, this is a second lock
     ui.has_launched = True

@@ -2,11 +2,11 @@
 
 The config files are plain data in langchain-ChatGLM's style, one flat list of names
 (`CHUNK_SIZE`, `LLM_MODEL`, ...); this module reads them into pydantic models in sections,
-`Settings.chunking`, `.retrieval`, `.answer`, `.server` and `.models`, so that each
-component is given its own section, and a wrong key, type or model name stops start-up with
-one line that names the config key (its flat name) and the allowed values. `FLAT_KEYS` maps
-each config name to its place in a section; `load_settings(**overrides)`, `Settings(**flat)`
-and `ZHIKU_<NAME>` all take the flat names.
+`Settings.loading`, `.chunking`, `.retrieval`, `.answer`, `.server`, `.web`, `.models` and
+`.ocr`, so that each component is given its own section, and a wrong key, type or model name
+stops start-up with one line that names the config key (its flat name) and the allowed
+values. `FLAT_KEYS` maps each config name to its place in a section;
+`load_settings(**overrides)`, `Settings(**flat)` and `ZHIKU_<NAME>` all take the flat names.
 
 An LLM entry is validated by the class of its `backend` (`GGUFEntry`, `TransformersEntry`,
 `OpenAIEntry`, `HFPipelineEntry`: the discriminated union `LLMModelEntry`), so that a key of
@@ -413,6 +413,17 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+class LoadingSettings(_Section):
+    """How files are read into documents (rag/loaders)."""
+
+    pdf_tables: bool = Field(
+        default=True,
+        description="PDF_TABLES: read the ruled tables of PDF pages as rows with their header "
+        "(pdfplumber; only pages that draw lines or rectangles, each several times slower "
+        "than plain text); off: such pages are read as loose words.",
+    )
+
+
 class ChunkingSettings(_Section):
     """How documents are cut into chunks (the ingestion's chunker)."""
 
@@ -450,6 +461,8 @@ class ChunkingSettings(_Section):
 VS_TYPES = ("faiss", "milvus")
 """DEFAULT_VS_TYPE's values (rag/vectorstores/backends.py)."""
 MILVUS_INSTALL_HINT = "pip install pymilvus==3.0.2 milvus-lite==3.2.2"
+MILVUS_LEXICAL = ("zhiku", "milvus_bm25")
+"""kbs_config["milvus"]["lexical"]'s values (rag/vectorstores/milvus_bm25.py)."""
 _MILVUS_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 
 
@@ -470,6 +483,22 @@ class MilvusConfig(_Section):
         default=SecretStr(""), description="A server's token ('user:password' or an API key)."
     )
     db_name: str = Field(default="", description="A server's database ('': its default).")
+    lexical: str = Field(
+        default="zhiku",
+        description="The lexical (BM25) leg of a hybrid search of a knowledge base stored in "
+        "Milvus: 'zhiku' (the KB's own BM25 index in its SQLite file, as for FAISS) or "
+        "'milvus_bm25' (Milvus's BM25 function over the collection's text: its collections "
+        "get a sparse field, and one made without it is rebuilt from SQLite when opened).",
+    )
+
+    @field_validator("lexical")
+    @classmethod
+    def _lexical_is_known(cls, value: str) -> str:
+        if value not in MILVUS_LEXICAL:
+            raise ValueError(
+                f"{value!r} is not a lexical search for Milvus; valid: {', '.join(MILVUS_LEXICAL)}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _uri_is_a_lite_file_or_a_server(self) -> MilvusConfig:
@@ -548,7 +577,7 @@ class RetrievalSettings(_Section):
     )
     kbs_config: KbsConfig = Field(
         default_factory=KbsConfig,
-        description="KBS_CONFIG: options per vector store; 'milvus': uri, token, db_name.",
+        description="KBS_CONFIG: options per vector store; 'milvus': uri, token, db_name, lexical.",
     )
     score_threshold: float = Field(
         default=0.0,
@@ -702,6 +731,24 @@ class ServerSettings(_Section):
         description="MAX_HISTORY_CHARS: most characters in the chat history's last "
         "LLM_HISTORY_LEN turns (the only ones read); more gets 413.",
     )
+    max_conversations: int = Field(
+        default=1000,
+        ge=1,
+        description="MAX_CONVERSATIONS: conversations kept per user (browser session, API "
+        "session or login); a new one past it gets 409 until old ones are deleted.",
+    )
+    max_conversation_turns: int = Field(
+        default=500,
+        ge=1,
+        description="MAX_CONVERSATION_TURNS: questions kept in one conversation; one more "
+        "gets 409 (start a new conversation).",
+    )
+    max_message_chars: int = Field(
+        default=50_000,
+        ge=1,
+        description="MAX_MESSAGE_CHARS: longest question or answer a conversation keeps, in "
+        "characters; a longer question gets 413, a longer answer is kept cut.",
+    )
     shutdown_timeout_s: int = Field(
         default=5,
         ge=1,
@@ -723,6 +770,78 @@ class ServerSettings(_Section):
     @property
     def max_upload_bytes(self) -> int:
         return int(self.max_upload_mb * 1024 * 1024)
+
+
+class WebSettings(_Section):
+    """How web pages are fetched for `rag kb add-url` and `POST /api/kbs/{name}/urls`."""
+
+    allow_private_urls: bool = Field(
+        default=False,
+        description="ALLOW_PRIVATE_URLS: also fetch pages from private, loopback and "
+        "link-local addresses (an intranet); off, such addresses are refused, as a page "
+        "request could otherwise reach services only this machine can (SSRF).",
+    )
+    url_timeout_s: float = Field(
+        default=20,
+        gt=0,
+        description="URL_TIMEOUT_S: seconds a page may take to arrive, redirects included.",
+    )
+    url_max_mb: float = Field(
+        default=20,
+        gt=0,
+        description="URL_MAX_MB: largest page fetched, in MB; a larger one is refused.",
+    )
+
+    @property
+    def url_max_bytes(self) -> int:
+        return int(self.url_max_mb * 1024 * 1024)
+
+
+class OcrSettings(_Section):
+    """OCR of images and scanned PDF pages (rag/ocr, rag/loaders/image.py, pdf_ocr.py)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="OCR_ENABLED: read the text of images and of scanned PDF pages with "
+        "RapidOCR (needs rapidocr-onnxruntime); off, images are refused and scanned PDFs "
+        "keep only the pages that have a text layer.",
+    )
+    pdf_threshold: tuple[float, float] = Field(
+        default=(0.6, 0.6),
+        description="PDF_OCR_THRESHOLD: a PDF page with text is also read by OCR when an "
+        "image covers at least this share of the page's (width, height) and the text layer "
+        "does not cover it (as Langchain-Chatchat's PDF_OCR_THRESHOLD); pages without text "
+        "are always read.",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="OCR_WORKERS: OCR worker processes (each loads the models, ~150 MB, and "
+        "uses cores / OCR_WORKERS threads).",
+    )
+    max_pages: int = Field(
+        default=500,
+        ge=1,
+        description="OCR_MAX_PAGES: most pages (or TIFF frames) OCR reads in one file; a "
+        "file with more is refused.",
+    )
+    max_pixels: int = Field(
+        default=50_000_000,
+        ge=1_000_000,
+        description="OCR_MAX_PIXELS: largest image (width x height) read; a larger image is "
+        "refused before it is decoded, a PDF page is rendered within it.",
+    )
+
+    @field_validator("pdf_threshold")
+    @classmethod
+    def _shares(cls, value: tuple[float, float]) -> tuple[float, float]:
+        if not all(0.0 < share <= 1.0 for share in value):
+            raise ValueError(
+                f"{list(value)}: give (width share, height share), each above 0 and at most 1, "
+                "e.g. (0.6, 0.6)"
+            )
+        return value
 
 
 class ModelsSettings(_Section):
@@ -792,11 +911,14 @@ class ModelsSettings(_Section):
 
 
 SECTIONS: dict[str, type[_Section]] = {
+    "loading": LoadingSettings,
     "chunking": ChunkingSettings,
     "retrieval": RetrievalSettings,
     "answer": AnswerSettings,
     "server": ServerSettings,
+    "web": WebSettings,
     "models": ModelsSettings,
+    "ocr": OcrSettings,
 }
 """Settings' sections, by attribute name."""
 
@@ -813,6 +935,11 @@ _RENAMED = {
     "reranker_model": ("retrieval", "reranker", "model"),
     "reranker_top_n": ("retrieval", "reranker", "top_n"),
     "llm_history_len": ("answer", "history_len"),
+    "ocr_enabled": ("ocr", "enabled"),
+    "pdf_ocr_threshold": ("ocr", "pdf_threshold"),
+    "ocr_workers": ("ocr", "workers"),
+    "ocr_max_pages": ("ocr", "max_pages"),
+    "ocr_max_pixels": ("ocr", "max_pixels"),
 }
 
 
@@ -840,6 +967,9 @@ class Settings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    loading: LoadingSettings = Field(
+        default_factory=LoadingSettings, description="How files are read into documents."
+    )
     chunking: ChunkingSettings = Field(
         default_factory=ChunkingSettings, description="How documents are cut into chunks."
     )
@@ -850,7 +980,11 @@ class Settings(BaseModel):
     server: ServerSettings = Field(
         default_factory=ServerSettings, description="How the web app is served."
     )
+    web: WebSettings = Field(default_factory=WebSettings, description="How web pages are fetched.")
     models: ModelsSettings = Field(description="Which models run, on which device.")
+    ocr: OcrSettings = Field(
+        default_factory=OcrSettings, description="OCR of images and scanned PDF pages."
+    )
 
     @model_validator(mode="before")
     @classmethod

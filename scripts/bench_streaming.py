@@ -20,7 +20,6 @@ goal: ≤ 0.3 s model → client.
 from __future__ import annotations
 
 import argparse
-import html
 import json
 import socket
 import statistics
@@ -138,19 +137,20 @@ def gradio_answer(base: str, kb: str, question: str) -> CharClock:
     from gradio_client import Client
 
     from rag.ui import PLAIN_CHAT
+    from rag.ui.render import plain_answer
 
     received = CharClock()
     client = Client(base + "/", verbose=False)
     shown = 0
     job = client.submit(question, [], PLAIN_CHAT, api_name="/respond")
-    for messages, _ in job:
-        if not messages or messages[-1]["role"] != "assistant":
+    for messages, *_ in job:  # the chatbot, the question box, the model line
+        # the last update carries the model line only (the chatbot: a "skip" update dict)
+        if not isinstance(messages, list) or not messages or messages[-1]["role"] != "assistant":
             continue
         content = messages[-1]["content"]  # Gradio 6: a list of {"type": "text", "text"} parts
         if isinstance(content, list):
             content = "".join(str(part.get("text", "")) for part in content)
-        text = str(content)
-        text = html.unescape(text.split("<", 1)[0])  # the sources block comes at the end
+        text = plain_answer(str(content))  # without the sources block under it
         if text != "…" and len(text) > shown:
             received.mark(text[shown:])
             shown = len(text)

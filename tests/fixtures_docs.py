@@ -198,6 +198,60 @@ def write_scanned_pdf(folder: Path, name: str = "scanned.pdf") -> Path:
     return path
 
 
+# ---- Scans: text rendered to images with a CJK font, for OCR --------------------------------
+
+SCAN_NOTICE_ZH = "本小区将于六月十二日上午九点至下午五点停止供水。"
+SCAN_NOTICE_EN = "Water supply stops on June 12 from 9 am to 5 pm."
+SCAN_PAGE1 = ("第一章 总则", "本合同由甲方与乙方在平等自愿的基础上签订。")
+SCAN_PAGE2 = (
+    "第三条 乙方应在收到货物后十五日内付清全部货款。",
+    "Article 7: The warranty covers the Zephyr pump for thirty-six months.",
+)
+CJK_FONTS = (
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc",
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+)
+
+
+def cjk_font_path() -> str:
+    """A font with Chinese glyphs (fonts-wqy-microhei, installed by `make browser-deps`)."""
+    for path in CJK_FONTS:
+        if Path(path).is_file():
+            return path
+    raise FileNotFoundError(
+        f"no CJK font among {CJK_FONTS}: run `make browser-deps` (apt fonts-wqy-microhei)"
+    )
+
+
+def render_lines(lines: tuple[str, ...], size: int = 32, width: int = 1200):
+    """A white image with `lines` printed in black, one a row, as a scanner would see them."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.truetype(cjk_font_path(), size)
+    line_height = int(size * 1.8)
+    image = Image.new("RGB", (width, line_height * len(lines) + 2 * size), "white")
+    draw = ImageDraw.Draw(image)
+    for row, line in enumerate(lines):
+        draw.text((size, size + row * line_height), line, font=font, fill="black")
+    return image
+
+
+def write_scan_png(folder: Path, name: str = "notice.png") -> Path:
+    """A photo-like PNG of a notice: one Chinese line, one English line."""
+    path = folder / name
+    render_lines((SCAN_NOTICE_ZH, SCAN_NOTICE_EN)).save(path)
+    return path
+
+
+def write_scan_pdf(folder: Path, name: str = "contract-scan.pdf") -> Path:
+    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 300 dpi: no text layer."""
+    path = folder / name
+    first, second = render_lines(SCAN_PAGE1), render_lines(SCAN_PAGE2)
+    first.save(path, "PDF", resolution=300, save_all=True, append_images=[second])
+    return path
+
+
 def write_encrypted_pdf(
     folder: Path,
     name: str = "encrypted.pdf",
@@ -232,6 +286,117 @@ def write_png_named_pdf(folder: Path, name: str = "picture.pdf") -> Path:
     path = folder / name
     path.write_bytes(buffer.getvalue())
     return path
+
+
+# ---- PDF tables ----------------------------------------------------------------------------
+
+TABLE_PDF_TITLE = "Spring price list"
+TABLE_PDF_INTRO = "The table below lists the products of the spring season with their prices."
+TABLE_PDF_AFTER = "Prices exclude tax; contact the sales office for volume discounts."
+TABLE_PDF_ROWS = [
+    ["Product", "Price", "Stock", "Supplier"],
+    ["Widget", "12", "340", "Acme"],
+    ["Gadget", "25", "120", "Globex"],
+    ["Sprocket", "7", "900", "Initech"],
+    ["Flange", "19", "45", "Umbrella"],
+]
+"""5 rows x 4 columns, the first the header."""
+CJK_TABLE_ROWS = [
+    ["产品", "价格", "说明"],
+    ["扳手", "12元", "适用于各种规格的螺母，手柄采用防滑设计，经久耐用"],
+    ["螺丝刀", "25元", "十字"],
+]
+LONG_TABLE_HEADER = ["Part", "Weight"]
+LONG_TABLE_ROWS = 70
+"""Rows of the table that runs over pages: "part N" weighs "N kg"."""
+
+
+def _ruled_table(rows: list[list[object]], widths: list[float] | None = None) -> object:
+    """A reportlab table with every cell border drawn (the header is not repeated)."""
+    from reportlab.lib import colors
+    from reportlab.platypus import Table, TableStyle
+
+    table = Table(rows, colWidths=widths)
+    table.setStyle(TableStyle([("GRID", (0, 0), (-1, -1), 0.5, colors.black)]))
+    return table
+
+
+def _build_story(path: Path, story: list[object], cjk: bool = False) -> Path:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import SimpleDocTemplate
+
+    if cjk:
+        _register_cjk_font()
+    SimpleDocTemplate(str(path), pagesize=A4).build(story)
+    return path
+
+
+def _paragraph_style(cjk: bool = False, size: int = 12) -> object:
+    from reportlab.lib.styles import ParagraphStyle
+
+    font = _CJK_FONT if cjk else "Helvetica"
+    return ParagraphStyle(
+        f"p{size}{cjk}", fontName=font, fontSize=size, leading=size * 1.4, wordWrap="CJK"
+    )
+
+
+def write_table_pdf(folder: Path, name: str = "price list.pdf") -> Path:
+    """A title, a sentence, the ruled 5x4 `TABLE_PDF_ROWS` table, a sentence: one page."""
+    from reportlab.platypus import Paragraph, Spacer
+
+    style = _paragraph_style()
+    story = [
+        Paragraph(TABLE_PDF_TITLE, style),
+        Paragraph(TABLE_PDF_INTRO, style),
+        Spacer(1, 8),
+        _ruled_table([list(row) for row in TABLE_PDF_ROWS]),
+        Spacer(1, 8),
+        Paragraph(TABLE_PDF_AFTER, style),
+    ]
+    return _build_story(folder / name, story)
+
+
+def write_long_table_pdf(folder: Path, name: str = "parts.pdf") -> Path:
+    """A sentence and a ruled table of `LONG_TABLE_ROWS` rows that runs over the next pages
+    without its header repeated, then a closing sentence."""
+    from reportlab.platypus import Paragraph
+
+    style = _paragraph_style()
+    rows = [LONG_TABLE_HEADER, *([f"part {n}", f"{n} kg"] for n in range(LONG_TABLE_ROWS))]
+    story = [
+        Paragraph("Parts and their weights.", style),
+        _ruled_table([list(row) for row in rows]),
+        Paragraph("End of the parts list.", style),
+    ]
+    return _build_story(folder / name, story)
+
+
+def write_cjk_table_pdf(folder: Path, name: str = "价格表.pdf") -> Path:
+    """A Chinese ruled table whose last column wraps over two lines in a cell."""
+    from reportlab.platypus import Paragraph
+
+    style, cell = _paragraph_style(cjk=True), _paragraph_style(cjk=True, size=10)
+    _register_cjk_font()
+    rows: list[list[object]] = [list(row) for row in CJK_TABLE_ROWS]
+    rows[1][2] = Paragraph(CJK_TABLE_ROWS[1][2], cell)
+    table = _ruled_table(rows, widths=[60, 60, 150])
+    table.setStyle([("FONTNAME", (0, 0), (-1, -1), _CJK_FONT)])  # type: ignore[attr-defined]
+    story = [Paragraph("价格表", style), Paragraph("下表列出了本季度的产品价格。", style), table]
+    return _build_story(folder / name, story, cjk=True)
+
+
+def write_framed_note_pdf(folder: Path, name: str = "note.pdf") -> Path:
+    """A sentence in a ruled box of one cell (a framed note, not a table) and two rules."""
+    from reportlab.platypus import HRFlowable, Paragraph
+
+    style = _paragraph_style()
+    story = [
+        HRFlowable(width="100%"),
+        _ruled_table([[Paragraph(EN_PDF_SENTENCE, style)]], widths=[400]),
+        HRFlowable(width="100%"),
+        Paragraph(EN_PDF_PAGE2_SENTENCE, style),
+    ]
+    return _build_story(folder / name, story)
 
 
 # ---- Office and e-book formats ------------------------------------------------------------

@@ -24,6 +24,8 @@ from rag.asgi import error_body
 from rag.errors import (
     AuthenticationError,
     BusyError,
+    ConversationLimitError,
+    ConversationNotFoundError,
     DocumentLoadError,
     DocumentNotFoundError,
     EmbeddingMismatchError,
@@ -34,8 +36,10 @@ from rag.errors import (
     KnowledgeBaseNotFoundError,
     ModelNotFoundError,
     ModelUnavailableError,
+    PageFetchError,
     RebuildFailedError,
     UnsupportedFileTypeError,
+    UrlRefusedError,
     ZhikuError,
 )
 from rag.llms.base import ContextWindowExceededError
@@ -45,18 +49,22 @@ logger = logging.getLogger(__name__)
 ERROR_STATUS: dict[type[ZhikuError], int] = {
     ZhikuError: 400,  # any other: BadRequestError, InvalidNameError, ConfigError
     AuthenticationError: 401,
+    UrlRefusedError: 403,
     KnowledgeBaseNotFoundError: 404,
     ModelNotFoundError: 404,
     DocumentNotFoundError: 404,
+    ConversationNotFoundError: 404,
     KnowledgeBaseExistsError: 409,
     KnowledgeBaseBusyError: 409,
     EmbeddingMismatchError: 409,
+    ConversationLimitError: 409,
     FileTooLargeError: 413,
     InputTooLongError: 413,
     ContextWindowExceededError: 413,
     UnsupportedFileTypeError: 415,
     DocumentLoadError: 422,
     RebuildFailedError: 422,
+    PageFetchError: 502,
     ModelUnavailableError: 503,
     BusyError: 503,
 }

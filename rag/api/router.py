@@ -11,7 +11,10 @@ from starlette.routing import Match
 
 from rag.api.auth import token_checker
 from rag.api.chat.chat_router import chat_router
+from rag.api.conversations.conversations_router import conversations_router
 from rag.api.docs.docs_router import docs_router
+from rag.api.docs.urls_router import urls_router
+from rag.api.docs.view_router import view_router
 from rag.api.errors import error_responses
 from rag.api.kbs.kbs_router import kbs_router
 from rag.api.openai.openai_models import openai_error_responses
@@ -31,7 +34,15 @@ def api_router(services: Services) -> APIRouter:
         responses=error_responses(401) if services.settings.server.api_token else {},
     )
     routes: list[APIRoute] = []
-    for feature in (kbs_router, docs_router, search_router, chat_router):
+    for feature in (
+        kbs_router,
+        docs_router,
+        view_router,
+        urls_router,
+        search_router,
+        chat_router,
+        conversations_router,
+    ):
         feature_router = feature(services)
         routes += [r for r in feature_router.routes if isinstance(r, APIRoute)]
         router.include_router(feature_router)

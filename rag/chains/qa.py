@@ -23,6 +23,7 @@ from rag.chains.not_found import not_found_reply
 from rag.chains.processors import AnswerProcessor
 from rag.chains.retry import RetryPolicy, Verdict
 from rag.chains.script import ScriptConverter
+from rag.chains.streams import text_stream
 from rag.chains.turn import Source, Turn, build_context, format_context
 from rag.tokens import TokenCounter, estimate_tokens
 
@@ -156,9 +157,9 @@ class QAChain:
 
     def generate(self, templates: Mapping[str, str], turn: Turn) -> Iterator[str]:
         """The model's answer to the template for the question's language, as it comes."""
-        template = templates[prompt_language(turn.language)]
-        chain = PromptTemplate.from_template(template) | self.llm | StrOutputParser()
-        return chain.stream({"context": turn.read_context, "question": turn.read_question})
+        template = PromptTemplate.from_template(templates[prompt_language(turn.language)])
+        prompt = template.format(context=turn.read_context, question=turn.read_question)
+        return text_stream(self.llm, prompt)
 
     def process(self, pieces: Iterable[str], turn: Turn) -> Iterator[str]:
         """The answer's pieces through the answer processors."""
@@ -193,7 +194,7 @@ class QAChain:
         yield ChatEvent("sources")
         turn = Turn.asked(question, question, self.language_of(question, ()))
         asked = format_history(history, self.history_len) + question
-        yield from _tokens(self.process((self.llm | StrOutputParser()).stream(asked), turn))
+        yield from _tokens(self.process(text_stream(self.llm, asked), turn))
 
     def answer(
         self,

@@ -26,6 +26,8 @@ class Source:
     page: int | None
     text: str
     score: float
+    url: str | None = None
+    """The web address of a page added by URL, None for an uploaded file."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -34,6 +36,7 @@ class Source:
             "page": self.page,
             "text": self.text,
             "score": round(self.score, 4),
+            "url": self.url,
         }
 
 
@@ -89,9 +92,15 @@ def build_context(
             page=document.metadata.get("page"),
             text=document.page_content,
             score=float(document.metadata.get("score", 0.0)),
+            url=_url(document),
         )
         for number, document in enumerate(kept, 1)
     ]
+
+
+def _url(document: Document) -> str | None:
+    url = document.metadata.get("url")
+    return url if isinstance(url, str) else None
 
 
 def format_context(sources: Sequence[Source]) -> str:

@@ -3,6 +3,9 @@
 Each chunk keeps its document's page and heading path (`title_path`, from the loaders), and,
 with `ChunkingOptions.title_prefix`, starts with that path so that a chunk deep in a section
 still names what it is about. The chunks are `NewChunk`s, what the store keeps.
+
+Table rows (documents whose metadata has `table`, one row a line) are cut between rows
+only: a chunk never holds half a row, and a row longer than a chunk is a chunk of its own.
 """
 
 from __future__ import annotations
@@ -45,14 +48,39 @@ class Chunker:
             if k not in {"source", "page", "title_path"} and _is_plain(v)
         }
         chunks = []
-        for piece in fold_heading_pieces(
-            self.splitter.split_text(document.page_content), heading, title_prefix
-        ):
+        if document.metadata.get("table"):
+            pieces = table_pieces(self.splitter, document.page_content)
+        else:
+            pieces = self.splitter.split_text(document.page_content)
+        for piece in fold_heading_pieces(pieces, heading, title_prefix):
             text = piece
             if title_prefix and title_path:
                 text = _with_title_path(piece, title_path, heading)
             chunks.append(NewChunk(text, page, title_path, dict(extra)))
         return chunks
+
+
+def table_pieces(splitter: TextSplitter, text: str) -> list[str]:
+    """The pieces of a group of table rows (one row a line), cut between rows only.
+
+    Rows that each fit a chunk go through the splitter, which cuts at line breaks first, so
+    between rows (an overlap repeats whole rows). A row too long for a chunk is kept whole,
+    a piece of its own: cut, its second half would lose the row's first columns, what the
+    row is about, and answer nothing.
+    """
+    pieces: list[str] = []
+    run: list[str] = []
+    for row in text.split("\n"):
+        if len(splitter.split_text(row)) <= 1:
+            run.append(row)
+            continue
+        if run:
+            pieces.extend(splitter.split_text("\n".join(run)))
+            run = []
+        pieces.append(row.strip())
+    if run:
+        pieces.extend(splitter.split_text("\n".join(run)))
+    return pieces
 
 
 def fold_heading_pieces(pieces: list[str], heading: str, title_prefix: bool) -> list[str]:
@@ -90,4 +118,4 @@ def _is_plain(value: object) -> bool:
     return isinstance(value, str | int | float | bool) or value is None
 
 
-__all__ = ["Chunker", "ChunkingOptions", "fold_heading_pieces"]
+__all__ = ["Chunker", "ChunkingOptions", "fold_heading_pieces", "table_pieces"]

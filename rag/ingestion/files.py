@@ -21,10 +21,11 @@ import numpy as np
 
 from rag.errors import UnsupportedFileTypeError, ZhikuError
 from rag.ingestion.pipeline import Embedded, IngestionPipeline, IngestOptions
-from rag.ingestion.progress import IngestEvent, OnEvent, Stage
+from rag.ingestion.progress import IngestEvent, OnEvent, Stage, reading_event
 from rag.kb.names import safe_file_name
 from rag.kb.store import KnowledgeBaseStore, NewChunk, sha256_of
 from rag.loaders import SUPPORTED_EXTENSIONS
+from rag.ocr import Progress
 
 FileStatus = Literal["ok", "unchanged", "error"]
 
@@ -76,6 +77,14 @@ class _Report:
     def event(self, position: int, name: str, stage: Stage, done: int = 0, **more: Any) -> None:
         if self._on_event:
             self._on_event(IngestEvent(position, name, stage, done, **more))
+
+    def reading(self, position: int, name: str) -> Progress | None:
+        """Turns the status lines of a file being read ("OCR page 3/10") into its
+        "parsing" events (`reading_event`; None: not asked)."""
+        if not self._on_event:
+            return None
+        on_event = self._on_event
+        return lambda line: on_event(reading_event(position, name, line))
 
     def embedded(self, batch: list[_Staged]) -> Embedded | None:
         """Turns a batch's count of embedded chunks into each file's (None: not asked)."""
@@ -167,7 +176,7 @@ class FileIngestor:
                 report.finish(position, FileResult(safe_name, "unchanged", existing.chunks))
                 return None
             report.event(position, name, "parsing")
-            chunks = self.pipeline.chunk_file(path, safe_name)
+            chunks = self.pipeline.chunk_file(path, safe_name, report.reading(position, name))
         except ZhikuError as exc:
             report.finish(position, _error(name, exc))
             return None

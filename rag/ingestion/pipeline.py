@@ -1,6 +1,7 @@
 """The ingestion pipeline: file -> documents -> chunks -> vectors, with no knowledge base.
 
-    load     rag/loaders/: pages, heading paths, tables with their headers
+    load     rag/loaders/: pages, heading paths, tables with their headers; images and
+             scanned pages read by OCR in worker processes (rag/ocr)
     split    `Chunker`: the splitter, heading-only pieces folded, the heading path carried
     embed    the embedding model, many chunks (of several files) per call
 
@@ -24,6 +25,7 @@ from rag.ingestion.chunking import Chunker
 from rag.ingestion.timings import IngestTimings
 from rag.kb.store import NewChunk
 from rag.loaders import load_file
+from rag.ocr import OcrPool, Progress
 
 PROGRESS_SLICE = 64
 """Texts per embedding call when progress is reported: a large file's count moves every few
@@ -74,6 +76,9 @@ class IngestionPipeline:
         embeddings: Embeddings,
         dimension: int,
         timings: IngestTimings | None = None,
+        *,
+        pdf_tables: bool = True,
+        ocr: OcrPool | None = None,
     ) -> None:
         self.chunker = chunker
         """Documents -> chunks."""
@@ -83,20 +88,34 @@ class IngestionPipeline:
         """The model's vector size (the shape of no vectors at all)."""
         self.timings = timings or IngestTimings()
         """Seconds per stage, summed (pass one in to read it)."""
+        self.pdf_tables = pdf_tables
+        """Read ruled PDF tables as rows with their header (PDF_TABLES)."""
+        self.ocr = ocr
+        """Reads images and scanned PDF pages (OCR is part of "load"); None: OCR off."""
 
-    def load(self, path: Path, name: str | None = None) -> list[Document]:
+    def load(
+        self, path: Path, name: str | None = None, progress: Progress | None = None
+    ) -> list[Document]:
         """The documents of file `path`; `name` (its file type, and its name in errors)
-        defaults to the path's."""
+        defaults to the path's; `progress` gets status lines while it loads."""
         with self.timings.timed("load"):
-            return load_file(path, name or path.name)
+            return load_file(
+                path,
+                name or path.name,
+                pdf_tables=self.pdf_tables,
+                ocr=self.ocr,
+                progress=progress,
+            )
 
     def split(self, documents: list[Document]) -> list[NewChunk]:
         with self.timings.timed("split"):
             return self.chunker.split(documents)
 
-    def chunk_file(self, path: Path, name: str | None = None) -> list[NewChunk]:
-        """Load and split one file."""
-        return self.split(self.load(path, name))
+    def chunk_file(
+        self, path: Path, name: str | None = None, progress: Progress | None = None
+    ) -> list[NewChunk]:
+        """Load and split one file (`progress`: status lines while it loads)."""
+        return self.split(self.load(path, name, progress))
 
     def embed(self, texts: list[str], on_embedded: Embedded | None = None) -> np.ndarray:
         """The texts' passage vectors, one row each (float32), from one embedding call; with
@@ -162,6 +181,11 @@ class IngestionPipeline:
             if isinstance(vectors, ZhikuError):
                 raise vectors
             yield ChunkedFile(path, chunks, vectors)
+
+    def close(self) -> None:
+        """Stop the OCR worker processes, if any were started."""
+        if self.ocr is not None:
+            self.ocr.close()
 
 
 __all__ = ["PROGRESS_SLICE", "ChunkedFile", "Embedded", "IngestOptions", "IngestionPipeline"]

@@ -36,6 +36,7 @@ from rag.lexical.index import LexicalIndex, LexicalResult
 from rag.lexical.tokenize import Tokenizer
 from rag.vectorstores import (
     IndexPolicy,
+    LexicalVectorIndex,
     VectorIndex,
     VectorStores,
     as_vector_stores,
@@ -43,6 +44,7 @@ from rag.vectorstores import (
 )
 from rag.vectorstores.backends import STORE_KEYS
 from rag.vectorstores.base import CountedIndex
+from rag.vectorstores.milvus_bm25 import REFERENCE_MODE
 
 DB_NAME = "kb.sqlite"
 _BLOCK = 4096
@@ -91,6 +93,13 @@ class ChunkRecord:
     page: int | None
     title_path: str
     metadata: dict[str, object]
+
+    @property
+    def source(self) -> str:
+        """The name a citation shows: the file's, or "mail.eml/report.pdf" for the text of a
+        file inside it (an e-mail attachment: metadata "part", rag/loaders/_parts.py)."""
+        part = self.metadata.get("part")
+        return f"{self.file_name}/{part}" if isinstance(part, str) and part else self.file_name
 
 
 @dataclass(frozen=True)
@@ -173,10 +182,11 @@ class KnowledgeBaseStore:
         self._policy = self._stores.policy(self.info(), self._index_rows)
         self._index = self._policy.empty(embedding.dimension)
         self._load_index()
-        self._lexical = LexicalIndex(
-            self._db, tokenizer=tokenizer or Tokenizer(), db_lock=self._db_lock
-        )
+        tokenizer = tokenizer or Tokenizer()
+        self._lexical = LexicalIndex(self._db, tokenizer=tokenizer, db_lock=self._db_lock)
         self._sync_lexical()
+        # the query's tokens as Milvus's BM25 analyzer cuts them (for its reference score)
+        self._bm25_tokenizer = tokenizer.with_mode(REFERENCE_MODE)
 
     # ---- creation -------------------------------------------------------------------
 
@@ -356,6 +366,22 @@ class KnowledgeBaseStore:
         )
         return FileRecord(*rows[0]) if rows else None
 
+    def original(self, name: str) -> tuple[FileRecord, Path]:
+        """Document `name`'s record and where its original is kept, looked up in the files
+        table: the name is a key there, never taken as a path. 404 when there is no such
+        document, or its original is missing (or is not a plain file inside content/)."""
+        record = self.file(name)
+        if record is None:
+            raise DocumentNotFoundError(f"no document {name!r} in knowledge base {self.name!r}")
+        content = (self.path / CONTENT_DIR).resolve()
+        path = content / record.name
+        if path.resolve().parent != content or not path.is_file():
+            raise DocumentNotFoundError(
+                f"the original of {name!r} is missing from knowledge base {self.name!r}; "
+                "upload it again"
+            )
+        return record, path
+
     def chunk_count(self) -> int:
         return int(self._query("SELECT COUNT(*) FROM chunks")[0][0])
 
@@ -383,8 +409,24 @@ class KnowledgeBaseStore:
         """Dense search: (chunk id, cosine) pairs, best first."""
         return self._index.search(query_vector, k)
 
+    @property
+    def lexical_backend(self) -> str:
+        """Who answers `lexical_search`: "milvus_bm25" (the collection's BM25 function,
+        kbs_config["milvus"]["lexical"]) or "zhiku" (the BM25 index in SQLite)."""
+        index = self._index
+        return "milvus_bm25" if isinstance(index, LexicalVectorIndex) and index.bm25 else "zhiku"
+
     def lexical_search(self, query: str, k: int) -> LexicalResult:
-        """BM25 search: (chunk id, BM25) pairs best first, and the query's reference score."""
+        """BM25 search: (chunk id, BM25) pairs best first, and the query's reference score.
+
+        With Milvus's BM25 (`lexical_backend`), the hits are Milvus's, and the reference is
+        computed from the SQLite index's statistics for the query's tokens as Milvus cuts
+        them (Milvus reports no idf): the fusion's bm25 / reference keeps its meaning."""
+        index = self._index
+        if isinstance(index, LexicalVectorIndex) and index.bm25:
+            hits = index.lexical_search(query, k)
+            tokens = self._bm25_tokenizer.tokenize(query)
+            return LexicalResult(hits, self._lexical.reference(tokens))
         return self._lexical.search_with_reference(query, k)
 
     def coverage(self, query: str, text: str, ignore: frozenset[str] = frozenset()) -> float:

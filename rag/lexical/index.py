@@ -562,11 +562,16 @@ class LexicalIndex:
             self._norms = (self.k1 * ((1.0 - self.b) + length_factor * lengths)).astype(np.float32)
         return self._norms
 
-    def _scores(self, query_terms: Counter[str]) -> tuple[np.ndarray | None, float]:
-        """Per-slot BM25 scores (removed slots 0), and the query's reference score."""
+    def reference(self, tokens: Iterable[str]) -> float:
+        """The reference score (`LexicalResult`) of a query cut into `tokens` by another
+        tokenizer: the sum of the idf of those in the index (repeats count). Milvus's BM25
+        (rag/vectorstores/milvus_bm25.py) scores with its own analyzer and reports no idf."""
+        with self._lock:
+            return sum(self._weights(Counter(tokens)).values())
+
+    def _weights(self, query_terms: Counter[str]) -> dict[int, float]:
+        """Term id -> query term frequency x idf, for the query's terms in the index."""
         n_docs = len(self._slot_of)
-        if n_docs == 0:
-            return None, 0.0
         weights: dict[int, float] = {}
         for term, qtf in query_terms.items():
             term_id = self._vocab.get(term)
@@ -575,6 +580,13 @@ class LexicalIndex:
             df = int(self._df[term_id])
             if df > 0:
                 weights[term_id] = qtf * math.log(1.0 + (n_docs - df + 0.5) / (df + 0.5))
+        return weights
+
+    def _scores(self, query_terms: Counter[str]) -> tuple[np.ndarray | None, float]:
+        """Per-slot BM25 scores (removed slots 0), and the query's reference score."""
+        if not self._slot_of:
+            return None, 0.0
+        weights = self._weights(query_terms)
         reference = sum(weights.values())
         if not weights:
             return None, reference

@@ -165,7 +165,16 @@ class Tokenizer:
         self.max_jieba_chars = max_jieba_chars
         self._jieba: Any = None
         self._jieba_lock = threading.Lock()
+        self._jieba_owner: Tokenizer = self
+        """The tokenizer whose jieba dictionary this one uses (`with_mode`)."""
         self._stem: Callable[[str], str] | None = _english_stemmer() if self.stemming else None
+
+    def with_mode(self, mode: TokenizerMode) -> Tokenizer:
+        """This tokenizer cutting CJK runs by `mode`, sharing its jieba dictionary (no second
+        one is loaded)."""
+        other = Tokenizer(mode, self.stopwords, self.english, self.stemming, self.max_jieba_chars)
+        other._jieba_owner = self._jieba_owner
+        return other
 
     @property
     def signature(self) -> str:
@@ -225,6 +234,8 @@ class Tokenizer:
         return words
 
     def _jieba_tokenizer(self) -> Any:
+        if self._jieba_owner is not self:
+            return self._jieba_owner._jieba_tokenizer()
         with self._jieba_lock:
             if self._jieba is None:
                 import jieba

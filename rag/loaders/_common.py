@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.ocr import OcrPool, Progress
+
 DEFAULT_MAX_UNZIPPED_BYTES = 200 * 1024 * 1024
 """Largest total uncompressed size accepted for a zip-based file (docx, xlsx, pptx, epub)."""
 
@@ -16,9 +18,19 @@ TABLE_GROUP_CHARS = 500
 
 @dataclass(frozen=True)
 class LoadLimits:
-    """Resource limits applied while loading one file."""
+    """Resource limits and costly steps applied while loading one file, and the OCR that may
+    read it."""
 
     max_unzipped_bytes: int = DEFAULT_MAX_UNZIPPED_BYTES
+    depth: int = 0
+    """How deep in attachments this file is: 0 for an uploaded file, 1 for a mail's
+    attachment, 2 for an attachment of a mail attached to a mail (`_parts.py` caps it)."""
+    pdf_tables: bool = True
+    """Read ruled PDF tables as rows (PDF_TABLES; pdf_tables.py): slower on such pages."""
+    ocr: OcrPool | None = None
+    """Reads images and scanned PDF pages (with its own limits); None: OCR is off."""
+    progress: Progress | None = None
+    """Gets status lines while the file loads ("OCR page 3/10")."""
 
 
 @dataclass(frozen=True)
@@ -26,7 +38,8 @@ class Section:
     """One piece of a document before it becomes a LangChain `Document`.
 
     `verbatim` keeps leading indentation (source code); otherwise whitespace runs are
-    collapsed by `normalize_text`.
+    collapsed by `normalize_text`. `table` marks a group of table rows, one row a line: it
+    is never taken for a title, and the chunker cuts it between rows only.
     """
 
     text: str
@@ -34,9 +47,17 @@ class Section:
     page: int | None = None
     sheet: str | None = None
     verbatim: bool = False
+    part: str = ""
+    """The file inside the uploaded one that this text comes from ("report.pdf" of a mail's
+    attachment, "inner.eml/report.pdf" one level deeper); "" for the file's own text."""
+    table: bool = False
 
 
 Loader = Callable[[Path, LoadLimits], list[Section]]
+
+PartLoader = Callable[[str, bytes, LoadLimits], list[Section]]
+"""(file name, content, the container's limits) -> the sections of a file found inside
+another (an e-mail attachment), each with its `part` set; `_parts.py`."""
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 # C0/C1 control characters except tab and newline; zero-width characters and BOMs.

@@ -59,7 +59,7 @@ class SectionBuilder:
     def table(self, rows: Sequence[Sequence[str]]) -> None:
         self._flush_text()
         for group in table_row_groups(rows):
-            self._emit(group)
+            self._emit(group, table=True)
 
     def finish(self) -> list[Section]:
         self._flush_text()
@@ -79,9 +79,15 @@ class SectionBuilder:
         self._blocks = []
         self._emit("\n\n".join(blocks))
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, text: str, *, table: bool = False) -> None:
         self._sections.append(
-            Section(text, title_path=self.title_path, page=self._page, verbatim=self._verbatim)
+            Section(
+                text,
+                title_path=self.title_path,
+                page=self._page,
+                verbatim=self._verbatim,
+                table=table,
+            )
         )
 
 

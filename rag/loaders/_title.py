@@ -27,18 +27,27 @@ def carry_title(sections: list[Section]) -> list[Section]:
     """`sections` with the first line as every section's title path, when the format gave
     no headings and that line looks like a title; otherwise unchanged.
 
-    A later page (a PDF's) that starts with a title line of its own gets that line instead:
-    a report's second chapter is not under its first chapter's heading.
+    A later page (a PDF's) that starts with a title line of its own gets that line instead,
+    for all of its sections: a report's second chapter is not under its first chapter's
+    heading. Table rows are never a title.
     """
-    if not sections or sections[0].verbatim or any(s.title_path for s in sections):
+    if not sections or sections[0].verbatim or sections[0].table:
+        return sections
+    if any(s.title_path for s in sections):
         return sections
     first, title = _split_title(sections[0])
     if title is None:
         return sections
     carried = [first]
+    page, page_title = first.page, title
     for section in sections[1:]:
-        own, heading = _split_title(section) if section.page is not None else (section, None)
-        carried.append(replace(own, title_path=heading or title))
+        if section.page is not None and section.page != page:
+            page = section.page
+            heading = None
+            if not section.table:
+                section, heading = _split_title(section)
+            page_title = heading or title
+        carried.append(replace(section, title_path=page_title))
     return carried
 
 

@@ -1,5 +1,8 @@
 """PDF: pypdf, one Section per page (1-based `page`), lines re-joined into paragraphs.
 
+A page with ruled tables is read by `pdf_tables.py` instead: its tables as rows with their
+header, its other text around them, in reading order.
+
 pypdf gives one line per printed line. Keeping those breaks cut sentences into fragments
 (an ancestor app lost answers that way), so lines are joined back: between two CJK
 characters with nothing, between Latin words with a space, hyphenated words re-joined.
@@ -9,7 +12,8 @@ paragraph breaks.
 
 Encrypted PDFs that open with an empty user password (owner password only, e.g. "no
 printing") are read; AES-encrypted ones need the `cryptography` package for that. PDFs that
-need a password are refused with a clear message.
+need a password are refused with a clear message. Pages without a text layer (scans), and
+large images the text layer does not cover, are read by OCR (rag/loaders/pdf_ocr.py).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pypdf.errors import DependencyError, PyPdfError
 
 from rag.errors import DocumentLoadError
 from rag.loaders._common import LoadLimits, Section
+from rag.loaders.pdf_tables import table_page_sections
 
 _PDF_MAGIC = b"%PDF-"
 _MAGIC_WINDOW = 1024
@@ -37,12 +42,18 @@ _CORRUPT = "corrupt or truncated PDF — open it in a PDF reader, save or print 
 
 
 def load_pdf(path: Path, limits: LoadLimits) -> list[Section]:
-    """One Section per page that has text; raise for scanned, encrypted or broken PDFs."""
-    del limits  # no zip container
+    """One Section per page that has text, scanned pages read by OCR (rag/loaders/pdf_ocr.py);
+    raise for encrypted or broken PDFs, and scanned ones when OCR is off."""
+    from rag.loaders.pdf_ocr import add_ocr_text, no_text_message  # it imports join_pdf_lines
+
     pages = _open_pages(path)
+    tables = table_page_sections(path, pages, join_pdf_lines) if limits.pdf_tables else {}
     sections: list[Section] = []
     failed_pages = 0
     for number, page in enumerate(pages, start=1):
+        if number in tables:  # ruled tables as rows, the rest of the page's text around them
+            sections.extend(tables[number])
+            continue
         try:
             raw = page.extract_text() or ""
         except (PyPdfError, ValueError, KeyError, TypeError, AttributeError):
@@ -51,12 +62,11 @@ def load_pdf(path: Path, limits: LoadLimits) -> list[Section]:
         text = join_pdf_lines(raw)
         if text:
             sections.append(Section(text, page=number))
+    sections = add_ocr_text(path, sections, len(pages), limits)
     if not sections:
         if failed_pages:
             raise DocumentLoadError(_CORRUPT)
-        raise DocumentLoadError(
-            "no text layer (scanned PDF?) — run OCR first (e.g. ocrmypdf) and upload the result"
-        )
+        raise DocumentLoadError(no_text_message(limits))
     return sections
 
 

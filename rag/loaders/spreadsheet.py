@@ -47,7 +47,7 @@ def _csv_sections(text: str, delimiter_for: Callable[[str], str]) -> list[Sectio
         raise DocumentLoadError(
             f"not a valid CSV file ({exc}) — check its quoting and upload it again"
         ) from exc
-    return [Section(group) for group in table_row_groups(rows)]
+    return [Section(group, table=True) for group in table_row_groups(rows)]
 
 
 def _guess_delimiter(sample: str) -> str:
@@ -72,7 +72,9 @@ def load_xlsx(path: Path, limits: LoadLimits) -> list[Section]:
         for sheet in workbook.worksheets:
             rows = sheet.iter_rows(values_only=True)
             for group in table_row_groups(rows):
-                sections.append(Section(group, title_path=sheet.title, sheet=sheet.title))
+                sections.append(
+                    Section(group, title_path=sheet.title, sheet=sheet.title, table=True)
+                )
         return sections
     finally:
         workbook.close()

@@ -50,7 +50,7 @@ def load_html(path: Path, limits: LoadLimits) -> list[Section]:
         data = path.read_bytes()
     except OSError as exc:
         raise DocumentLoadError(f"cannot read the file ({exc.strerror})") from exc
-    return html_sections(_decode_html(data))
+    return html_sections(decode_html(data))
 
 
 def html_sections(markup: str | bytes, root: Sequence[str] = ()) -> list[Section]:
@@ -65,7 +65,7 @@ def html_sections(markup: str | bytes, root: Sequence[str] = ()) -> list[Section
     return builder.finish()
 
 
-def _decode_html(data: bytes) -> str:
+def decode_html(data: bytes) -> str:
     """The declared <meta charset> if it decodes cleanly, else the text-file detection."""
     declared = _META_CHARSET.search(data[:4096])
     if declared:

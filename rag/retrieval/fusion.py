@@ -2,10 +2,14 @@
 
 Inputs: `dense`, (chunk id, cosine) pairs best first, and `lexical`, (chunk id, BM25) pairs
 best first with the query's BM25 `reference` (`LexicalResult.reference`: the sum of the idf
-of the query tokens found in the index). Output: `FusedHit(chunk_id, score, dense_score,
-lexical_score)` best first; `score` in [0, 1], higher = better, never increasing down the
-list; `dense_score` / `lexical_score` are the normalized components in [0, 1] (None when that
-retriever did not return the chunk and no exact value was given).
+of the query tokens found in the index; with kbs_config["milvus"]["lexical"] = "milvus_bm25"
+the hits are Milvus's BM25, with zhiku's k1 and b, and the reference is the SQLite index's
+idf of the query's tokens as Milvus's analyzer cuts them: rag/vectorstores/milvus_bm25.py,
+so bm25 / reference keeps its meaning; the constants below were measured with zhiku's own
+BM25). Output: `FusedHit(chunk_id, score, dense_score, lexical_score)` best first; `score` in
+[0, 1], higher = better, never increasing down the list; `dense_score` / `lexical_score` are
+the normalized components in [0, 1] (None when that retriever did not return the chunk and
+no exact value was given).
 
 Normalized components (both in [0, 1], comparable across queries)::
 

@@ -49,6 +49,8 @@ class SearchHit:
     score: float
     dense_score: float | None = None
     """The chunk's cosine to the query, when dense search found it (see `relevance`)."""
+    url: str | None = None
+    """The web address of a page added by URL, None for an uploaded file."""
 
 
 @dataclass(frozen=True)
@@ -176,7 +178,8 @@ class HybridRetriever(BaseRetriever):
 
 
 def neighbours(store: ChunkStore, chunk_id: int, radius: int) -> list[StoredChunk]:
-    """Chunk `chunk_id` and its file's chunks within `radius` of it, in file order."""
+    """Chunk `chunk_id` and its file's chunks within `radius` of it, in file order; only
+    those of the same source (a mail's body and its attachments are not mixed)."""
     # a file's chunks are stored in one go, so their ids are consecutive like their seq;
     # checked below, and the whole file is read when they are not
     near = store.chunks_by_id(range(chunk_id - radius, chunk_id + radius + 1))
@@ -189,12 +192,20 @@ def neighbours(store: ChunkStore, chunk_id: int, radius: int) -> list[StoredChun
     found = [c for c in near.values() if c.file_name == me.file_name and c.seq in wanted]
     if len(found) < len(wanted):
         found = [c for c in store.chunks_of_file(me.file_name) if c.seq in wanted]
-    return sorted(found, key=lambda c: c.seq)
+    return sorted((c for c in found if c.source == me.source), key=lambda c: c.seq)
 
 
 def _hit(record: StoredChunk, score: float, cosine: float | None) -> SearchHit:
+    url = record.metadata.get("url")
     return SearchHit(
-        record.id, record.text, record.file_name, record.page, record.title_path, score, cosine
+        record.id,
+        record.text,
+        record.source,
+        record.page,
+        record.title_path,
+        score,
+        cosine,
+        url if isinstance(url, str) else None,
     )
 
 
@@ -208,6 +219,7 @@ def hit_to_document(hit: SearchHit) -> Document:
             "title_path": hit.title_path,
             "score": hit.score,
             "chunk_id": hit.chunk_id,
+            **({"url": hit.url} if hit.url else {}),
         },
     )
 

@@ -21,6 +21,11 @@ class StoredChunk(Protocol):
     @property
     def file_name(self) -> str: ...
     @property
+    def source(self) -> str:
+        """The name a citation shows: the file's, or "file/part" for a file inside it."""
+        ...
+
+    @property
     def seq(self) -> int:
         """Its position in its file (0, 1, ...)."""
         ...
@@ -31,6 +36,10 @@ class StoredChunk(Protocol):
     def page(self) -> int | None: ...
     @property
     def title_path(self) -> str: ...
+    @property
+    def metadata(self) -> Mapping[str, object]:
+        """What else its loader recorded (a web page's `url`, a sheet's name)."""
+        ...
 
 
 class StoredFile(Protocol):

@@ -4,16 +4,23 @@ passed in."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import ChatEvent, QAChain, collect_answer
 from rag.concurrency import RequestGate
+from rag.conversations import ConversationStore
+from rag.documents import PdfPageRenderer
 from rag.evaluation import EvalQuestion, EvalReport, evaluate
 from rag.input_limits import check_history, check_query
 from rag.retrieval import AnswerabilityCheck, HybridRetriever
+from rag.services.conversations import ConversationService
 from rag.services.knowledge import KnowledgeBaseService
+from rag.services.links import DocumentLinks
+from rag.services.models_info import ModelsInUse, models_in_use
+from rag.services.webpages import WebPageService
 from rag.settings import Settings
 
 
@@ -24,8 +31,24 @@ class Services:
     llm: BaseLLM
     qa: QAChain
     llm_gate: RequestGate
+    web: WebPageService
+    """Adds web pages by URL."""
+    conversation_store: ConversationStore
     answerability: AnswerabilityCheck | None = None
     """Refuses questions the KB cannot answer; calibrated for the embedding entry's model."""
+    links: DocumentLinks = field(default_factory=lambda: DocumentLinks.for_token(None))
+    """Signed links to documents and page images, for the UI's pages (keyed by API_TOKEN)."""
+    pages: PdfPageRenderer = field(default_factory=PdfPageRenderer)
+    """Renders PDF pages for the source viewer (one per app: PDFium is not thread-safe)."""
+
+    def models_in_use(self) -> ModelsInUse:
+        """The LLM and embedding model that run, and their devices."""
+        return models_in_use(self.settings, self.llm, self.kb.embeddings)
+
+    @cached_property
+    def conversations(self) -> ConversationService:
+        """Chat turns kept in each user's conversations, answered by `chat`."""
+        return ConversationService(self.conversation_store, self.chat)
 
     def retriever(self, kb: str) -> HybridRetriever:
         """A retriever over `kb` for chat answers: the LLM's number of sources (its entry's

@@ -31,6 +31,9 @@ Run = Callable[[OnEvent], list[FileResult]]
 # how far a file is at each stage (embedding: from the first to the second, by its count)
 _STAGE_SHARE: dict[str, float] = {"queued": 0.0, "parsing": 0.05, "embedding": 0.1}
 _EMBEDDING_SHARE = 0.8
+_OCR_SHARE = 0.6
+"""A file read by OCR: the part of its work its pages take (taken from embedding's, as
+reading a page takes longer than embedding its chunks)."""
 _INDEXING_SHARE = 0.95
 _MIN_FRACTION_FOR_ETA = 0.03
 
@@ -45,19 +48,30 @@ class FileProgress:
     chunks: int = 0
     """The file's chunks, once it is split."""
     embedded: int = 0
+    pages: int = 0
+    """The pages OCR reads in this file (0: none)."""
+    pages_read: int = 0
+    note: str = ""
+    """While it is read: its loader's last status line ("OCR page 3/10")."""
     error: str = ""
     error_type: type | None = None
 
     @property
     def fraction(self) -> float:
-        """How much of this file's work is done, 0..1."""
+        """How much of this file's work is done, 0..1 (its OCR pages, when it has any,
+        count for `_OCR_SHARE` of it)."""
         if self.stage in FINAL_STAGES:
             return 1.0
         if self.stage == "indexing":
             return _INDEXING_SHARE
+        ocr = _OCR_SHARE if self.pages else 0.0
         share = _STAGE_SHARE[self.stage]
-        if self.stage == "embedding" and self.chunks:
-            share += _EMBEDDING_SHARE * self.embedded / self.chunks
+        if self.stage == "parsing" and self.pages:
+            share += ocr * self.pages_read / self.pages
+        if self.stage == "embedding":
+            share += ocr
+            if self.chunks:
+                share += (_EMBEDDING_SHARE - ocr) * self.embedded / self.chunks
         return share
 
 
@@ -122,7 +136,9 @@ class _Job:
         with self._lock:
             known = self._files.get(event.position) or FileProgress(event.name, event.bytes)
             changes: dict[str, object] = {"stage": event.stage}
-            if event.stage == "embedding":
+            if event.stage == "parsing" and event.note:
+                changes.update(note=event.note, pages=event.total, pages_read=event.done)
+            elif event.stage == "embedding":
                 changes.update(chunks=event.total, embedded=event.done)
             elif event.stage in FINAL_STAGES:
                 changes.update(chunks=event.done, embedded=event.done)

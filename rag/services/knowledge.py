@@ -8,12 +8,15 @@ over a store (rag/retrieval/hybrid.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
+from typing import BinaryIO
 
 from langchain_core.embeddings import Embeddings
 
+from rag.documents import DocumentText, document_text
 from rag.errors import RebuildFailedError
 from rag.ingestion import FileIngestor, FileResult, check_file_type
 from rag.ingestion.progress import OnEvent
@@ -104,7 +107,9 @@ class KnowledgeBaseService:
         return self.registry.check_all(self._add_into, repair)
 
     def close(self) -> None:
+        """Close the stores and stop the OCR worker processes."""
         self.registry.close()
+        self.ingestor.pipeline.close()
 
     # ---- documents ------------------------------------------------------------------
 
@@ -118,7 +123,8 @@ class KnowledgeBaseService:
         """Add (or update) each `(display name, path)`; one bad file never stops the others.
 
         Results come back in the order of `files`; `on_progress` gets each file's result as
-        soon as it is known, `on_event` each file's stages (rag/ingestion/progress.py). 409
+        soon as it is known, `on_event` each file's stages (rag/ingestion/progress.py:
+        a scan's pages read by OCR too, "OCR page 3/10" as the event's note). 409
         while the knowledge base is being rebuilt; 404 when it is deleted meanwhile (the
         files stored so far go with it).
         """
@@ -166,6 +172,36 @@ class KnowledgeBaseService:
         """Document `name` of `kb`, or None."""
         with self.registry.reading(kb) as store:
             return store.file(name)
+
+    def page_url(self, kb: str, name: str) -> str | None:
+        """The URL document `name` of `kb` was fetched from; None for an uploaded file (or
+        no such document)."""
+        with self.registry.reading(kb) as store:
+            chunks = store.chunks_of_file(name)
+        url = chunks[0].metadata.get("url") if chunks else None
+        return url if isinstance(url, str) else None
+
+    def open_original(self, kb: str, name: str) -> tuple[FileRecord, BinaryIO]:
+        """Document `name`'s record and its original, opened for reading (the caller closes
+        it): an update or removal of the document meanwhile does not cut a download short.
+        404 when `kb` has no such document; found through the store's records, never the
+        name taken as a path."""
+        with self.registry.reading(kb) as store:
+            record, path = store.original(name)
+            return record, path.open("rb")
+
+    @contextmanager
+    def original(self, kb: str, name: str) -> Iterator[tuple[FileRecord, Path]]:
+        """Document `name`'s record and original, not removed or replaced before the block
+        ends (404 as `open_original`)."""
+        with self.registry.reading(kb) as store:
+            yield store.original(name)
+
+    def document_text(self, kb: str, name: str) -> DocumentText:
+        """Document `name` as its loader reads it (the text that was indexed, before it was
+        cut into chunks), to show it."""
+        with self.original(kb, name) as (record, path):
+            return document_text(self.ingestor.pipeline.load(path, record.name))
 
     def delete_doc(self, kb: str, name: str) -> None:
         """Remove one document; 409 while the knowledge base is being rebuilt."""
@@ -230,6 +266,10 @@ class KnowledgeBaseService:
         """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1]
         (`HybridRetriever.search`)."""
         return self.retriever(kb).search(query, top_k, score_threshold)
+
+    def query_terms(self, text: str) -> list[str]:
+        """`text`'s search tokens: the words lexical search matches on (the UI marks them)."""
+        return self.registry.tokenizer.tokenize(text)
 
     def relevance(self, kb: str, query: str, hits: list[SearchHit]) -> Relevance:
         """How well `hits` match `query` (`HybridRetriever.relevance`)."""

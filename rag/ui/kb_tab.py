@@ -42,6 +42,7 @@ from rag.ui.localize import Localizer, error_line, request_lang
 from rag.ui.messages import Lang, text
 from rag.ui.render import markdown_text
 from rag.ui.uploads import discard_uploads, uploaded_paths
+from rag.ui.url_box import UrlBox, url_box, wire_url_box
 
 POLL_S = 0.5
 """How often a handler streaming a job's progress looks at it."""
@@ -62,6 +63,7 @@ class _Widgets:
     upload: gr.Button
     progress: gr.HTML
     results: gr.Dataframe
+    url_box: UrlBox
     docs: gr.Dataframe
     preview: gr.HTML
     doc_to_delete: gr.Dropdown
@@ -110,6 +112,9 @@ def kb_tab(services: Services, chat_kb: gr.Dropdown, upload_dir: Path, loc: Loca
         [w.kb, w.files],
         [w.results, w.status, w.files, w.progress],
     ).then(show, w.kb, views)
+    # the URLs' own results stay in the table (the knowledge base's last job is not shown)
+    after_urls = _keeping(show, views.index(w.results))
+    wire_url_box(services, w.url_box, w.kb, w.results, w.status).then(after_urls, w.kb, views)
     w.kb.change(show, w.kb, views)
     w.timer.tick(_poll(services, show), w.kb, views)
     w.docs.select(_on_pick_doc(services), w.kb, [w.preview, w.doc_to_delete])
@@ -141,6 +146,7 @@ def _layout(loc: Localizer) -> _Widgets:
         dashboard_html(None, loc.lang), css_template=DASHBOARD_CSS, elem_id="kb-dashboard"
     )
     files, upload, progress, results = _upload_area(loc)
+    urls = url_box(loc)
     docs, preview, doc_to_delete, delete_doc = _documents_area(loc)
     rebuild, box, question, yes, no = _rebuild_area(loc)
     with gr.Row():
@@ -162,6 +168,7 @@ def _layout(loc: Localizer) -> _Widgets:
         upload=upload,
         progress=progress,
         results=results,
+        url_box=urls,
         docs=docs,
         preview=preview,
         doc_to_delete=doc_to_delete,
@@ -257,6 +264,17 @@ def _show_kb(services: Services) -> Callable[..., tuple[Any, ...]]:
         )
 
     return show_kb
+
+
+def _keeping(show: Callable[..., tuple[Any, ...]], position: int) -> Callable[..., Any]:
+    """`show`, the view at `position` left as it is."""
+
+    def show_kb_keeping(name: str | None, request: gr.Request) -> tuple[Any, ...]:
+        shown = list(show(name, request))
+        shown[position] = gr.update()
+        return tuple(shown)
+
+    return show_kb_keeping
 
 
 def _poll(services: Services, show: Callable[..., tuple[Any, ...]]) -> Callable[..., Any]:

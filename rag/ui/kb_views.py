@@ -219,6 +219,13 @@ def preview_html(name: str | None, chunks: Sequence[ChunkRecord], lang: Lang) ->
 # ---- progress ---------------------------------------------------------------------------
 
 
+def _reading(file: FileProgress, lang: Lang) -> str:
+    """How far a file being read is: its OCR pages, or its loader's line as written."""
+    if file.pages:
+        return text("stage.ocr", lang, done=file.pages_read, total=file.pages)
+    return file.note
+
+
 def progress_html(job: JobState | None, lang: Lang) -> str:
     """An upload's or a rebuild's progress: the whole (files, chunks, time, ETA) and each
     file's stage; "" when there was none."""
@@ -271,6 +278,8 @@ def _file_row(file: FileProgress, lang: Lang) -> str:
     stage = text(
         f"stage.{file.stage}", lang, done=file.embedded, total=file.chunks, chunks=file.chunks
     )
+    if file.stage == "parsing" and file.note:
+        stage += " · " + _reading(file, lang)
     error = (
         f'<div class="zk-err">{_e(error_line(file.error_type, file.error, lang))}</div>'
         if file.error

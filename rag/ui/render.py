@@ -7,9 +7,14 @@ whatever it put in the URL to that host. So:
 
 * answers keep Markdown's emphasis and lists, but every character that could open a link or
   an image (`[`, `]`, `!`), an autolink (`:`, `@`, `www.`) or HTML (`<`, `&`) is escaped;
+  the one tag written into an answer is this code's own, around a citation's number;
 * sources are one raw HTML block whose text is HTML-escaped: Markdown never reads inside it,
   so a snippet or a file name (`_name_.txt`) shows exactly as written;
 * status lines escape every Markdown character of the names they show.
+
+One link is made on purpose: a web page added by URL links its source to that address, the
+address itself as the link's text (so what is clicked is what is shown), http(s) only, and
+opened in a new tab without a referrer. It is never fetched by showing it.
 """
 
 from __future__ import annotations
@@ -19,15 +24,21 @@ import re
 from collections.abc import Sequence
 
 from rag.chains import Source
-from rag.ui.messages import Lang, text
+from rag.chains.citations import CITATION
+from rag.ui.messages import DEFAULT_LANG, Lang
+from rag.ui.source_cards import Footer, footer_html
 
 SOURCES_MARK = "\n\n---\n"
-SNIPPET_CHARS = 300
 
 _ANSWER_ESCAPES = re.compile(r"([\\\[\]!:@`])|(?i:\b(www)\.)")
 # `<`, `>` and `&` are left to html.escape: a backslash before `&gt;` would show it literally
 _MARKDOWN_ESCAPES = re.compile(r"([\\`*_{}\[\]()#+\-.!|~:@])")
 _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
+# a citation number the chat made clickable: only this code writes a tag into an answer
+# (the model's own `<` is escaped), so a tag of this exact form is one of ours
+_CITE_TAG = '<span class="zhiku-cite" role="button" tabindex="0">{n}</span>'
+_CITE_TAGS = re.compile(r'<span class="zhiku-cite" role="button" tabindex="0">(\d+)</span>')
+_DIGITS = re.compile(r"\d+")
 
 
 def answer_markdown(text: str) -> str:
@@ -36,9 +47,28 @@ def answer_markdown(text: str) -> str:
     return html.escape(escaped, quote=False)
 
 
+def answer_with_citations(text: str, sources: int) -> str:
+    """`answer_markdown(text)`, each citation number that names one of the `sources` shown
+    (1 to `sources`) made an element the page's script opens the source for."""
+    if sources <= 0:
+        return answer_markdown(text)
+    parts, last = [], 0
+    for match in CITATION.finditer(text):
+        parts.append(answer_markdown(text[last : match.start()]))
+        parts.append(_DIGITS.sub(lambda m: _cite(m[0], sources), answer_markdown(match[0])))
+        last = match.end()
+    parts.append(answer_markdown(text[last:]))
+    return "".join(parts)
+
+
+def _cite(number: str, sources: int) -> str:
+    return _CITE_TAG.format(n=number) if 1 <= int(number) <= sources else number
+
+
 def plain_answer(rendered: str) -> str:
-    """The answer's text back from `answer_markdown` (the sources below it left out)."""
-    answer = rendered.split(SOURCES_MARK, 1)[0]
+    """The answer's text back from `answer_markdown` or `answer_with_citations` (the
+    sources below it left out)."""
+    answer = _CITE_TAGS.sub(r"\1", rendered.split(SOURCES_MARK, 1)[0])
     return html.unescape(_ESCAPED.sub(r"\1", answer))
 
 
@@ -47,29 +77,15 @@ def markdown_text(text: str) -> str:
     return html.escape(_MARKDOWN_ESCAPES.sub(r"\\\1", text), quote=False)
 
 
-def sources_html(sources: Sequence[Source], rewritten: str = "", lang: Lang = "zh") -> str:
-    """The sources under an answer (file, page, score, snippet) and the standalone question
-    a follow-up was searched as, as one HTML block, labelled in `lang`; "" when there is
-    neither."""
-    if not sources and not rewritten:
-        return ""
-    lines = ['<div class="zhiku-sources">']
-    if rewritten:
-        lines.append(f"<p><i>{text('sources.searched_as', lang)}</i> {_inline(rewritten)}</p>")
-    if sources:
-        title, note = text("sources.title", lang), text("sources.score_note", lang)
-        lines.append(f"<p><b>{title}</b> · {note}</p>")
-    for source in sources:
-        page = f" · {text('sources.page', lang, page=source.page)}" if source.page else ""
-        score = text("sources.score", lang, score=f"{source.score:.2f}")
-        lines.append(
-            f"<p><b>[{source.index}] {_inline(source.source)}</b>{page} · "
-            f"{score}<br>{_inline(source.text[:SNIPPET_CHARS])}</p>"
-        )
-    lines.append("</div>")
-    # a blank line would end the HTML block and hand the rest to Markdown
-    return SOURCES_MARK + "\n".join(lines)
-
-
-def _inline(text: str) -> str:
-    return html.escape(" ".join(text.split()))
+def sources_html(
+    sources: Sequence[Source],
+    rewritten: str = "",
+    kb: str | None = None,
+    terms: Sequence[str] = (),
+    lang: Lang = DEFAULT_LANG,
+) -> str:
+    """The sources under an answer (a card each: file, page, relevance, snippet) and the
+    standalone question a follow-up was searched as, as one HTML block after
+    `SOURCES_MARK`, labelled in `lang`; "" when there is neither (rag/ui/source_cards.py)."""
+    block = footer_html(Footer(kb, sources, rewritten, terms, lang=lang))
+    return SOURCES_MARK + block if block else ""

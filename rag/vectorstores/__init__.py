@@ -5,7 +5,9 @@ VECTOR_INDEX (`SizedIndex`, rag/vectorstores/sizing.py).
 
 Indexes hold vectors under stable int64 ids (the chunk ids of the knowledge base's SQLite
 metadata), never positions, so a delete removes exactly the chunks it names. Vectors are
-normalized and compared by inner product, so a score is a cosine similarity.
+normalized and compared by inner product, so a score is a cosine similarity. A Milvus
+collection may also answer the lexical leg of hybrid search with Milvus's BM25
+(`LexicalVectorIndex`, milvus_bm25.py: kbs_config["milvus"]["lexical"] = "milvus_bm25").
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from collections.abc import Callable
 
 from rag.errors import ConfigError
 from rag.vectorstores.backends import VS_TYPES, VectorStores, as_vector_stores, store_of
-from rag.vectorstores.base import VectorIndex
+from rag.vectorstores.base import LexicalVectorIndex, VectorIndex
 from rag.vectorstores.faiss_index import FaissFlatIndex, IndexKind
 from rag.vectorstores.faiss_ivf import FaissIVFIndex
+from rag.vectorstores.milvus_bm25 import MILVUS_LEXICAL
 from rag.vectorstores.milvus_index import MilvusConnection, MilvusIndex
 from rag.vectorstores.sizing import (
     VECTOR_INDEX_MODES,
@@ -46,6 +49,7 @@ def build_index(name: str, dimension: int) -> VectorIndex:
 
 __all__ = [
     "INDEXES",
+    "MILVUS_LEXICAL",
     "VECTOR_INDEX_MODES",
     "VS_TYPES",
     "FaissFlatIndex",
@@ -53,6 +57,7 @@ __all__ = [
     "FixedIndex",
     "IndexKind",
     "IndexPolicy",
+    "LexicalVectorIndex",
     "MilvusConnection",
     "MilvusIndex",
     "SizedIndex",

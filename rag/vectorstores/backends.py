@@ -5,6 +5,8 @@ A knowledge base records its store in its SQLite info (`vector_store`; none reco
 collection (`milvus_collection`, `zhiku_<uuid>`): a new name for every KB folder, so that a
 rebuild's copy, built aside while the live one keeps answering, never shares one.
 DEFAULT_VS_TYPE is the store of new knowledge bases; `rag kb migrate` moves one.
+kbs_config["milvus"]["lexical"] says whether Milvus collections also compute BM25
+(milvus_bm25.py); it is not recorded per knowledge base: the collection's schema says it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 from rag.errors import ConfigError
 from rag.vectorstores.base import VectorIndex
+from rag.vectorstores.milvus_bm25 import check_lexical
 from rag.vectorstores.milvus_index import (
     COLLECTION_PREFIX,
     INSTALL_HINT,
@@ -45,12 +48,16 @@ class VectorStores:
         faiss: IndexPolicy | Callable[[int], VectorIndex],
         default: str = "faiss",
         milvus: MilvusConnection | None = None,
+        milvus_lexical: str = "zhiku",
     ) -> None:
-        """`faiss`: FAISS's `IndexPolicy` (VECTOR_INDEX's `SizedIndex`), or an index class."""
+        """`faiss`: FAISS's `IndexPolicy` (VECTOR_INDEX's `SizedIndex`), or an index class.
+        `milvus_lexical`: kbs_config["milvus"]["lexical"] ("milvus_bm25": collections
+        compute BM25 and answer the lexical leg of hybrid search)."""
         check_vs_type(default)
         self.faiss = as_policy(faiss)
         self.default = default
         self.milvus = milvus
+        self.milvus_lexical = check_lexical(milvus_lexical)
 
     def new_info(self, vs_type: str | None = None) -> dict[str, str]:
         """The info of a new knowledge base (folder) in `vs_type` (default: DEFAULT_VS_TYPE)."""
@@ -73,7 +80,9 @@ class VectorStores:
         """How the knowledge base with `info` makes, loads and rebuilds its dense index."""
         if store_of(info) == "faiss":
             return self.faiss
-        return MilvusPolicy(self.connection(), info[COLLECTION_KEY], rows)
+        connection = self.connection()
+        bm25 = self.milvus_lexical == "milvus_bm25" and connection.supports_bm25()
+        return MilvusPolicy(connection, info[COLLECTION_KEY], rows, bm25)
 
     def drop(self, info: Mapping[str, str], index_path: Path) -> None:
         """Remove the dense index the knowledge base with `info` had (its FAISS file, or its

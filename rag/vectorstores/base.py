@@ -45,3 +45,18 @@ class CountedIndex(Protocol):
     def agrees_with(self, count: int, newest: np.ndarray) -> bool:
         """Does it hold `count` vectors, among them every id of `newest`?"""
         ...
+
+
+@runtime_checkable
+class LexicalVectorIndex(Protocol):
+    """An index that can also answer the lexical leg of hybrid search: a Milvus collection
+    made with its BM25 function (kbs_config["milvus"]["lexical"] = "milvus_bm25")."""
+
+    @property
+    def bm25(self) -> bool:
+        """Does it compute BM25 (else `lexical_search` raises)?"""
+        ...
+
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to k (id, BM25 score > 0) pairs, best first."""
+        ...

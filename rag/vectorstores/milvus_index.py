@@ -10,6 +10,8 @@ its normalized vector (a FLAT index, inner product: the score is a cosine, as wi
 and its text, file name, sequence number, page and title path, so that other tools can read
 the collection. The knowledge base's SQLite stays the source of truth: it keeps the vectors
 too, and a collection that disagrees with it is synced from it (`MilvusPolicy.build`).
+With kbs_config["milvus"]["lexical"] = "milvus_bm25" the collection also computes BM25 from
+`text` and answers the lexical leg of hybrid search (milvus_bm25.py, `lexical_search`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import ConfigError
+from rag.vectorstores import milvus_bm25
 from rag.vectorstores.faiss_index import IndexKind
 from rag.vectorstores.sizing import VectorSource
 
@@ -32,6 +35,8 @@ REMOTE_SCHEMES = ("http://", "https://", "tcp://", "unix:")
 COLLECTION_PREFIX = "zhiku_"
 """Every collection zhiku makes starts with this; nothing else is ever dropped."""
 _BATCH = 1000
+_MAX_LIMIT = 16_384
+"""The most hits one Milvus search returns."""
 _MAX_TEXT_BYTES = 65_535
 _MAX_NAME_BYTES = 2_048
 _OPEN_LOGS = ("milvus_lite.server_manager",)
@@ -39,6 +44,8 @@ _OPEN_LOGS = ("milvus_lite.server_manager",)
 _ITERATOR_LOGS = ("pymilvus.client.iterator.query_iterator", "grpc._server")
 """Milvus Lite has no server timestamp for an iterator: its gRPC stub logs an error and
 pymilvus a warning on every call, and the iterator works without it."""
+
+logger = logging.getLogger(__name__)
 
 RowsOf = Callable[[list[int]], Mapping[int, Mapping[str, object]]]
 """Chunk id -> the fields stored beside its vector (text, file_name, seq, page, title_path)."""
@@ -59,6 +66,7 @@ class MilvusConnection:
         self.db_name = db_name
         self.lock = threading.RLock()
         self._client: Any = None
+        self._bm25: bool | None = None
 
     @property
     def is_lite(self) -> bool:
@@ -104,6 +112,23 @@ class MilvusConnection:
             )
         return f"{text}; is the server running, and are token and db_name right?"
 
+    def supports_bm25(self) -> bool:
+        """Does the server have the BM25 function (milvus_bm25.py)? Asked once; a warning
+        when it has not."""
+        with self.client() as client:
+            if self._bm25 is None:
+                version = str(client.get_server_version())
+                self._bm25 = milvus_bm25.supports_bm25(version)
+                if not self._bm25:
+                    logger.warning(
+                        "Milvus at %r is version %s, which has no BM25 function (Milvus 2.5 "
+                        "has): kbs_config['milvus']['lexical'] = 'milvus_bm25' is ignored, the "
+                        "lexical search stays zhiku's",
+                        self.uri,
+                        version,
+                    )
+            return self._bm25
+
     def collections(self) -> list[str]:
         with self.client() as client:
             return [str(name) for name in client.list_collections()]
@@ -124,7 +149,10 @@ class MilvusConnection:
 
 
 class MilvusIndex:
-    """A `VectorIndex` over one Milvus collection (module doc); ids are chunk ids."""
+    """A `VectorIndex` over one Milvus collection (module doc); ids are chunk ids.
+
+    `bm25`: the collection computes BM25 from `text` (kbs_config["milvus"]["lexical"] =
+    "milvus_bm25"); one made without it is made anew by `ensure` and refused by `load`."""
 
     kind: IndexKind = "flat"
 
@@ -134,27 +162,44 @@ class MilvusIndex:
         collection: str,
         dimension: int,
         rows: RowsOf | None = None,
+        bm25: bool = False,
     ) -> None:
         self.connection = connection
         self.collection = collection
         self.dimension = dimension
         self._rows = rows
+        self.bm25 = bm25
 
     # ---- the collection -------------------------------------------------------------
 
-    def saved_dimension(self) -> int | None:
-        """The vector dimension of the existing collection (None: there is none)."""
+    def saved_schema(self) -> tuple[int, bool] | None:
+        """The existing collection's vector dimension and whether it computes BM25 (None:
+        there is no collection)."""
         with self.connection.client() as client:
             if not client.has_collection(self.collection):
                 return None
-            fields = client.describe_collection(self.collection)["fields"]
-        vector = next(f for f in fields if f["name"] == "vector")
-        return int(vector["params"]["dim"])
+            description = client.describe_collection(self.collection)
+        vector = next(f for f in description["fields"] if f["name"] == "vector")
+        return int(vector["params"]["dim"]), milvus_bm25.has_bm25(description)
+
+    def _fits(self, saved: tuple[int, bool]) -> bool:
+        """Can the existing collection serve this index? (A BM25 field not asked for is
+        left: the dense search ignores it.)"""
+        dimension, bm25 = saved
+        return dimension == self.dimension and (bm25 or not self.bm25)
 
     def ensure(self) -> None:
-        """Make the collection (dropped first when its dimension is another) and load it."""
-        saved = self.saved_dimension()
-        if saved is not None and saved != self.dimension:
+        """Make the collection (dropped first when its dimension is another, or it lacks
+        the BM25 field asked for) and load it."""
+        saved = self.saved_schema()
+        if saved is not None and not self._fits(saved):
+            if saved[0] == self.dimension:
+                logger.warning(
+                    "Milvus collection %r has no BM25 field, and kbs_config['milvus']"
+                    "['lexical'] is 'milvus_bm25': it is made anew, and filled from the "
+                    "knowledge base's SQLite (nothing is embedded again)",
+                    self.collection,
+                )
             self.connection.drop(self.collection)
             saved = None
         with self.connection.client() as client:
@@ -174,16 +219,21 @@ class MilvusIndex:
         schema = client.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
         schema.add_field("vector", DataType.FLOAT_VECTOR, dim=self.dimension)
-        schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES)
+        text_options = milvus_bm25.text_field_options() if self.bm25 else {}
+        schema.add_field("text", DataType.VARCHAR, max_length=_MAX_TEXT_BYTES, **text_options)
         schema.add_field("file_name", DataType.VARCHAR, max_length=_MAX_NAME_BYTES)
         schema.add_field("seq", DataType.INT64)
         schema.add_field("page", DataType.INT64, nullable=True)
         schema.add_field("title_path", DataType.VARCHAR, max_length=_MAX_NAME_BYTES)
+        if self.bm25:
+            milvus_bm25.add_bm25_fields(schema)
         return schema
 
     def _params(self, client: Any) -> Any:
         params = client.prepare_index_params()
         params.add_index(field_name="vector", index_type="FLAT", metric_type="IP")
+        if self.bm25:
+            milvus_bm25.add_bm25_index(params)
         return params
 
     def drop(self) -> None:
@@ -220,11 +270,31 @@ class MilvusIndex:
             found = client.search(
                 self.collection,
                 data=[vector],
-                limit=min(k, 16_384),
+                anns_field="vector",
+                limit=min(k, _MAX_LIMIT),
                 output_fields=["id"],
                 search_params={"metric_type": "IP"},
             )
         return [(int(hit["id"]), float(hit["distance"])) for hit in found[0]]
+
+    def lexical_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        """Up to k (id, BM25) pairs, best first, by Milvus's BM25 function: chunks sharing
+        at least one token with `query` (milvus_bm25.py); only with `bm25`."""
+        if not self.bm25:
+            raise ValueError(f"Milvus collection {self.collection!r} is searched without BM25")
+        if k <= 0 or not query.strip():
+            return []
+        with self.connection.client() as client:
+            found = client.search(
+                self.collection,
+                data=[query],
+                anns_field=milvus_bm25.SPARSE_FIELD,
+                limit=min(k, _MAX_LIMIT),
+                output_fields=["id"],
+                search_params={"metric_type": "BM25"},
+            )
+        scored = [(int(hit["id"]), milvus_bm25.bm25_score(hit["distance"])) for hit in found[0]]
+        return [(chunk_id, score) for chunk_id, score in scored if score > 0]
 
     def ids(self) -> np.ndarray:
         found: list[int] = []
@@ -265,15 +335,19 @@ class MilvusIndex:
             client.flush(self.collection)
 
     def load(self, path: Path) -> None:
-        """Open the collection (ValueError when there is none, or of another dimension)."""
-        saved = self.saved_dimension()
+        """Open the collection (ValueError when there is none, of another dimension, or
+        without the BM25 field asked for: the store then makes it anew from SQLite)."""
+        saved = self.saved_schema()
         if saved is None:
             raise ValueError(f"no Milvus collection {self.collection!r}")
-        if saved != self.dimension:
+        dimension, bm25 = saved
+        if dimension != self.dimension:
             raise ValueError(
-                f"Milvus collection {self.collection!r}: dimension {saved}, expected "
+                f"Milvus collection {self.collection!r}: dimension {dimension}, expected "
                 f"{self.dimension}"
             )
+        if self.bm25 and not bm25:
+            raise ValueError(f"Milvus collection {self.collection!r} has no BM25 field")
         with self.connection.client() as client:
             client.load_collection(self.collection)
 
@@ -315,13 +389,17 @@ class MilvusPolicy:
     """The `IndexPolicy` of one knowledge base's collection: always a FLAT index (Milvus
     picks nothing by size here); `build` syncs the collection with SQLite."""
 
-    def __init__(self, connection: MilvusConnection, collection: str, rows: RowsOf) -> None:
+    def __init__(
+        self, connection: MilvusConnection, collection: str, rows: RowsOf, bm25: bool = False
+    ) -> None:
+        """`bm25`: the collection computes BM25 (kbs_config["milvus"]["lexical"])."""
         self.connection = connection
         self.collection = collection
         self.rows = rows
+        self.bm25 = bm25
 
     def _index(self, dimension: int) -> MilvusIndex:
-        return MilvusIndex(self.connection, self.collection, dimension, self.rows)
+        return MilvusIndex(self.connection, self.collection, dimension, self.rows, self.bm25)
 
     def empty(self, dimension: int) -> MilvusIndex:
         index = self._index(dimension)

@@ -1,4 +1,5 @@
-"""The whole app over HTTP: create a KB, upload, search, chat (stream and not), delete, restart."""
+"""The whole app over HTTP: create a KB, upload, search, chat (stream and not), a kept
+conversation, delete, restart."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ DEFAULT_LLM = runpy.run_path(str(Path(__file__).parents[2] / "configs" / "model_
 
 @pytest.fixture(scope="module")
 def app(app_factory):
-    return app_factory(DEFAULT_LLM)
+    # web pages are served from 127.0.0.1 here, so private addresses are allowed
+    return app_factory(DEFAULT_LLM, env={"ZHIKU_ALLOW_PRIVATE_URLS": "true"})
 
 
 @pytest.fixture(scope="module")
@@ -126,6 +128,26 @@ def test_pdf_and_docx_results_carry_source_and_page(client, filled_kb):
     ).json()["results"][0]
     assert docx_hit["source"] == "制度.docx"
     assert "默认值" in docx_hit["text"] and "top_k" in docx_hit["text"]
+
+
+def test_a_web_page_is_added_by_url_searched_and_cited_with_its_url(client):
+    from tests import fixtures_web as fw
+
+    site = fw.site()
+    assert client.post("/api/kbs", json={"name": "网页"}).status_code == 201
+    try:
+        url = site.url("/article.html")
+        reply = client.post("/api/kbs/网页/urls", json={"urls": [url]}, timeout=300)
+        assert reply.status_code == 200, reply.text
+        assert reply.json()["urls"][0]["status"] == "ok"
+        query = "高雄港的灯塔是哪一年建的？"
+        hits = client.post("/api/kbs/网页/search", json={"query": query, "top_k": 3}).json()
+        first = hits["results"][0]  # the chat's sources carry `url` alike (test_api_urls.py)
+        assert first["url"] == url and "1883" in first["text"]
+        assert first["source"] == f"127.0.0.1_{site.port}_article.html"
+    finally:
+        site.stop()
+        assert client.delete("/api/kbs/网页").status_code == 200
 
 
 def test_chat_answers_from_the_kb_with_sources(client, filled_kb):
@@ -234,6 +256,54 @@ def test_numbers_in_answers_are_written_as_the_document_writes_them(client):
         assert client.delete("/api/kbs/數字").status_code == 200
 
 
+OFFICE_KB = "邮件与旧文档"
+
+
+def search(client: httpx.Client, kb: str, query: str, top_k: int = 5) -> list[dict]:
+    response = client.post(f"/api/kbs/{kb}/search", json={"query": query, "top_k": top_k})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+@pytest.fixture(scope="module")
+def office_kb(client, tmp_path_factory):
+    """A saved e-mail with a PDF and a text file attached, and a Word 97 .doc."""
+    from tests.fixtures_office import copy_doc, write_eml_with_pdf
+
+    folder = tmp_path_factory.mktemp("office")
+    mail = write_eml_with_pdf(folder, "mail.eml")
+    doc = copy_doc(folder, "采购规定.doc")
+    assert client.post("/api/kbs", json={"name": OFFICE_KB}).status_code == 201
+    response = upload(client, OFFICE_KB, {p.name: p.read_bytes() for p in (mail, doc)})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_mail_attachments_and_a_doc_are_searched_and_cited(client, office_kb):
+    assert {f["name"]: f["status"] for f in office_kb["files"]} == {
+        "mail.eml": "ok",
+        "采购规定.doc": "ok",
+    }
+    docs = client.get(f"/api/kbs/{OFFICE_KB}/docs").json()["docs"]
+    assert {d["name"] for d in docs} == {"mail.eml", "采购规定.doc"}
+    [first, *_] = search(client, OFFICE_KB, "安装之前电脑至少要有多少内存？")
+    assert (first["source"], first["page"]) == ("mail.eml/attachment.pdf", 2)
+    assert "八个千兆字节" in first["text"]
+    [first, *_] = search(client, OFFICE_KB, "城东物流园的租金是多少？")
+    assert first["source"] == "mail.eml/说明.txt"
+    [first, *_] = search(client, OFFICE_KB, "谁发的新仓库选址通知？")
+    assert first["source"] == "mail.eml" and "王芳" in first["text"]
+    [first, *_] = search(client, OFFICE_KB, "超过五千元的采购需要谁批准？")
+    assert first["source"] == "采购规定.doc" and "财务总监" in first["text"]
+
+
+def test_deleting_the_mail_deletes_its_attachments(client, office_kb):
+    assert client.delete(f"/api/kbs/{OFFICE_KB}/docs/mail.eml").status_code == 200
+    left = search(client, OFFICE_KB, "城东物流园的租金 安装之前的内存", top_k=20)
+    assert left and {r["source"] for r in left} == {"采购规定.doc"}
+    assert client.delete(f"/api/kbs/{OFFICE_KB}").status_code == 200
+
+
 def test_errors_are_json_without_tracebacks(client):
     missing = client.post("/api/kbs/nope/search", json={"query": "x"})
     assert missing.status_code == 404
@@ -245,7 +315,71 @@ def test_errors_are_json_without_tracebacks(client):
     assert "Traceback" not in bad_name.text
 
 
-def test_restart_keeps_kb_and_results_then_delete(app, app_factory, client, filled_kb):
+SESSION = {"X-Zhiku-Session": "e2e-session-0123456789"}
+OFF_TOPIC = "巴吞他尼府是哪个国家中部的一个府？"
+
+
+@pytest.fixture(scope="module")
+def kept_conversation(client, filled_kb):
+    """A conversation kept over the API: one turn the KB has no answer for (answered without
+    the model, so it costs no generation)."""
+    body = {"kb": KB, "query": OFF_TOPIC, "conversation_id": "new"}
+    reply = client.post("/api/chat", json=body, headers=SESSION, timeout=300)
+    assert reply.status_code == 200, reply.text
+    assert reply.headers["X-Zhiku-Conversation"] == reply.json()["conversation_id"]
+    return reply.json()["conversation_id"]
+
+
+def test_a_conversation_is_kept_and_only_its_owner_sees_it(client, kept_conversation):
+    path = f"/api/conversations/{kept_conversation}"
+    listed = client.get("/api/conversations", headers=SESSION).json()["conversations"]
+    assert [(c["id"], c["title"], c["kb"]) for c in listed] == [(kept_conversation, OFF_TOPIC, KB)]
+    detail = client.get(path, headers=SESSION).json()
+    assert [m["text"] for m in detail["messages"]] == [OFF_TOPIC, "资料中没有找到答案。"]
+    export = client.get(path + "/export.md", headers=SESSION)
+    assert export.status_code == 200 and "资料中没有找到答案。" in export.text
+    other = {"X-Zhiku-Session": "another-session-0123456"}
+    assert client.get(path, headers=other).status_code == 404
+    assert client.get("/api/conversations").status_code == 400  # no session: says to send one
+
+
+SCAN_KB = "扫描件"
+
+
+@pytest.fixture(scope="module")
+def scanned_kb(client, tmp_path_factory):
+    """A photo of a notice (PNG) and an image-only PDF of two pages, read by OCR."""
+    from tests.fixtures_docs import write_scan_pdf, write_scan_png
+
+    folder = tmp_path_factory.mktemp("scans")
+    png, pdf = write_scan_png(folder), write_scan_pdf(folder)
+    assert client.post("/api/kbs", json={"name": SCAN_KB}).status_code == 201
+    response = upload(client, SCAN_KB, {png.name: png.read_bytes(), pdf.name: pdf.read_bytes()})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize(
+    ("query", "source", "page", "needle"),
+    [
+        ("乙方应在收到货物后多少日内付清货款？", "contract-scan.pdf", 2, "十五日"),
+        ("When does the water supply stop?", "notice.png", 1, "June 12"),
+    ],
+)
+def test_scans_and_images_are_read_by_ocr_and_found_with_their_page(
+    client, scanned_kb, query, source, page, needle
+):
+    assert [f["status"] for f in scanned_kb["files"]] == ["ok", "ok"], scanned_kb
+    hit = client.post(f"/api/kbs/{SCAN_KB}/search", json={"query": query, "top_k": 3}).json()[
+        "results"
+    ][0]
+    assert (hit["source"], hit["page"]) == (source, page)
+    assert needle in hit["text"]
+
+
+def test_restart_keeps_kb_and_results_then_delete(
+    app, app_factory, client, filled_kb, kept_conversation
+):
     query = {"query": "星河科技2023年的营业收入是多少？", "top_k": 5}
     before = client.post(f"/api/kbs/{KB}/search", json=query).json()["results"]
     app.stop()
@@ -260,3 +394,6 @@ def test_restart_keeps_kb_and_results_then_delete(app, app_factory, client, fill
         assert again.delete(f"/api/kbs/{KB}").status_code == 200
         assert again.post(f"/api/kbs/{KB}/search", json=query).status_code == 404
         assert again.delete(f"/api/kbs/{KB}").status_code == 404
+        # the conversation outlives the restart and its knowledge base, text kept
+        kept = again.get(f"/api/conversations/{kept_conversation}", headers=SESSION).json()
+        assert kept["kb"] == KB and kept["messages"][0]["text"] == OFF_TOPIC

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import tests.fixtures_docs as fx
 from rag.errors import DocumentNotFoundError
 from rag.factory import build_kb_service
 
@@ -91,3 +92,21 @@ def test_score_threshold_drops_weak_hits(filled):
     everything = filled.search("地理", "Danube", top_k=10)
     strict = filled.search("地理", "Danube", top_k=10, score_threshold=everything[0].score)
     assert len(strict) == 1 and strict[0].chunk_id == everything[0].chunk_id
+
+
+def test_a_pdf_table_row_answers_a_question_about_it(service, tmp_path):
+    """A question about a row ("what is the price of X") finds that row with its header, on
+    its page (issue 22)."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    prices = fx.write_table_pdf(folder)
+    parts = fx.write_long_table_pdf(folder)
+    service.create_kb("prices")
+    files = [(p.name, p) for p in (prices, parts)]
+    assert [r.status for r in service.add_files("prices", files)] == ["ok", "ok"]
+    [best, *_] = service.search("prices", "What is the price of a Sprocket?", top_k=3)
+    assert (best.source, best.page) == (prices.name, 1)
+    assert "Product: Sprocket; Price: 7; Stock: 900; Supplier: Initech" in best.text
+    hits = service.search("prices", "How much does part 47 weigh?", top_k=3)
+    row = "Part: part 47; Weight: 47 kg"
+    assert any(hit.source == parts.name and row in hit.text.split("\n") for hit in hits)

@@ -24,6 +24,10 @@ STAGES = (
     "rag.chains",
     "rag.kb",
     "rag.ingestion",
+    "rag.conversations",
+    "rag.documents",
+    "rag.webfetch",
+    "rag.ocr",
 )
 """Packages below the service layer."""
 ABOVE_STAGES = ("rag.api", "rag.ui", "rag.cli", "rag.factory")

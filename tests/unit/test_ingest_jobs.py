@@ -6,6 +6,7 @@ swap; and what the dashboard and the quality history read. Real stores and FAISS
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from rag.ingestion.pipeline import PROGRESS_SLICE
 from rag.ingestion.progress import IngestEvent
 from rag.kb.quality_runs import QualityRuns
 from rag.services import KnowledgeBaseService
+from rag.services.jobs import FileProgress
 from rag.settings import load_settings
 from tests.unit.test_kb_races import (
     Background,
@@ -84,6 +86,51 @@ def test_an_upload_job_reports_each_file_stage_by_stage(gated, tmp_path: Path):
     assert chunks > PROGRESS_SLICE  # so that the count moves within the file
     assert counts[0] == 0 and counts[-1] == chunks and counts == sorted(counts)
     assert [e.stage for e in events if e.position == 3] == ["queued", "error"]
+
+
+def test_a_scans_ocr_pages_are_parsing_events_that_move_its_share_of_the_job(
+    gated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The loader's status lines ("OCR page 3/10", rag/ocr) become the file's "parsing"
+    events: the pages read and to read, the line as their note (the CLI prints it)."""
+    service, _ = gated
+    service.create_kb("scans")
+    pipeline = service.ingestor.pipeline
+    load = pipeline.load
+
+    def reading_pages(path: Path, name: str | None = None, progress=None):
+        for page in (1, 2):
+            if progress is not None:
+                progress(f"OCR page {page}/2")
+        return load(path, name)
+
+    monkeypatch.setattr(pipeline, "load", reading_pages)
+    events: list[IngestEvent] = []
+    [result] = service.add_files("scans", write_docs(tmp_path, 1), on_event=events.append)
+    assert result.status == "ok"
+    parsing = [(e.done, e.total, e.note) for e in events if e.stage == "parsing"]
+    assert parsing == [(0, 0, ""), (1, 2, "OCR page 1/2"), (2, 2, "OCR page 2/2")]
+
+    job = service.start_add("scans", write_docs(tmp_path, 1, prefix="scan"))
+    done = service.jobs.wait("scans", WAIT_S)
+    assert job.kind == "upload" and done is not None and done.results[0].status == "ok"
+    [file] = done.files
+    assert (file.pages, file.pages_read, file.note) == (2, 2, "OCR page 2/2")  # kept after
+
+
+def test_ocr_pages_are_most_of_a_scans_work_and_its_share_only_grows():
+    scan = FileProgress("scan.pdf", 1, "parsing", pages=10)
+    shares = [
+        FileProgress("scan.pdf", 1, "parsing").fraction,  # before the first page is read
+        *(replace(scan, pages_read=n).fraction for n in (1, 5, 10)),
+        replace(scan, stage="embedding", chunks=20, embedded=0).fraction,
+        replace(scan, stage="embedding", chunks=20, embedded=20).fraction,
+        replace(scan, stage="indexing").fraction,
+    ]
+    assert shares == sorted(shares) and len(set(shares)) == len(shares)
+    assert shares[3] >= 0.6  # all its pages read: most of the file's work is done
+    plain = FileProgress("a.md", 1, "embedding", chunks=20, embedded=10).fraction
+    assert 0.1 < plain < 0.9  # a file without OCR: embedding is most of it
 
 
 def test_a_job_runs_on_its_own_and_any_page_reads_its_state(gated, tmp_path: Path):

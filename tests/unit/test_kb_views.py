@@ -59,6 +59,17 @@ def test_a_running_job_shows_counts_and_its_eta_then_how_long_it_took():
     assert "重建 k" in progress_html(done, "zh") and "用时 1 分 5 秒" in progress_html(done, "zh")
 
 
+def test_a_scan_being_read_shows_its_ocr_pages_in_the_pages_language():
+    now = time.time()
+    scan = FileProgress("扫描.pdf", 10, "parsing", pages=10, pages_read=3, note="OCR page 3/10")
+    job = JobState("k", "upload", now - 5, files=(scan,), now=now)
+    assert "解析中 · OCR 识别第 3/10 页" in progress_html(job, "zh")
+    assert "parsing · OCR page 3/10" in progress_html(job, "en")
+    other = FileProgress("a.pdf", 10, "parsing", note="reading tables")  # not OCR's page line
+    shown = progress_html(JobState("k", "upload", now, files=(other,), now=now), "en")
+    assert "parsing · reading tables" in shown
+
+
 def test_the_documents_table_sorts_sizes_as_numbers():
     docs = [{"name": "a.PDF", "chunks": 3, "bytes": 2048, "updated_at": 0.0}]
     table = docs_table(docs, "en")

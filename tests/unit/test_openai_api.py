@@ -90,7 +90,7 @@ def test_a_kb_answer_has_its_sources_and_usage(client):
     assert choice["message"] == {"role": "assistant", "content": "答案 [1]"}
     assert choice["finish_reason"] == "stop"
     assert body["sources"][0]["source"] == "a.md" and body["sources"][0]["index"] == 1
-    assert set(body["sources"][0]) == {"index", "source", "page", "text", "score"}
+    assert set(body["sources"][0]) == {"index", "source", "page", "text", "score", "url"}
     usage = body["usage"]
     assert usage["completion_tokens"] > 0 and usage["prompt_tokens"] > 0
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]

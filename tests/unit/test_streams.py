@@ -1,7 +1,15 @@
 """Rewriting steps over the model's stream: stopping one ends the model's generation."""
 
-import pytest
+import itertools
 
+import pytest
+from langchain_core.documents import Document
+from langchain_core.language_models.llms import LLM
+from langchain_core.outputs import GenerationChunk
+from langchain_core.retrievers import BaseRetriever
+from pydantic import Field
+
+from rag.chains import QAChain
 from rag.chains.citations import CitationFilter
 from rag.chains.not_found import Refusals
 from rag.chains.numbers import NumberWording
@@ -81,3 +89,42 @@ def test_a_refusal_ends_the_model_stream():
     verdict = Verdict()
     assert list(RETRY_POLICIES["refusal_retry"](OPTIONS).watch(refusing(), TURN, verdict)) == []
     assert verdict.again is not None and closed == [True]
+
+
+class CountingLLM(LLM):
+    """A LangChain LLM with a long answer that records how much of it was generated."""
+
+    record: dict[str, int] = Field(default_factory=lambda: {"produced": 0, "closed": 0})
+
+    @property
+    def _llm_type(self) -> str:
+        return "counting"
+
+    def _call(self, prompt: str, stop=None, run_manager=None, **kwargs) -> str:
+        return "字" * 1000
+
+    def _stream(self, prompt: str, stop=None, run_manager=None, **kwargs):
+        try:
+            for _ in range(1000):
+                self.record["produced"] += 1
+                yield GenerationChunk(text="字")
+        finally:
+            self.record["closed"] += 1
+
+
+class OneDocument(BaseRetriever):
+    def _get_relevant_documents(self, query, *, run_manager=None):
+        return [Document(SOURCE, metadata={"source": "a.md", "score": 0.9})]
+
+
+@pytest.mark.parametrize("retriever", [None, OneDocument()], ids=["plain chat", "from a KB"])
+def test_closing_the_answer_ends_the_models_generation(retriever):
+    """Through LangChain's own stream the model ran to its end first: a sequence closed
+    early reads its input, the model's answer, to the end (Stop, a client gone)."""
+    llm = CountingLLM()
+    qa = QAChain(llm, "{context}\n{question}", context_char_budget=1000, history_len=0)
+    events = qa.stream("岳飛派多少人？", retriever)
+    tokens = [event for event in itertools.islice(events, 8) if event.kind == "token"]
+    assert tokens
+    events.close()
+    assert llm.record["closed"] == 1 and llm.record["produced"] < 20

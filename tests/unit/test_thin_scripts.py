@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 import rag.evaluation
+import rag.factory
 import rag.retrieval.fusion
 from rag.evaluation import EvalQuestion
 from rag.factory import build_chunker
-from scripts import eval_retrieval
+from scripts import eval_lexical_backends, eval_retrieval
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 
@@ -68,5 +69,19 @@ def test_no_script_assigns_to_a_chain():
         "qa.llm",
         "qa.stream",
     ]
-    for name in ("bench_streaming.py", "eval_retrieval.py"):
+    for name in ("bench_streaming.py", "eval_retrieval.py", "eval_lexical_backends.py"):
         assert chain_assignments((SCRIPTS / name).read_text(encoding="utf-8")) == [], name
+
+
+def test_eval_lexical_backends_builds_its_variants_from_settings(tmp_path):
+    """Each variant is the app built from settings (`rag.factory.build_kb_service`), not a
+    service whose fields the script changes."""
+    settings = eval_lexical_backends.settings_for("", tmp_path, "milvus_bm25", "lexical")
+    retrieval = settings.retrieval
+    assert (retrieval.default_vs_type, retrieval.mode) == ("milvus", "lexical")
+    assert retrieval.kbs_config.milvus.lexical == "milvus_bm25"
+    assert retrieval.kbs_config.milvus.uri == str(tmp_path / "milvus.db")
+    assert eval_lexical_backends.build_kb_service is rag.factory.build_kb_service
+    assert eval_lexical_backends.score_results is rag.evaluation.score_results
+    questions = [EvalQuestion(str(i), ()) for i in range(10)]
+    assert [q.question for q in eval_lexical_backends.sample(questions, 5)] == list("02468")

@@ -86,12 +86,15 @@ def test_errors_are_told_in_the_language_asked_with_their_own_detail():
 def built(tmp_path_factory) -> dict[str, Any]:
     from rag.ui import build_ui
 
-    services = SimpleNamespace(kb=SimpleNamespace(list_kbs=lambda: []))
+    services = SimpleNamespace(
+        kb=SimpleNamespace(list_kbs=lambda: []),
+        conversations=SimpleNamespace(browser_secret=lambda: "a-browser-state-secret"),
+    )
     folder = tmp_path_factory.mktemp("uploads")
     return {lang: build_ui(services, Path(folder), lang) for lang in LANGS}  # type: ignore[arg-type]
 
 
-TEXT_PROPS = ("label", "placeholder", "x_title", "y_title", "color_title", "value")
+TEXT_PROPS = ("label", "placeholder", "info", "x_title", "y_title", "color_title", "value")
 
 
 def shown_texts(block: Any) -> list[str]:
@@ -144,8 +147,9 @@ def test_switching_relabels_every_component_that_shows_a_text(built):
     outputs = [block._id for block in relabel.outputs]
     assert len(outputs) == len(set(outputs))
     relabelled = dict(zip(outputs, relabel.fn("en", None), strict=True))
-    # HTML and tables are filled again by the knowledge-base tab's `show_kb`
-    shows = [f for f in ui.fns.values() if f.name == "show_kb"]
+    # HTML and tables are filled again by the knowledge-base tab's `show_kb`, the source
+    # viewer by `show_source`
+    shows = [f for f in ui.fns.values() if f.name in ("show_kb", "show_source")]
     refilled = {block._id for show in shows for block in show.outputs}
     english = all_texts("en") | LANGUAGE_NAMES
     for block_id, texts in page_texts(ui).items():

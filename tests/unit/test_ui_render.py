@@ -48,7 +48,7 @@ def test_sources_are_one_html_block_with_every_text_escaped():
     evil = Source(1, "_name_ <b>.md", 2, "![x](http://h/p.png)\n\n<script>alert(1)</script>", 0.5)
     rendered = sources_html([evil], rewritten="它 *是* 谁")
     block = rendered.split("---\n", 1)[1]
-    assert block.startswith('<div class="zhiku-sources">') and block.endswith("</div>")
+    assert block.startswith('<div class="zhiku-sources"') and block.endswith("</div>")
     assert "\n\n" not in block  # a blank line would hand the rest back to Markdown
     assert "<script>" not in block and "&lt;script&gt;" in block
     assert "_name_ &lt;b&gt;.md" in block  # underscores kept: Markdown never reads it
@@ -58,6 +58,18 @@ def test_sources_are_one_html_block_with_every_text_escaped():
     english = sources_html([evil], rewritten="它 *是* 谁", lang="en")
     assert "page 2" in english and "score 0.50" in english and "Sources" in english
     assert "来源" not in english and "第 2 页" not in english
+
+
+def test_a_web_page_source_links_its_own_address_and_nothing_else():
+    url = "https://example.com/a?q=1&b=%3C2%3E"
+    page = Source(1, "example.com_a.html", None, "正文 [x](http://h/) <b>", 0.9, url=url)
+    block = sources_html([page])
+    href = "https://example.com/a?q=1&amp;b=%3C2%3E"
+    link = f'<a href="{href}" target="_blank" rel="noopener noreferrer nofollow">{href}</a>'
+    assert block.count("<a ") == 1 and link in block
+    odd_urls = ("javascript:alert(1)", 'https://x.example/" onclick="alert(1)', "ftp://x/", "")
+    for odd in odd_urls:
+        assert "<a " not in sources_html([Source(1, "a.html", None, "t", 0.5, url=odd)])
 
 
 def test_status_names_show_literally():

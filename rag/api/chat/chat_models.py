@@ -13,6 +13,13 @@ class ChatRequest(BaseModel):
     stream: bool = Field(
         default=False, description="Answer with server-sent events (text/event-stream)."
     )
+    conversation_id: str | None = Field(
+        default=None,
+        description='Keep the turn in a stored conversation: "new" starts one, an id adds to '
+        "yours (its stored history is read; send no `history`). The id is answered in "
+        "`conversation_id` and the X-Zhiku-Conversation header. Needs an X-Zhiku-Session "
+        "header, or the API token. Null: nothing is kept.",
+    )
 
 
 class ChatSource(BaseModel):
@@ -23,6 +30,9 @@ class ChatSource(BaseModel):
     page: int | None
     text: str
     score: float = Field(description="Relevance in [0, 1]; higher = more relevant.")
+    url: str | None = Field(
+        default=None, description="The web address of a page added by URL; null for a file."
+    )
 
 
 class ChatResponse(BaseModel):
@@ -30,6 +40,9 @@ class ChatResponse(BaseModel):
     sources: list[ChatSource]
     rewritten_query: str | None = Field(
         description="The standalone question a follow-up was rewritten into, if it was."
+    )
+    conversation_id: str | None = Field(
+        default=None, description="The conversation the turn was kept in (null: not kept)."
     )
 
 

@@ -4,8 +4,9 @@ follows from why the files were refused."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 from fastapi import UploadFile
 from pydantic import BaseModel, Field
@@ -79,10 +80,29 @@ def upload_response(results: list[FileResult]) -> tuple[UploadResponse, int]:
         ],
         chunks=sum(r.chunks for r in results if r.status == "ok"),
     )
+    error, status = outcome_status(results)
+    if error is not None:  # unset otherwise: the field is left out of the response
+        body.error = error
+    return body, status
+
+
+class Outcome(Protocol):
+    """One file's or URL's result (`FileResult`, `UrlResult`)."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def error(self) -> str | None: ...
+    @property
+    def error_type(self) -> type[ZhikuError] | None: ...
+
+
+def outcome_status(results: Sequence[Outcome]) -> tuple[str | None, int]:
+    """The error and status of a request of several files (or URLs): 200 when one went in
+    (or none was given); when all failed, the first error, and the status of their common
+    reason (all too large, all of an unknown type...), 400 for mixed reasons."""
     failed = [r for r in results if r.status == "error"]
     if not results or len(failed) < len(results):
-        return body, 200
-    body.error = failed[0].error
+        return None, 200
     statuses = {status_of(r.error_type or ZhikuError) for r in failed}
-    # every file refused for the same reason (e.g. all too large, all of unknown type)
-    return body, statuses.pop() if len(statuses) == 1 else 400
+    return failed[0].error, statuses.pop() if len(statuses) == 1 else 400

@@ -23,6 +23,9 @@ class SearchResult(BaseModel):
     page: int | None = Field(description="Its page (PDF, slides), when it has pages.")
     score: float = Field(description="Relevance in [0, 1]; higher = more relevant.")
     title_path: str = Field(description="The headings it is under, as 'A > B'.")
+    url: str | None = Field(
+        default=None, description="The web address of a page added by URL; null for a file."
+    )
 
 
 class SearchResponse(BaseModel):
@@ -50,6 +53,7 @@ def search_router(services: Services) -> APIRouter:
                     page=hit.page,
                     score=round(hit.score, 4),
                     title_path=hit.title_path,
+                    url=hit.url,
                 )
                 for hit in hits
             ]
