@@ -7,13 +7,15 @@ import ipaddress
 import json
 import logging
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rag.errors import ZhikuError
 
 if TYPE_CHECKING:
+    from rag.ingestion import IngestEvent
     from rag.settings import Settings
 
 LOOPBACK_NAMES = {"localhost", "localhost.localdomain"}
@@ -234,9 +236,15 @@ def _add(service: object, name: str, paths: list[Path]) -> int:
             name,
             [(f.name, f) for f in files],
             on_progress=lambda r: bar.update(1),
-            on_status=lambda file, line: bar.write(f"{file}: {line}"),  # "OCR page 3/10"
+            on_event=partial(_status_line, bar.write),
         )
     return _summarize(results)
+
+
+def _status_line(write: Callable[[str], None], event: IngestEvent) -> None:
+    """A line for each status line of a file being read: "scan.pdf: OCR page 3/10"."""
+    if event.note:
+        write(f"{event.name}: {event.note}")
 
 
 def _add_urls(settings: Settings, service: object, name: str, urls: list[str]) -> int:

@@ -285,7 +285,7 @@ def _add(service: Any, files: list[Path]) -> list[Any]:
     results = service.add_files(
         "ocr-bench",
         [(f.name, f) for f in files],
-        on_status=lambda name, line: print(f"{name}: {line}", file=sys.stderr),
+        on_event=lambda e: print(f"{e.name}: {e.note}", file=sys.stderr) if e.note else None,
     )
     return list(results)
 

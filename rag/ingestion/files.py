@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
 from rag.errors import UnsupportedFileTypeError, ZhikuError
-from rag.ingestion.pipeline import IngestionPipeline, IngestOptions
+from rag.ingestion.pipeline import Embedded, IngestionPipeline, IngestOptions
+from rag.ingestion.progress import IngestEvent, OnEvent, Stage, reading_event
 from rag.kb.names import safe_file_name
 from rag.kb.store import KnowledgeBaseStore, NewChunk, sha256_of
 from rag.loaders import SUPPORTED_EXTENSIONS
+from rag.ocr import Progress
 
 FileStatus = Literal["ok", "unchanged", "error"]
 
@@ -54,10 +55,56 @@ class _Staged:
     chunks: list[NewChunk]
 
 
-Finish = Callable[[int, FileResult], None]
-"""Called with a file's position in the call and its result, as soon as it is known."""
-Status = Callable[[str, str], None]
-"""Called with a file's name and a status line while it loads ("OCR page 3/10")."""
+class _Report:
+    """Where an add tells what happens: each file's result as soon as it is known (kept,
+    and passed to `on_progress`), and its stages (`on_event`, rag/ingestion/progress.py)."""
+
+    def __init__(
+        self, on_progress: Callable[[FileResult], None] | None, on_event: OnEvent | None
+    ) -> None:
+        self.done: dict[int, FileResult] = {}
+        self._on_progress = on_progress
+        self._on_event = on_event
+
+    def finish(self, position: int, result: FileResult) -> None:
+        self.done[position] = result
+        if self._on_progress:
+            self._on_progress(result)
+        stage: Stage = "done" if result.status == "ok" else result.status
+        error = {"error": result.error or "", "error_type": result.error_type}
+        self.event(position, result.name, stage, result.chunks, **error)
+
+    def event(self, position: int, name: str, stage: Stage, done: int = 0, **more: Any) -> None:
+        if self._on_event:
+            self._on_event(IngestEvent(position, name, stage, done, **more))
+
+    def reading(self, position: int, name: str) -> Progress | None:
+        """Turns the status lines of a file being read ("OCR page 3/10") into its
+        "parsing" events (`reading_event`; None: not asked)."""
+        if not self._on_event:
+            return None
+        on_event = self._on_event
+        return lambda line: on_event(reading_event(position, name, line))
+
+    def embedded(self, batch: list[_Staged]) -> Embedded | None:
+        """Turns a batch's count of embedded chunks into each file's (None: not asked)."""
+        if not self._on_event:
+            return None
+        starts = np.cumsum([0, *(len(staged.chunks) for staged in batch)])
+        shown = [0] * len(batch)
+
+        def embedded(count: int) -> None:
+            for i, staged in enumerate(batch):
+                done = int(min(max(count - starts[i], 0), len(staged.chunks)))
+                if done != shown[i]:
+                    shown[i] = done
+                    self.event(
+                        staged.position, staged.name, "embedding", done, total=len(staged.chunks)
+                    )
+
+        for staged in batch:
+            self.event(staged.position, staged.name, "embedding", 0, total=len(staged.chunks))
+        return embedded
 
 
 class FileIngestor:
@@ -76,32 +123,30 @@ class FileIngestor:
         files: Iterable[tuple[str, Path]],
         on_progress: Callable[[FileResult], None] | None = None,
         stop: Callable[[], None] | None = None,
-        on_status: Status | None = None,
+        on_event: OnEvent | None = None,
     ) -> list[FileResult]:
         """Add each `(display name, path)` to `store`; results in the order of `files`.
 
         `on_progress` gets each file's result as soon as it is known (a stored file's when
         its batch is stored); `stop` is called before each batch is stored (it raises to
-        cancel the rest); `on_status` gets status lines of the file being loaded."""
-        done: dict[int, FileResult] = {}
-
-        def finish(position: int, result: FileResult) -> None:
-            done[position] = result
-            if on_progress:
-                on_progress(result)
-
+        cancel the rest); `on_event` gets each file's stages (rag/ingestion/progress.py),
+        every file "queued" first."""
+        report = _Report(on_progress, on_event)
+        files = list(files)
+        for position, (name, path) in enumerate(files):
+            report.event(position, name, "queued", bytes=_size(path))
         batch: list[_Staged] = []
         for position, (name, path) in enumerate(files):
-            staged = self._stage(store, position, name, path, batch, finish, on_status)
+            staged = self._stage(store, position, name, path, batch, report)
             if staged is None:
                 continue
             if batch and not self.options.fits(_sizes(batch), len(staged.chunks)):
-                self._store_batch(store, batch, finish, stop)
+                self._store_batch(store, batch, report, stop)
             batch.append(staged)
             if self.options.full(_sizes(batch)):
-                self._store_batch(store, batch, finish, stop)  # no need to wait for the next
-        self._store_batch(store, batch, finish, stop)
-        return [done[position] for position in sorted(done)]
+                self._store_batch(store, batch, report, stop)  # no need to wait for the next
+        self._store_batch(store, batch, report, stop)
+        return [report.done[position] for position in sorted(report.done)]
 
     def _stage(
         self,
@@ -110,31 +155,30 @@ class FileIngestor:
         name: str,
         path: Path,
         batch: list[_Staged],
-        finish: Finish,
-        on_status: Status | None = None,
+        report: _Report,
     ) -> _Staged | None:
         """Check, hash, load and split one file; None when it is done already (unchanged or
-        an error, both passed to `finish`). `on_status` gets its status lines."""
+        an error, both reported)."""
         try:
             safe_name = safe_file_name(name)
             check_file_type(safe_name)
         except ZhikuError as exc:
-            finish(position, _error(name, exc))
+            report.finish(position, _error(name, exc))
             return None
         if any(staged.name == safe_name for staged in batch):
             # the same name again: the earlier file is stored first, as without batches
-            self._store_batch(store, batch, finish)
+            self._store_batch(store, batch, report)
         try:
             with self.pipeline.timings.timed("hash"):
                 digest = sha256_of(path)
             existing = store.file(safe_name)
             if existing and existing.sha256 == digest:
-                finish(position, FileResult(safe_name, "unchanged", existing.chunks))
+                report.finish(position, FileResult(safe_name, "unchanged", existing.chunks))
                 return None
-            progress = partial(on_status, safe_name) if on_status else None
-            chunks = self.pipeline.chunk_file(path, safe_name, progress)
+            report.event(position, name, "parsing")
+            chunks = self.pipeline.chunk_file(path, safe_name, report.reading(position, name))
         except ZhikuError as exc:
-            finish(position, _error(name, exc))
+            report.finish(position, _error(name, exc))
             return None
         return _Staged(position, name, safe_name, digest, path, chunks)
 
@@ -142,7 +186,7 @@ class FileIngestor:
         self,
         store: KnowledgeBaseStore,
         batch: list[_Staged],
-        finish: Finish,
+        report: _Report,
         stop: Callable[[], None] | None = None,
     ) -> None:
         """Embed the batch's chunks in one call, store each file, save the index once;
@@ -154,12 +198,15 @@ class FileIngestor:
         staged_files = list(batch)
         batch.clear()
         stored = 0
-        all_vectors = self.pipeline.embed_files([staged.chunks for staged in staged_files])
+        all_vectors = self.pipeline.embed_files(
+            [staged.chunks for staged in staged_files], report.embedded(staged_files)
+        )
         try:
             for staged, vectors in zip(staged_files, all_vectors, strict=True):
+                report.event(staged.position, staged.name, "indexing")
                 result = self._put(store, staged, vectors)
                 stored += result.status == "ok"
-                finish(staged.position, result)
+                report.finish(staged.position, result)
         finally:
             if stored:
                 with self.pipeline.timings.timed("index_save"):
@@ -189,6 +236,13 @@ def check_file_type(name: str) -> None:
             f"{name!r}: file type {extension or '(none)'} is not supported; "
             f"allowed: {', '.join(SUPPORTED_EXTENSIONS)}"
         )
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0  # reported when the file is read
 
 
 def _sizes(batch: list[_Staged]) -> list[int]:

@@ -12,7 +12,7 @@ stage's time is added to `timings`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +26,13 @@ from rag.ingestion.timings import IngestTimings
 from rag.kb.store import NewChunk
 from rag.loaders import load_file
 from rag.ocr import OcrPool, Progress
+
+PROGRESS_SLICE = 64
+"""Texts per embedding call when progress is reported: a large file's count moves every few
+seconds on CPU, and the embedder still fills its own batches (32 texts for
+sentence-transformers)."""
+Embedded = Callable[[int], None]
+"""Called with the number of texts embedded so far."""
 
 
 @dataclass(frozen=True)
@@ -110,18 +117,31 @@ class IngestionPipeline:
         """Load and split one file (`progress`: status lines while it loads)."""
         return self.split(self.load(path, name, progress))
 
-    def embed(self, texts: list[str]) -> np.ndarray:
-        """The texts' passage vectors, one row each (float32), from one embedding call."""
+    def embed(self, texts: list[str], on_embedded: Embedded | None = None) -> np.ndarray:
+        """The texts' passage vectors, one row each (float32), from one embedding call; with
+        `on_embedded`, in calls of `PROGRESS_SLICE` texts, each followed by the number of
+        texts embedded so far (a progress view's counts)."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        step = PROGRESS_SLICE if on_embedded else len(texts)
+        parts = []
         with self.timings.timed("embed"):
-            return np.asarray(self.embeddings.embed_documents(texts), dtype=np.float32)
+            for start in range(0, len(texts), step):
+                part = self.embeddings.embed_documents(texts[start : start + step])
+                parts.append(np.asarray(part, dtype=np.float32))
+                if on_embedded:
+                    on_embedded(start + len(part))
+        return parts[0] if len(parts) == 1 else np.vstack(parts)
 
-    def embed_files(self, files: list[list[NewChunk]]) -> list[np.ndarray | ZhikuError]:
+    def embed_files(
+        self, files: list[list[NewChunk]], on_embedded: Embedded | None = None
+    ) -> list[np.ndarray | ZhikuError]:
         """Each file's chunk vectors from one embedding call; when that call fails, file by
-        file, so that only the file at fault gets the error."""
+        file, so that only the file at fault gets the error. `on_embedded`: see `embed`
+        (counted over all the files' chunks)."""
         try:
-            vectors = self.embed([chunk.text for chunks in files for chunk in chunks])
+            texts = [chunk.text for chunks in files for chunk in chunks]
+            vectors = self.embed(texts, on_embedded)
         except ZhikuError as exc:
             if len(files) == 1:
                 return [exc]
@@ -168,4 +188,4 @@ class IngestionPipeline:
             self.ocr.close()
 
 
-__all__ = ["ChunkedFile", "IngestOptions", "IngestionPipeline"]
+__all__ = ["PROGRESS_SLICE", "ChunkedFile", "Embedded", "IngestOptions", "IngestionPipeline"]

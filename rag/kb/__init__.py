@@ -6,6 +6,7 @@
     store.py      one knowledge base: SQLite metadata (the source of truth), the originals,
                   the dense index (rag/vectorstores/) and the BM25 index (rag/lexical/)
     names.py      safe names for knowledge bases and stored files
+    quality_runs.py  every quality run of each knowledge base, beside it (`.quality/`)
 
 Nothing outside this package opens a knowledge base's files.
 """

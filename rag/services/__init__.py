@@ -6,6 +6,8 @@ conversations.py  `ConversationService`: chat turns kept in each user's stored
 knowledge.py      `KnowledgeBaseService`: knowledge bases by name (create, add files,
                   search, rebuild, check, read an original), over the registry,
                   ingestion and retrieval
+jobs.py           uploads and rebuilds as background jobs, their progress read by any page
+dashboard.py      one knowledge base at a glance (`KbStats`)
 links.py          `DocumentLinks`: signed links to a document and its page images (the
                   UI's source viewer, when API_TOKEN guards /api)
 models_info.py    which models run, on which device (the chat's model line)

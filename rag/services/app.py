@@ -84,9 +84,11 @@ class Services:
         questions: list[EvalQuestion],
         answers: int = 0,
         on_progress: Callable[[int, int], None] | None = None,
+        questions_file: str | None = None,
     ) -> EvalReport:
-        """Retrieval (and, for the first `answers` questions, answer) quality of `kb`."""
-        return evaluate(
+        """Retrieval (and, for the first `answers` questions, answer) quality of `kb`; kept
+        among `kb`'s quality runs when the questions' file is named."""
+        report = evaluate(
             kb,
             questions,
             search=kb_search_fn(self.kb, kb, self.settings.retrieval.score_threshold),
@@ -94,6 +96,9 @@ class Services:
             answers=answers,
             on_progress=on_progress,
         )
+        if questions_file:
+            self.kb.quality_runs.record(kb, questions_file, report.as_dict())
+        return report
 
 
 def answerability_check(settings: Settings) -> AnswerabilityCheck | None:

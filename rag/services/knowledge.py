@@ -19,8 +19,10 @@ from langchain_core.embeddings import Embeddings
 from rag.documents import DocumentText, document_text
 from rag.errors import RebuildFailedError
 from rag.ingestion import FileIngestor, FileResult, check_file_type
+from rag.ingestion.progress import OnEvent
+from rag.kb.quality_runs import QualityRuns
 from rag.kb.registry import KnowledgeBaseRegistry, KnowledgeBaseSummary
-from rag.kb.store import CheckReport, FileRecord, KnowledgeBaseStore
+from rag.kb.store import CheckReport, ChunkRecord, FileRecord, KnowledgeBaseStore
 from rag.retrieval import (
     AnswerabilityCheck,
     HybridRetriever,
@@ -30,6 +32,8 @@ from rag.retrieval import (
     SearchOptions,
 )
 from rag.retrieval.store import StoredChunk
+from rag.services.dashboard import KbStats, kb_stats
+from rag.services.jobs import IngestJobs, JobState
 
 
 class KnowledgeBaseService:
@@ -51,6 +55,10 @@ class KnowledgeBaseService:
         """The embedding model (the ingestor's too): it embeds queries."""
         self.search_options = search_options or SearchOptions()
         self.reranker = reranker
+        self.jobs = IngestJobs()
+        """Uploads and rebuilds running in the background (`start_add`, `start_rebuild`)."""
+        self.quality_runs = QualityRuns(registry.root)
+        """Every quality run of each knowledge base (`Services.evaluate` records them)."""
 
     @property
     def root(self) -> Path:
@@ -71,8 +79,16 @@ class KnowledgeBaseService:
         return self.registry.create(name, description)
 
     def delete_kb(self, name: str) -> None:
-        """A running rebuild or upload of it is cancelled (it gets 404)."""
+        """A running rebuild or upload of it is cancelled (it gets 404); its quality runs
+        are forgotten."""
         self.registry.delete(name)
+        self.quality_runs.drop(name)
+        self.jobs.forget(name)
+
+    def stats(self, name: str) -> KbStats:
+        """What the dashboard shows of knowledge base `name` (404 when there is none)."""
+        with self.registry.reading(name) as store:
+            return kb_stats(store)
 
     def migrate_kb(self, name: str, vs_type: str) -> bool:
         """Move a knowledge base's dense index to vector store `vs_type` ("faiss", "milvus")
@@ -102,17 +118,39 @@ class KnowledgeBaseService:
         kb: str,
         files: Iterable[tuple[str, Path]],
         on_progress: Callable[[FileResult], None] | None = None,
-        on_status: Callable[[str, str], None] | None = None,
+        on_event: OnEvent | None = None,
     ) -> list[FileResult]:
         """Add (or update) each `(display name, path)`; one bad file never stops the others.
 
         Results come back in the order of `files`; `on_progress` gets each file's result as
-        soon as it is known, `on_status` a file's name and a status line while it loads
-        ("OCR page 3/10"). 409 while the knowledge base is being rebuilt; 404 when it is
-        deleted meanwhile (the files stored so far go with it).
+        soon as it is known, `on_event` each file's stages (rag/ingestion/progress.py:
+        a scan's pages read by OCR too, "OCR page 3/10" as the event's note). 409
+        while the knowledge base is being rebuilt; 404 when it is deleted meanwhile (the
+        files stored so far go with it).
         """
         with self.registry.writing(kb) as turn:
-            return self.ingestor.add(turn.store, files, on_progress, turn.stop, on_status)
+            return self.ingestor.add(turn.store, files, on_progress, turn.stop, on_event)
+
+    def start_add(
+        self, kb: str, files: Sequence[tuple[str, Path]], after: Callable[[], None] | None = None
+    ) -> JobState:
+        """`add_files` as a background job (`IngestJobs`): it goes on when the page that
+        started it is closed; `job(kb)` tells how far it is. `after` runs once it ends
+        (removing the uploaded copies). 404 now for a missing knowledge base, 409 while
+        another job of it runs."""
+        self.store(kb)
+        return self.jobs.start(
+            kb, "upload", lambda on_event: self.add_files(kb, files, None, on_event), after
+        )
+
+    def start_rebuild(self, kb: str) -> JobState:
+        """`rebuild_kb` as a background job (see `start_add`)."""
+        self.store(kb)
+        return self.jobs.start(kb, "rebuild", lambda on_event: self.rebuild_kb(kb, on_event))
+
+    def job(self, kb: str) -> JobState | None:
+        """The last upload or rebuild job of `kb`, running or finished."""
+        return self.jobs.state(kb)
 
     @staticmethod
     def check_file_type(name: str) -> None:
@@ -124,6 +162,11 @@ class KnowledgeBaseService:
                 {"name": f.name, "chunks": f.chunks, "bytes": f.bytes, "updated_at": f.updated_at}
                 for f in store.files()
             ]
+
+    def doc_chunks(self, kb: str, name: str) -> list[ChunkRecord]:
+        """Document `name`'s chunks in order (none when there is no such document)."""
+        with self.registry.reading(kb) as store:
+            return store.chunks_of_file(name)
 
     def doc(self, kb: str, name: str) -> FileRecord | None:
         """Document `name` of `kb`, or None."""
@@ -165,22 +208,31 @@ class KnowledgeBaseService:
         with self.registry.writing(kb) as turn:
             turn.store.remove_file(name)
 
-    def rebuild_kb(self, kb: str) -> list[FileResult]:
+    def rebuild_kb(self, kb: str, on_event: OnEvent | None = None) -> list[FileResult]:
         """Re-embed every original with the current embedding model, aside, then swap it in
-        (`KnowledgeBaseRegistry.rebuild`). When an original cannot be indexed again, nothing
-        is swapped (RebuildFailedError names it)."""
-        return self.registry.rebuild(kb, self._rebuild_into)
+        (`KnowledgeBaseRegistry.rebuild`): searches use the old index until then. When an
+        original cannot be indexed again, nothing is swapped (RebuildFailedError names it).
+        `on_event`: each original's stages, as for `add_files`."""
+        return self.registry.rebuild(kb, partial(self._rebuild_into, on_event=on_event))
 
     def _add_into(
-        self, store: KnowledgeBaseStore, files: Sequence[tuple[str, Path]], stop: Callable[[], None]
+        self,
+        store: KnowledgeBaseStore,
+        files: Sequence[tuple[str, Path]],
+        stop: Callable[[], None],
+        on_event: OnEvent | None = None,
     ) -> list[FileResult]:
-        return self.ingestor.add(store, files, None, stop)
+        return self.ingestor.add(store, files, None, stop, on_event)
 
     def _rebuild_into(
-        self, store: KnowledgeBaseStore, files: Sequence[tuple[str, Path]], stop: Callable[[], None]
+        self,
+        store: KnowledgeBaseStore,
+        files: Sequence[tuple[str, Path]],
+        stop: Callable[[], None],
+        on_event: OnEvent | None = None,
     ) -> list[FileResult]:
         """Fill a rebuild's new store; raise when an original cannot be indexed again."""
-        results = self._add_into(store, files, stop)
+        results = self._add_into(store, files, stop, on_event)
         stop()
         failed = [r for r in results if r.status == "error"]
         if failed:

@@ -15,9 +15,10 @@ import gradio as gr
 from rag.chains import ChatEvent, Source
 from rag.services import ModelsInUse
 from rag.ui.common import PLAIN_CHAT
+from rag.ui.localize import request_lang
+from rag.ui.messages import DEFAULT_LANG, Lang, text
 from rag.ui.render import SOURCES_MARK, answer_with_citations, markdown_text, plain_answer
 from rag.ui.source_cards import Footer, footer_html, tools_html
-from rag.ui.viewer_labels import label
 
 KB_STORAGE_KEY = "zhiku-chat-kb"
 # BrowserState encrypts with this key in the browser, and Gradio sends it there in the page's
@@ -37,6 +38,8 @@ class AnswerView:
     text: str = ""
     sources: Sequence[Source] = ()
     rewritten: str = ""
+    lang: Lang = DEFAULT_LANG
+    """The page's language: the labels under the answer."""
     _terms: Sequence[str] = field(default=(), repr=False)
 
     def add(self, event: ChatEvent) -> None:
@@ -54,7 +57,13 @@ class AnswerView:
         sources; with `done`, the copy tool too."""
         answer = answer_with_citations(self.text, len(self.sources)) if self.text else PENDING
         footer = Footer(
-            self.kb, self.sources, self.rewritten, self._terms, done=done, copy_text=self.text
+            self.kb,
+            self.sources,
+            self.rewritten,
+            self._terms,
+            done=done,
+            copy_text=self.text,
+            lang=self.lang,
         )
         block = footer_html(footer)
         return answer + (SOURCES_MARK + block if block else "")
@@ -85,31 +94,37 @@ class AnswerClock:
         }
 
 
-def model_line(models: ModelsInUse, timing: dict[str, float] | None = None) -> str:
+def model_line(
+    models: ModelsInUse, timing: dict[str, float] | None = None, lang: Lang = DEFAULT_LANG
+) -> str:
     """One line: the LLM and embedding model and their devices, and the last answer's
-    first-token time and speed (Markdown)."""
+    first-token time and speed (Markdown, labelled in `lang`)."""
+
+    def label(key: str) -> str:
+        return text(f"model.{key}", lang)
+
     line = (
-        f"**{label('model_line')}** · {label('llm')}: {markdown_text(models.llm)} "
+        f"**{label('line')}** · {label('llm')}: {markdown_text(models.llm)} "
         f"({markdown_text(models.llm_device)}) · {label('embedding')}: "
         f"{markdown_text(models.embedding)} ({markdown_text(models.embedding_device)})"
     )
     if timing:
         line += (
             f" · {label('last_answer')}: {label('first_token')} {timing['first_token_s']:.1f} s,"
-            f" {label('tokens_per_s')} {timing['tokens_per_s']:.1f} tokens/s"
+            f" {label('speed')} {timing['tokens_per_s']:.1f} tokens/s"
         )
     return line
 
 
-def stopped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def stopped(messages: list[dict[str, Any]], lang: Lang = DEFAULT_LANG) -> list[dict[str, Any]]:
     """The chat after Stop: the last answer marked stopped, with its copy tool (the sources
-    already shown under it stay)."""
+    already shown under it stay), labelled in `lang`."""
     if not messages or messages[-1].get("role") != "assistant":
         return messages
     content = message_text(messages[-1].get("content"))
     if 'class="zhiku-tools"' in content:  # it had finished
         return messages
-    tools = tools_html(plain_answer(content).removesuffix(PENDING), stopped=True)
+    tools = tools_html(plain_answer(content).removesuffix(PENDING), stopped=True, lang=lang)
     if SOURCES_MARK in content and content.endswith("</div>"):
         content = content.removesuffix("</div>") + "\n" + tools + "</div>"
     else:
@@ -117,10 +132,10 @@ def stopped(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [*messages[:-1], {"role": "assistant", "content": content}]
 
 
-def mark_stopped(messages: list[dict[str, Any]]) -> Any:
+def mark_stopped(messages: list[dict[str, Any]], request: gr.Request) -> Any:
     """After an answer's event ended: the chat with the answer marked stopped when it did
     not finish (Stop), else no change."""
-    marked = stopped(messages)
+    marked = stopped(messages, request_lang(request))
     return gr.skip() if marked is messages else marked
 
 

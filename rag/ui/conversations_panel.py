@@ -25,32 +25,12 @@ from rag.errors import BadRequestError, ZhikuError
 from rag.services import ConversationService, Services, TurnRecord, owner_key, session_owner
 from rag.ui.chat_actions import AnswerView
 from rag.ui.common import PLAIN_CHAT
+from rag.ui.localize import Localizer, error_text, request_lang
+from rag.ui.messages import DEFAULT_LANG, Lang, text
 from rag.ui.render import answer_markdown
-
-LABELS: dict[str, dict[str, str]] = {
-    "panel": {"zh": "对话记录", "en": "Conversations"},
-    "new": {"zh": "新对话", "en": "New conversation"},
-    "list": {"zh": "对话", "en": "Conversations"},
-    "empty": {"zh": "还没有保存的对话", "en": "No conversations yet"},
-    "title": {"zh": "标题", "en": "Title"},
-    "rename": {"zh": "重命名", "en": "Rename"},
-    "delete": {"zh": "删除", "en": "Delete"},
-    "confirm": {"zh": "删除这个对话？", "en": "Delete this conversation?"},
-    "yes": {"zh": "确定删除", "en": "Delete it"},
-    "no": {"zh": "取消", "en": "Cancel"},
-    "export": {"zh": "导出", "en": "Export Markdown"},
-    "none": {"zh": "先选一个对话", "en": "choose a conversation first"},
-}
-"""The panel's labels in each UI language (for the UI's message table)."""
 
 EXPORTS_DIR = "exports"
 """Under Gradio's upload folder: the Markdown files offered for download."""
-
-
-def label(key: str) -> str:
-    """A label as the UI shows labels today: Chinese, then English."""
-    text = LABELS[key]
-    return f"{text['zh']} {text['en']}"
 
 
 def ui_owner(session: str | None, request: gr.Request | None) -> str:
@@ -62,15 +42,17 @@ def ui_owner(session: str | None, request: gr.Request | None) -> str:
     return session_owner(session or "")
 
 
-def chat_messages(conversation: Conversation) -> list[dict[str, Any]]:
+def chat_messages(conversation: Conversation, lang: Lang = DEFAULT_LANG) -> list[dict[str, Any]]:
     """The chatbot's messages for a stored conversation: answers as they were shown, with
-    their source cards (which open in the source viewer again)."""
+    their source cards (which open in the source viewer again), labelled in `lang`."""
     messages: list[dict[str, Any]] = []
     for message in conversation.messages:
         if message.role != "assistant":
             messages.append({"role": message.role, "content": answer_markdown(message.text)})
             continue
-        view = AnswerView(message.kb, text=message.text, rewritten=message.rewritten or "")
+        view = AnswerView(
+            message.kb, text=message.text, rewritten=message.rewritten or "", lang=lang
+        )
         view.sources = [Source(**source) for source in message.sources]
         messages.append({"role": "assistant", "content": view.content(done=True)})
     return messages
@@ -119,26 +101,24 @@ class PanelView:
     choices: list[tuple[str, str]]
     title: str
     export: str | None
+    lang: Lang = DEFAULT_LANG
 
     def outputs(self) -> tuple[Any, ...]:
         """(current, list, title, export) as Gradio updates."""
+        empty = "" if self.choices else text("conv.empty", self.lang)
         return (
             self.current,
-            gr.update(choices=self.choices, value=self.current, label=_list_label(self.choices)),
+            gr.update(choices=self.choices, value=self.current, info=empty),
             self.title,
             gr.update(value=self.export, interactive=self.export is not None),
         )
-
-
-def _list_label(choices: list[tuple[str, str]]) -> str:
-    return label("list") if choices else f"{label('list')} · {label('empty')}"
 
 
 class ConversationsPanel:
     """The side panel's components (made when this is made, inside the chat tab's Blocks)
     and its handlers."""
 
-    def __init__(self, services: Services, upload_dir: Path) -> None:
+    def __init__(self, services: Services, upload_dir: Path, loc: Localizer) -> None:
         self.conversations = services.conversations
         self._kb_names = lambda: [summary.name for summary in services.kb.list_kbs()]
         self.exports = upload_dir / EXPORTS_DIR
@@ -149,37 +129,39 @@ class ConversationsPanel:
         self.current = gr.BrowserState(None, storage_key="zhiku-conversation", secret=secret)
         # closed at first: open, it covers the chat's left side (the source viewer takes the
         # right), and its arrow is always there
-        with gr.Sidebar(label=label("panel"), elem_id="conversations", width=300, open=False):
-            self.new = gr.Button(label("new"), variant="primary", elem_id="new-conversation")
-            self.list = gr.Radio(choices=[], label=_list_label([]), elem_id="conversation-list")
-            self.title = gr.Textbox(label=label("title"), max_lines=1, elem_id="conversation-title")
-            with gr.Row():
-                self.rename = gr.Button(
-                    label("rename"), size="sm", min_width=80, elem_id="rename-conversation"
-                )
-                self.delete = gr.Button(
-                    label("delete"),
-                    size="sm",
-                    variant="stop",
-                    min_width=80,
-                    elem_id="delete-conversation",
-                )
-            with gr.Group(visible=False) as self.confirm:
-                gr.Markdown(label("confirm"), elem_id="confirm-question")
-                with gr.Row():
-                    self.yes = gr.Button(
-                        label("yes"),
-                        size="sm",
-                        variant="stop",
-                        min_width=80,
-                        elem_id="confirm-delete",
-                    )
-                    self.no = gr.Button(
-                        label("no"), size="sm", min_width=80, elem_id="cancel-delete"
-                    )
-            self.export = gr.DownloadButton(
-                label("export"), size="sm", interactive=False, elem_id="export-conversation"
+        sidebar = gr.Sidebar(elem_id="conversations", width=300, open=False)
+        with loc(sidebar, label="conv.panel"):
+            self._layout(loc)
+
+    def _layout(self, loc: Localizer) -> None:
+        """The panel's components (inside its sidebar)."""
+        small: dict[str, Any] = {"size": "sm", "min_width": 80}
+        self.new = loc(gr.Button(variant="primary", elem_id="new-conversation"), value="conv.new")
+        # the list's label is relabelled; its note that it is empty is the handlers'
+        empty = text("conv.empty", loc.lang)
+        self.list = loc(
+            gr.Radio(choices=[], info=empty, elem_id="conversation-list"), label="conv.list"
+        )
+        self.title = loc(gr.Textbox(max_lines=1, elem_id="conversation-title"), label="conv.title")
+        with gr.Row():
+            self.rename = loc(
+                gr.Button(elem_id="rename-conversation", **small), value="conv.rename"
             )
+            self.delete = loc(
+                gr.Button(variant="stop", elem_id="delete-conversation", **small),
+                value="conv.delete",
+            )
+        with gr.Group(visible=False) as self.confirm:
+            loc(gr.Markdown(elem_id="confirm-question"), value="conv.confirm")
+            with gr.Row():
+                self.yes = loc(
+                    gr.Button(variant="stop", elem_id="confirm-delete", **small), value="conv.yes"
+                )
+                self.no = loc(gr.Button(elem_id="cancel-delete", **small), value="conv.no")
+        self.export = loc(
+            gr.DownloadButton(size="sm", interactive=False, elem_id="export-conversation"),
+            label="conv.export",
+        )
 
     @property
     def panel_outputs(self) -> list[Any]:
@@ -222,23 +204,26 @@ class ConversationsPanel:
             session_owner(session or "")
         except ZhikuError:
             session = secrets.token_urlsafe(24)
-        owner = ui_owner(session, request)
-        view = self.view(owner, current)
-        shown = chat_messages(self.conversations.get(owner, view.current)) if view.current else []
+        owner, lang = ui_owner(session, request), request_lang(request)
+        view = self.view(owner, current, lang)
+        conversation = self.conversations.get(owner, view.current) if view.current else None
+        shown = chat_messages(conversation, lang) if conversation else []
         return (session, *view.outputs(), shown)
 
     def on_open(
         self, session: str | None, chosen: str | None, request: gr.Request
     ) -> tuple[Any, ...]:
         """A conversation clicked in the list: shown, its knowledge base chosen again."""
+        lang = request_lang(request)
         try:
             owner = ui_owner(session, request)
             conversation = self.conversations.get(owner, chosen or "")
         except ZhikuError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(error_text(exc, lang))
             return (*self.view_for(session, None, request).outputs(), [], gr.update())
-        view = self.view(owner, conversation.info.id)
-        return (*view.outputs(), chat_messages(conversation), self._kb_choice(conversation.info.kb))
+        view = self.view(owner, conversation.info.id, lang)
+        shown = chat_messages(conversation, lang)
+        return (*view.outputs(), shown, self._kb_choice(conversation.info.kb))
 
     def on_new(self, session: str | None, request: gr.Request) -> tuple[Any, ...]:
         return (*self.view_for(session, None, request).outputs(), [])
@@ -248,10 +233,10 @@ class ConversationsPanel:
     ) -> tuple[Any, ...]:
         try:
             if not current:
-                raise BadRequestError(label("none"))
+                raise BadRequestError(text("conv.none", request_lang(request)))
             self.conversations.rename(ui_owner(session, request), current, title)
         except ZhikuError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(error_text(exc, request_lang(request)))
         return self.view_for(session, current, request).outputs()
 
     def on_delete(
@@ -262,7 +247,7 @@ class ConversationsPanel:
                 self.conversations.delete(ui_owner(session, request), current)
                 shutil.rmtree(self.exports / current, ignore_errors=True)
         except ZhikuError as exc:
-            gr.Warning(str(exc))
+            gr.Warning(error_text(exc, request_lang(request)))
         view = self.view_for(session, None, request)
         return (*view.outputs(), [], gr.update(visible=False))
 
@@ -277,12 +262,13 @@ class ConversationsPanel:
     def view_for(
         self, session: str | None, current: str | None, request: gr.Request | None
     ) -> PanelView:
+        lang = request_lang(request)
         try:
-            return self.view(ui_owner(session, request), current)
+            return self.view(ui_owner(session, request), current, lang)
         except ZhikuError:  # no session yet: the page has not finished loading
-            return PanelView(None, [], "", None)
+            return PanelView(None, [], "", None, lang)
 
-    def view(self, owner: str, current: str | None) -> PanelView:
+    def view(self, owner: str, current: str | None, lang: Lang = DEFAULT_LANG) -> PanelView:
         infos = self.conversations.list(owner)
         shown = next((info for info in infos if info.id == current), None)
         return PanelView(
@@ -290,6 +276,7 @@ class ConversationsPanel:
             choices=[(info.title, info.id) for info in infos],
             title=shown.title if shown else "",
             export=self._export_file(owner, shown.id) if shown else None,
+            lang=lang,
         )
 
     def _export_file(self, owner: str, conversation_id: str) -> str:

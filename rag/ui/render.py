@@ -25,6 +25,7 @@ from collections.abc import Sequence
 
 from rag.chains import Source
 from rag.chains.citations import CITATION
+from rag.ui.messages import DEFAULT_LANG, Lang
 from rag.ui.source_cards import Footer, footer_html
 
 SOURCES_MARK = "\n\n---\n"
@@ -81,9 +82,10 @@ def sources_html(
     rewritten: str = "",
     kb: str | None = None,
     terms: Sequence[str] = (),
+    lang: Lang = DEFAULT_LANG,
 ) -> str:
     """The sources under an answer (a card each: file, page, relevance, snippet) and the
     standalone question a follow-up was searched as, as one HTML block after
-    `SOURCES_MARK`; "" when there is neither (rag/ui/source_cards.py)."""
-    block = footer_html(Footer(kb, sources, rewritten, terms))
+    `SOURCES_MARK`, labelled in `lang`; "" when there is neither (rag/ui/source_cards.py)."""
+    block = footer_html(Footer(kb, sources, rewritten, terms, lang=lang))
     return SOURCES_MARK + block if block else ""

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.chains import Source
-from rag.ui.viewer_labels import label
+from rag.ui.messages import DEFAULT_LANG, Lang, text
 
 SNIPPET_CHARS = 300
 MIN_TERM_CHARS = 2
@@ -46,36 +46,39 @@ class Footer:
     stopped: bool = False
     copy_text: str = ""
     """What the copy button copies: the answer as plain text."""
+    lang: Lang = DEFAULT_LANG
+    """The page's language: the block's labels."""
 
 
 def footer_html(footer: Footer) -> str:
     """The block under an answer (no blank line in it: that would end the HTML block and
     hand the rest to Markdown); "" when there is nothing to show."""
-    lines = []
+    lang, lines = footer.lang, []
     if footer.rewritten:
         lines.append(
-            f'<p class="zhiku-searched"><i>{_text(label("searched_as"))}:</i> '
+            f'<p class="zhiku-searched"><i>{_text(text("sources.searched_as", lang))}</i> '
             f"{_text(footer.rewritten)}</p>"
         )
     if footer.sources:
         lines.append(
-            f'<p class="zhiku-sources-title"><b>{_text(label("sources"))}</b> · '
-            f"{_text(label('relevance_note'))}</p>"
+            f'<p class="zhiku-sources-title"><b>{_text(text("sources.title", lang))}</b> · '
+            f"{_text(text('sources.score_note', lang))}</p>"
         )
-        lines += [source_card(source, footer.terms) for source in footer.sources]
+        lines += [source_card(source, footer.terms, lang) for source in footer.sources]
     if footer.kb is None and footer.done:
-        lines.append(f'<p class="zhiku-plain">{_text(label("plain_chat_answer"))}</p>')
+        lines.append(f'<p class="zhiku-plain">{_text(text("chat.plain_answer", lang))}</p>')
     if footer.done or footer.stopped:
-        lines.append(tools_html(footer.copy_text, footer.stopped))
+        lines.append(tools_html(footer.copy_text, footer.stopped, lang))
     if not lines:
         return ""
     kb = data_html({"kb": footer.kb}) if footer.kb else ""
     return '<div class="zhiku-sources">' + kb + "\n".join(lines) + "</div>"
 
 
-def source_card(source: Source, terms: Sequence[str] = ()) -> str:
-    """One source: its number, file and page, relevance bar and score, and the snippet."""
-    page = f" · {_text(label('page', n=source.page))}" if source.page else ""
+def source_card(source: Source, terms: Sequence[str] = (), lang: Lang = DEFAULT_LANG) -> str:
+    """One source: its number, file and page, relevance bar and score, and the snippet
+    (labelled in `lang`)."""
+    page = f" · {_text(text('sources.page', lang, page=source.page))}" if source.page else ""
     data = {"index": source.index, "file": source.source, "page": source.page}
     score = min(1.0, max(0.0, source.score))
     head = (
@@ -83,9 +86,10 @@ def source_card(source: Source, terms: Sequence[str] = ()) -> str:
         f'<b class="zhiku-source-file">{_text(source.source)}</b>{page}{_link(source.url)}</div>'
     )
     bar = (
-        f'<div class="zhiku-relevance" title="{_attr(label("relevance"))} {score:.2f}">'
-        f'<meter min="0" max="1" low="0.35" high="0.65" optimum="1" value="{score:.2f}">'
-        f"</meter> <span>score {source.score:.2f}</span></div>"
+        f'<div class="zhiku-relevance" title="{_attr(text("sources.relevance", lang))} '
+        f'{score:.2f}"><meter min="0" max="1" low="0.35" high="0.65" optimum="1" '
+        f'value="{score:.2f}"></meter> '
+        f"<span>{_text(text('sources.score', lang, score=f'{source.score:.2f}'))}</span></div>"
     )
     snippet = emphasised(source.text[:SNIPPET_CHARS], terms)
     return (
@@ -135,13 +139,15 @@ def question_terms(tokens: Iterable[str]) -> list[str]:
     )
 
 
-def tools_html(copy_text: str, stopped: bool = False) -> str:
+def tools_html(copy_text: str, stopped: bool = False, lang: Lang = DEFAULT_LANG) -> str:
     """The row under a finished answer: copy (`copy_text`), and whether it was stopped."""
-    mark = f'<span class="zhiku-stopped">{_text(label("stopped"))}</span>' if stopped else ""
-    data = data_html({"copy": copy_text, "done": label("copied")})
+    mark = (
+        f'<span class="zhiku-stopped">{_text(text("chat.stopped", lang))}</span>' if stopped else ""
+    )
+    data = data_html({"copy": copy_text, "done": text("chat.copied", lang)})
     return (
         '<div class="zhiku-tools"><span class="zhiku-copy" role="button" tabindex="0">'
-        f'{data}<span class="zhiku-copy-label">{_text(label("copy"))}</span></span>'
+        f'{data}<span class="zhiku-copy-label">{_text(text("chat.copy", lang))}</span></span>'
         f"{mark}</div>"
     )
 

@@ -1,5 +1,5 @@
 """The knowledge-base tab's URL box: web pages added by address, one result row per URL in
-the tab's results table (as uploaded files get)."""
+the tab's results table (as uploaded files get), in the language of the page that asked."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ import gradio as gr
 from rag.errors import ZhikuError
 from rag.services import Services, UrlResult
 from rag.ui.common import warning
+from rag.ui.kb_views import RESULT_COLUMNS, table
+from rag.ui.localize import Localizer, error_line, request_lang
+from rag.ui.messages import Lang, text
 
 _SEPARATORS = re.compile(r"\s+")
 
@@ -23,17 +26,15 @@ class UrlBox:
     add: gr.Button
 
 
-def url_box() -> UrlBox:
+def url_box(loc: Localizer) -> UrlBox:
     """The box and its button (the browser tests find them by their elem_id)."""
     with gr.Row():
-        urls = gr.Textbox(
-            label="添加网页 Add web pages (URL)",
-            placeholder="https://… 每行一个 one per line",
-            lines=2,
-            scale=5,
-            elem_id="urls",
+        urls = loc(
+            gr.Textbox(lines=2, scale=5, elem_id="urls"),
+            label="url.label",
+            placeholder="url.placeholder",
         )
-        add = gr.Button("抓取并建立索引 Fetch & index", scale=1, elem_id="add-urls")
+        add = loc(gr.Button(scale=1, elem_id="add-urls"), value="url.button")
     return UrlBox(urls, add)
 
 
@@ -47,32 +48,46 @@ def wire_url_box(
 def on_add_urls_handler(services: Services) -> Callable[..., Any]:
     def on_add_urls(
         name: str,
-        text: str,
+        given: str,
+        request: gr.Request,
         progress: Any = gr.Progress(),  # noqa: B008 - Gradio injects progress this way
     ) -> Any:
+        lang = request_lang(request)
         if not name:
-            return [], "⚠️ 请先选择或新建知识库 choose or create a knowledge base first", gr.update()
-        urls = [url for url in _SEPARATORS.split(text or "") if url]
+            return gr.update(), text("kb.choose", lang), gr.update()
+        urls = [url for url in _SEPARATORS.split(given or "") if url]
         if not urls:
-            return [], "⚠️ 请输入网址 enter the address of a web page", gr.update()
+            return gr.update(), text("url.enter", lang), gr.update()
         done: list[UrlResult] = []
 
         def step(result: UrlResult) -> None:
             done.append(result)
-            progress(len(done) / len(urls), desc=f"{result.url}: {result.status}")
+            shown = text(f"status.{result.status}", lang)
+            progress(len(done) / len(urls), desc=f"{result.url}: {shown}")
 
         try:
             outcome = services.web.add_urls(name, urls, on_progress=step)
         except ZhikuError as exc:
-            return [], warning(exc), gr.update()
+            return gr.update(), warning(exc, lang), gr.update()
         ok = sum(r.status == "ok" for r in outcome)
         failed = [r for r in outcome if r.status == "error"]
-        status = f"{ok}/{len(outcome)} 个网页已索引 pages indexed"
+        status = text("url.done", lang, ok=ok, total=len(outcome))
         # the URLs that failed stay in the box, to correct and try again
-        return [_row(r) for r in outcome], status, "\n".join(r.url for r in failed)
+        return url_results_table(outcome, lang), status, "\n".join(r.url for r in failed)
 
     return on_add_urls
 
 
-def _row(result: UrlResult) -> list[Any]:
-    return [result.name or result.url, result.status, result.chunks, result.error or ""]
+def url_results_table(results: list[UrlResult], lang: Lang) -> Any:
+    """A row per URL under the results table's headers: the page's document name (the URL
+    when it was not fetched), its status, chunks and error."""
+    rows = [
+        [
+            r.name or r.url,
+            text(f"status.{r.status}", lang),
+            r.chunks,
+            error_line(r.error_type, r.error, lang) if r.error else "",
+        ]
+        for r in results
+    ]
+    return table(rows, RESULT_COLUMNS, lang)

@@ -1,8 +1,13 @@
 """A real browser (Debian chromium via Playwright): create a KB, upload a scanned Chinese PDF
-(read by OCR) through the file picker, ask about it, see the streamed answer and a citation
-naming the PDF; click a citation and see the cited page with the passage highlighted; stop
-an answer and see the model's server stop generating; a conversation still there after a
-reload, renamed, exported, deleted.
+(read by OCR, its pages counted in the progress view) through the file picker, ask about it,
+see the streamed answer and a citation naming the PDF; click a citation and see the cited
+page with the passage highlighted; stop an answer and see the model's server stop
+generating; a conversation still there after a reload, renamed, exported, deleted; every
+label in Chinese or in English, switched in place; an upload's progress, the dashboard, a
+file's chunks and the rebuild's confirmation.
+
+Each test picks the page's language through the browser's (its locale): the UI follows
+Accept-Language.
 
 With SCREENSHOTS_DIR set (e.g. to docs/), the screenshots for the README are saved there."""
 
@@ -11,17 +16,22 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import shutil
 import threading
 import time
 from pathlib import Path
 
+import httpx
 import pytest
+
+from rag.ui.messages import text
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser]
 
-DONE = "复制 Copy"
+DONE = text("chat.copy", "zh")
 """Shown under an answer once it is finished (its copy tool); its sources show earlier."""
+SOURCES = text("sources.title", "zh")
 SCREENSHOTS = os.environ.get("SCREENSHOTS_DIR")
 """Where the screenshots of the docs are saved too (docs/), when set."""
 
@@ -55,6 +65,17 @@ def fast_app(app_factory):
     return app_factory()
 
 
+def chinese_page(browser, **options):
+    """A page of a browser whose language is Chinese: the UI is in Chinese."""
+    options.setdefault("viewport", {"width": 1280, "height": 1000})
+    return browser.new_page(locale="zh-CN", **options)
+
+
+def chinese_context(browser, **options):
+    """A browser context whose language is Chinese (for pages that need its permissions)."""
+    return browser.new_context(locale="zh-CN", **options)
+
+
 def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     from playwright.sync_api import expect
 
@@ -62,25 +83,28 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
 
     app = fast_app
     scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")  # image-only: its text is read by OCR
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = chinese_page(browser)
     page.goto(app.base_url + "/", wait_until="networkidle")
 
-    page.get_by_role("tab", name="知识库 Knowledge base").click()
+    page.get_by_role("tab", name="知识库").click()
     page.locator("#new-kb textarea, #new-kb input").first.fill("合同资料")
     page.locator("#create-kb").click()
-    page.get_by_text("已创建 created").wait_for(timeout=30_000)
+    page.get_by_text("已创建").wait_for(timeout=30_000)
 
     choose_file(page, scan)
+    page.evaluate(RECORD_PROGRESS_JS)
     page.locator("#upload-btn").click()
     results = page.locator("#upload-results")
     expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=240_000)
     expect(results).to_contain_text("合同扫描件.pdf")
-    expect(results).to_contain_text("ok")
+    expect(results).to_contain_text("已索引")
     page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
+    seen = page.evaluate("() => window.zhikuProgress")
+    # its two pages read by OCR, counted in the progress view as they are read
+    assert any(re.search(r"OCR 识别第 \d/2 页", t) for t in seen), seen
 
-    page.get_by_role("tab", name="对话 Chat").click()
-    page.get_by_label("知识库 Knowledge base").first.click()
-    page.get_by_role("option", name="合同资料").click()
+    page.get_by_role("tab", name="对话").click()
+    choose(page, "合同资料")
     page.locator("#question textarea").fill("乙方应在收到货物后多少日内付清全部货款？")
     page.locator("#send").click()
 
@@ -88,11 +112,11 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     snapshots = watch_until(chatbot, DONE, timeout_s=240)
     growing = [t for t in snapshots if DONE not in t]
     assert len({len(t) for t in growing}) >= 3, "the answer did not stream in"
-    text = chatbot.inner_text()
+    shown = chatbot.inner_text()
     page.screenshot(path=str(tmp_path / "answer.png"), full_page=True)
-    assert "合同扫描件.pdf" in text
-    assert "score" in text
-    answer = text.split("来源 Sources")[0]
+    assert "合同扫描件.pdf" in shown
+    assert "相关度" in shown and "score" not in shown  # labelled in the page's language
+    answer = shown.split(SOURCES)[0]
     assert "十五" in answer
 
 
@@ -167,28 +191,27 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(remote, browser, tmp_
         f'<img src="http://127.0.0.1:{port}/doc-tag.png"> 价格 $5 和 $10。\n',
         encoding="utf-8",
     )
-    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page = chinese_page(browser)
     try:
         page.goto(app.base_url + "/", wait_until="networkidle")
-        page.get_by_role("tab", name="知识库 Knowledge base").click()
+        page.get_by_role("tab", name="知识库").click()
         page.locator("#new-kb textarea, #new-kb input").first.fill("探针库")
         page.locator("#create-kb").click()
-        page.get_by_text("已创建 created").wait_for(timeout=30_000)
+        page.get_by_text("已创建").wait_for(timeout=30_000)
         choose_file(page, doc)
         page.locator("#upload-btn").click()
         expect(page.locator("#kb-status")).to_contain_text("1/1", timeout=120_000)
         expect(page.locator("#upload-results")).to_contain_text("it's _x_.md")
 
-        page.get_by_role("tab", name="对话 Chat").click()
-        page.get_by_label("知识库 Knowledge base").first.click()
-        page.get_by_role("option", name="探针库").click()
+        page.get_by_role("tab", name="对话").click()
+        choose(page, "探针库")
         page.locator("#question textarea").fill("发布日期是哪天？")
         page.locator("#send").click()
         chatbot = page.locator("#chatbot")
         watch_until(chatbot, DONE, timeout_s=120)
         page.wait_for_timeout(1000)  # let any image the page shows be requested
         page.screenshot(path=str(tmp_path / "hostile.png"), full_page=True)
-        text = chatbot.inner_text()
+        shown = chatbot.inner_text()
         hrefs = chatbot.locator("a").evaluate_all("links => links.map(a => a.href)")
         sources = chatbot.locator("img").evaluate_all("imgs => imgs.map(i => i.src)")
     finally:
@@ -197,8 +220,8 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(remote, browser, tmp_
     assert images.paths == []  # type: ignore[attr-defined]
     assert not [src for src in sources if str(port) in src]
     assert not [h for h in hrefs if str(port) in h or h.startswith("javascript")]
-    assert f"![探针](http://127.0.0.1:{port}/answer.png)" in text  # shown, as text
-    assert "it's _x_.md" in text and "$5 和 $10" in text
+    assert f"![探针](http://127.0.0.1:{port}/answer.png)" in shown  # shown, as text
+    assert "it's _x_.md" in shown and "$5 和 $10" in shown
 
 
 # ---- the source viewer, stop, regenerate, copy, the KB remembered ---------------------------
@@ -218,7 +241,8 @@ def upload_over_http(app, kb: str, path: Path) -> None:
 
 
 def choose(page, option: str) -> None:
-    page.get_by_label("知识库 Knowledge base").first.click()
+    """Pick `option` in the chat's knowledge-base picker (a Chinese page)."""
+    page.get_by_label("知识库", exact=True).first.click()
     page.get_by_role("option", name=option).click()
 
 
@@ -258,8 +282,10 @@ def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser,
     model.responder = sse_answer(CITED_ANSWER)
     httpx.post(f"{app.base_url}/api/kbs", json={"name": "0-空库"}, timeout=30)  # sorts first
     upload_over_http(app, "资料库", write_cjk_pdf(tmp_path, "知库 手册.pdf"))
-    context = browser.new_context(
-        viewport={"width": 1400, "height": 1000}, permissions=["clipboard-read", "clipboard-write"]
+    context = chinese_context(
+        browser,
+        viewport={"width": 1400, "height": 1000},
+        permissions=["clipboard-read", "clipboard-write"],
     )
     page = context.new_page()
     try:
@@ -294,7 +320,7 @@ def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser,
         assert page.evaluate("navigator.clipboard.readText()") == "".join(CITED_ANSWER)
 
         page.reload(wait_until="networkidle")
-        expect(page.get_by_label("知识库 Knowledge base").first).to_have_value("资料库")
+        expect(page.get_by_label("知识库", exact=True).first).to_have_value("资料库")
     finally:
         context.close()
 
@@ -336,16 +362,15 @@ def test_stop_ends_the_generation_on_the_server(remote, browser, tmp_path):
     question; regenerate asks the last question again."""
     from playwright.sync_api import expect
 
-    from rag.ui.viewer_labels import label
     from tests.unit.test_llm_openai import sse_answer
 
     app, model = remote
     slow = SlowAnswer()
     model.responder = slow
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page = chinese_page(browser, viewport={"width": 1400, "height": 1000})
     try:
         page.goto(app.base_url + "/", wait_until="networkidle")
-        choose(page, label("plain_chat"))
+        choose(page, text("chat.plain", "zh"))
         expect(page.locator("#zhiku-plain-notice")).to_contain_text("未选择知识库")
         page.locator("#question textarea").fill("写一首很长的诗")
         page.locator("#send").click()
@@ -362,7 +387,8 @@ def test_stop_ends_the_generation_on_the_server(remote, browser, tmp_path):
         ask(page, "换一个问题", answers_before=1)  # the model is free again
         expect(page.locator("#chatbot")).to_contain_text("好的，这是答案。")
         model.responder = sse_answer(["重新", "生成的答案。"])
-        page.locator("#chatbot").get_by_role("button", name="Retry").last.click()
+        # Gradio's own retry button, named in the page's language by Gradio
+        page.locator("#chatbot").get_by_role("button", name="重试").last.click()
         expect(page.locator("#chatbot")).to_contain_text("重新生成的答案。", timeout=60_000)
         expect(page.locator("#chatbot [data-testid=bot]")).to_have_count(2)
         expect(page.locator("#model-line")).to_contain_text("tokens/s")
@@ -392,18 +418,17 @@ def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
         assert api.post("/api/kbs", json={"name": "手册"}).status_code == 201
         files = [("files", (pdf.name, pdf.read_bytes()))]
         assert api.post("/api/kbs/手册/docs", files=files).status_code == 200
-    page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+    page = chinese_page(browser, viewport={"width": 1280, "height": 900}, accept_downloads=True)
     page.goto(fast_app.base_url + "/", wait_until="networkidle")
     listed = page.locator("#conversation-list")
-    expect(listed).to_contain_text("No conversations yet")
-    page.get_by_label("知识库 Knowledge base").first.click()
-    page.get_by_role("option", name="手册").click()
+    expect(listed).to_contain_text("还没有保存的对话")
+    choose(page, "手册")
     question = "启动服务之前要先安装哪种解释器？"
     page.locator("#question textarea").fill(question)
     page.locator("#send").click()
     chatbot = page.locator("#chatbot")
     chatbot.locator(".zhiku-copy").first.wait_for(timeout=240_000)  # the answer is finished
-    answer = chatbot.inner_text().split(question, 1)[1].split("来源 Sources")[0].strip()
+    answer = chatbot.inner_text().split(question, 1)[1].split(SOURCES)[0].strip()
     expect(listed).to_contain_text(question)
 
     # "load", not "networkidle": the page's open event stream may keep the network busy
@@ -426,6 +451,159 @@ def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
 
     page.locator("#delete-conversation").click()
     page.locator("#confirm-delete").click()
-    expect(listed).to_contain_text("No conversations yet")
+    expect(listed).to_contain_text("还没有保存的对话")
     expect(chatbot).not_to_contain_text(question)
     page.close()
+
+
+# ---- the page in Chinese or in English --------------------------------------------------
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
+LANGUAGE_NAMES = {"中文", "English"}
+VISIBLE_TEXTS_JS = """
+() => {
+  // what the page writes itself: text nodes and placeholders of visible elements, less what
+  // a user or a document put there (table cells, chat messages, chunk text, typed values)
+  const content = 'td, [role=gridcell], #chatbot .message, .zk-chunk, .zk-file, .zk-title, '
+    + 'textarea, input';
+  const shown = (el) => el && el.getClientRects().length > 0
+    && getComputedStyle(el).visibility !== 'hidden';
+  const texts = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const text = node.textContent.trim();
+    const parent = node.parentElement;
+    if (text && shown(parent) && !parent.closest(content)) texts.push(text);
+  }
+  for (const el of document.querySelectorAll('[placeholder]')) {
+    const placeholder = (el.getAttribute('placeholder') || '').trim();
+    if (shown(el) && placeholder) texts.push(placeholder);
+  }
+  return texts;
+}
+"""
+TABS = ("tab-chat", "tab-kb", "tab-quality")
+
+
+def visible_texts(page) -> set[str]:
+    """Every text the page shows of its own, on each of its tabs."""
+    texts: set[str] = set()
+    for tab in TABS:
+        page.locator(f"#{tab}-button").click()
+        page.locator(f"#{tab}").wait_for(state="visible")
+        page.wait_for_timeout(300)  # let the tab's components render
+        texts.update(page.evaluate(VISIBLE_TEXTS_JS))
+    return texts
+
+
+def content_names(app) -> set[str]:
+    """The names of what users stored: knowledge bases and documents, shown as written."""
+    names = set()
+    for kb in httpx.get(app.base_url + "/api/kbs", timeout=30).json()["kbs"]:
+        names.add(kb["name"])
+        docs = httpx.get(f"{app.base_url}/api/kbs/{kb['name']}/docs", timeout=30).json()
+        names.update(doc["name"] for doc in docs["docs"])
+    return names
+
+
+def test_switching_the_language_changes_every_visible_label(fast_app, browser, tmp_path):
+    from playwright.sync_api import expect
+
+    app = fast_app
+    page = chinese_page(browser)
+    try:
+        page.goto(app.base_url + "/", wait_until="networkidle")
+        expect(page.locator("#tab-kb-button")).to_have_text("知识库")
+        chinese = visible_texts(page)
+        page.locator("#lang").get_by_text("English").click()
+        expect(page.locator("#tab-kb-button")).to_have_text("Knowledge bases")
+        page.wait_for_timeout(1000)  # the views that follow the labels (tables, dashboard)
+        english = visible_texts(page)
+        page.screenshot(path=str(tmp_path / "english.png"), full_page=True)
+        page.reload(wait_until="networkidle")  # the choice is remembered by this browser
+        expect(page.locator("#tab-kb-button")).to_have_text("Knowledge bases")
+    finally:
+        page.close()
+    names = content_names(app)
+    still_chinese = sorted(t for t in english if CJK.search(t) and t not in LANGUAGE_NAMES | names)
+    assert not still_chinese, f"Chinese left in the English page: {still_chinese}"
+    labels = {t for t in chinese if CJK.search(t)} - LANGUAGE_NAMES - names
+    assert len(labels) >= 30, sorted(labels)  # the Chinese page was read, all its tabs
+    assert not labels & english
+
+
+def test_upload_progress_dashboard_preview_and_rebuild_confirmation(fast_app, browser, tmp_path):
+    """In English this time: an upload shows each file's stage and counts as it goes; a page
+    that comes back shows the job; the dashboard and a file's chunks; a rebuild asks first."""
+    from playwright.sync_api import expect
+
+    app = fast_app
+    doc = tmp_path / "handbook.md"
+    sections = [
+        f"## Part {i}\n\n" + f"Part {i} explains how zhiku indexes files. " * 12 for i in range(80)
+    ]
+    doc.write_text("\n\n".join(sections), encoding="utf-8")
+    page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
+    try:
+        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.locator("#tab-kb-button").click()
+        page.locator("#new-kb textarea, #new-kb input").first.fill("progress-kb")
+        page.locator("#create-kb").click()
+        page.get_by_text("Created").wait_for(timeout=30_000)
+        choose_file(page, doc)
+        page.evaluate(RECORD_PROGRESS_JS)
+        page.locator("#upload-btn").click()
+        # "1/1", or "1/2" when choose_file had to set the file twice (the copy is unchanged)
+        expect(page.locator("#kb-status")).to_contain_text("files indexed", timeout=180_000)
+        expect(page.locator("#upload-results")).to_contain_text("indexed")
+        seen = page.evaluate("() => window.zhikuProgress")
+        expect(page.locator("#kb-dashboard")).to_contain_text("Chunks per file type")
+        expect(page.locator("#kb-dashboard")).to_contain_text(".md")
+        page.locator("#docs-table [role=gridcell]").filter(has_text="handbook.md").first.click()
+        expect(page.locator("#chunk-preview")).to_contain_text("Chunks of handbook.md")
+        expect(page.locator("#chunk-preview")).to_contain_text("Part 3 explains")
+
+        again = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
+        again.goto(app.base_url + "/", wait_until="networkidle")
+        again.locator("#tab-kb-button").click()
+        again.locator("#kb input").click()
+        again.get_by_role("option", name="progress-kb").click()
+        expect(again.locator("#ingest-progress")).to_contain_text("Upload into progress-kb")
+        expect(again.locator("#ingest-progress")).to_contain_text("finished")
+        again.close()
+
+        page.locator("#rebuild-btn").click()
+        question = page.locator("#rebuild-question")  # inside the hidden confirmation
+        expect(question).to_be_visible()
+        expect(question).to_contain_text("Re-embed every original of progress-kb")
+        page.locator("#rebuild-no").click()
+        expect(question).to_be_hidden()
+        page.locator("#rebuild-btn").click()
+        page.locator("#rebuild-yes").click()
+        expect(question).to_be_hidden()
+        expect(page.locator("#ingest-progress")).to_contain_text("Rebuild of progress-kb")
+        expect(page.locator("#kb-status")).to_contain_text("Rebuilt: 1/1", timeout=180_000)
+        page.screenshot(path=str(tmp_path / "kb.png"), full_page=True)
+    finally:
+        page.close()
+    running = [t for t in seen if "running" in t]
+    assert running, seen
+    assert any(re.search(r"embedding \d+/\d+", t) for t in running), running
+    assert any("left" in t for t in running), running  # an ETA, or that one is coming
+    assert "finished" in seen[-1] and "done · " in seen[-1]
+
+
+RECORD_PROGRESS_JS = """
+() => {
+  // every state the progress view shows, however briefly
+  window.zhikuProgress = [];
+  const view = document.querySelector('#ingest-progress');
+  const record = () => {
+    const text = view.innerText;
+    if (text && window.zhikuProgress[window.zhikuProgress.length - 1] !== text) {
+      window.zhikuProgress.push(text);
+    }
+  };
+  new MutationObserver(record).observe(view, {subtree: true, childList: true, characterData: true});
+}
+"""

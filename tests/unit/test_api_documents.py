@@ -24,6 +24,7 @@ from rag.api import api_router, install_error_handlers
 from rag.factory import build_services
 from rag.services import DocumentLinks, Services
 from rag.settings import load_settings
+from rag.ui.messages import Lang
 from tests.fixtures_docs import CJK_PDF_SENTENCE, CJK_PDF_SENTENCE_2, write_cjk_pdf
 
 HTML = b"<html><body><script>alert(1)</script><p>\xe4\xbb\xb7\xe6\xa0\xbc</p></body></html>"
@@ -246,10 +247,10 @@ def test_a_signed_link_opens_its_own_document_only(guarded):
 # ---- the UI's viewer over the same store ---------------------------------------------------
 
 
-def opened(services: Services, **request: object) -> str:
+def opened(services: Services, lang: Lang = "zh", **request: object) -> str:
     from rag.ui.source_viewer import open_source
 
-    return open_source(services, json.dumps({"kb": KB, "index": 1, **request}))
+    return open_source(services, json.dumps({"kb": KB, "index": 1, **request}), lang)
 
 
 def test_the_viewer_shows_a_pdf_source_as_its_page_image(services):
@@ -259,7 +260,10 @@ def test_the_viewer_shows_a_pdf_source_as_its_page_image(services):
     reply = client_of(services).get("/" + html.unescape(image[1]))
     assert reply.status_code == 200 and int(reply.headers["x-highlight-boxes"]) >= 2
     assert f'<mark class="zhiku-passage-text">{CJK_PDF_SENTENCE_2}</mark>' in shown
-    assert "第 1 / 2 页 page 1 of 2" in shown
+    assert "第 1 / 2 页" in shown and "page 1 of 2" not in shown
+    english = opened(services, file=PDF_NAME, page=1, passage=CJK_PDF_SENTENCE_2, lang="en")
+    assert "page 1 of 2" in english and "Download original" in english
+    assert "第 1 / 2 页" not in english and "下载原文" not in english
     download = re.search(r'class="zhiku-download" href="([^"]+)"', shown)
     assert download
     assert client_of(services).get("/" + html.unescape(download[1])).status_code == 200

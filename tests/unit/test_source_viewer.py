@@ -116,8 +116,10 @@ def test_a_source_card_is_escaped_and_carries_what_opens_it():
     assert "\n\n" not in card  # a blank line would hand the rest to Markdown
     [data] = data_of(card)
     assert data == {"index": 2, "file": HOSTILE.source, "page": 3, "passage": HOSTILE.text}
-    assert 'value="0.73"' in card and "score 0.73" in card  # the relevance bar
-    assert "第 3 页 page 3" in card
+    assert 'value="0.73"' in card and "相关度 0.73" in card  # the relevance bar
+    assert "第 3 页" in card and "page 3" not in card  # in the page's language only
+    english = source_card(HOSTILE, lang="en")
+    assert "score 0.73" in english and "page 3" in english and "第 3 页" not in english
     assert '<mark class="zhiku-term">知库</mark>' in card
     assert '<mark class="zhiku-term">ZHIKU</mark>' in card  # case-insensitive
 
@@ -209,6 +211,8 @@ def test_a_stopped_answer_is_marked_and_keeps_its_sources():
     )  # once
     pending = stopped([{"role": "assistant", "content": "…"}])[-1]["content"]
     assert "已停止" in pending and plain_answer(pending) == "…"
+    english = stopped(messages, "en")[-1]["content"]
+    assert "stopped" in english and "已停止" not in english and "Copy" in english
 
 
 def test_regenerate_asks_the_last_question_again_without_its_answer():
@@ -233,6 +237,7 @@ def test_plain_chat_is_chosen_only_on_purpose_or_when_there_is_no_kb():
     assert chat_choice([], None) == PLAIN_CHAT
     labels = [shown for shown, _ in chat_choices(["a"])]
     assert labels[-1].startswith("不用知识库") and PLAIN_CHAT not in labels
+    assert chat_choices(["a"], "en")[-1] == ("No knowledge base (model only)", PLAIN_CHAT)
 
 
 # ---- the model line -----------------------------------------------------------------------

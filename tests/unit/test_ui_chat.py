@@ -5,6 +5,7 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from rag.chains import ChatEvent, Source
+from rag.errors import InputTooLongError
 from rag.ui.chat_tab import history_pairs, stream_reply
 from rag.ui.render import SOURCES_MARK, plain_answer
 
@@ -79,3 +80,24 @@ def test_a_question_that_failed_is_not_read_as_history():
         {"role": "assistant", "content": "第二大 \\[1\\]"},
     ]
     assert history_pairs(messages) == [("港口是第幾大？", "第二大 [1]")]
+
+
+class FailingServices:
+    def chat(self, question, kb, history):
+        raise InputTooLongError("question is longer than MAX_QUERY_CHARS (2000); shorten it")
+
+
+def test_an_error_is_told_in_the_questions_language():
+    [*_, (chinese, _)] = stream_reply(FailingServices(), "港口是第幾大？", [], "kb", lang="en")
+    assert plain_answer(chinese[-1]["content"]).startswith("⚠️ 输入太长。")
+    [*_, (english, _)] = stream_reply(FailingServices(), "Which port?", [], "kb", lang="zh")
+    shown = plain_answer(english[-1]["content"])
+    assert shown == "⚠️ question is longer than MAX_QUERY_CHARS (2000); shorten it"
+
+
+def test_sources_are_labelled_in_the_pages_language():
+    source = Source(1, "port.md", 3, "史特拉斯堡港是第二大港口。", 0.9)
+    events = [ChatEvent("sources", sources=[source]), ChatEvent("token", text="第二大 [1]")]
+    [*_, (messages, _)] = stream_reply(ScriptedServices(events), "港口？", [], "kb", lang="en")
+    content = messages[-1]["content"]
+    assert "Sources" in content and "page 3" in content and "来源" not in content

@@ -13,6 +13,7 @@ from rag.conversations import ConversationStore
 from rag.services import ConversationService, session_owner
 from rag.ui.chat_tab import stream_reply
 from rag.ui.conversations_panel import ConversationsPanel, ui_owner
+from rag.ui.localize import Localizer
 from rag.ui.render import SOURCES_MARK
 
 SOURCE = Source(1, "安装手册.pdf", 2, "安装之前请确认已经安装了Python解释器。", 0.91)
@@ -31,7 +32,7 @@ def panel(tmp_path):
         kb=SimpleNamespace(list_kbs=lambda: [SimpleNamespace(name="手册")]),
     )
     with gr.Blocks():
-        panel = ConversationsPanel(services, tmp_path / "uploads")  # type: ignore[arg-type]
+        panel = ConversationsPanel(services, tmp_path / "uploads", Localizer("zh"))  # type: ignore[arg-type]
     yield panel
     store.close()
 

@@ -53,8 +53,11 @@ def test_sources_are_one_html_block_with_every_text_escaped():
     assert "<script>" not in block and "&lt;script&gt;" in block
     assert "_name_ &lt;b&gt;.md" in block  # underscores kept: Markdown never reads it
     assert "![x](http://h/p.png)" in block  # shown as text inside raw HTML
-    assert "第 2 页" in block and "score 0.50" in block
+    assert "第 2 页" in block and "相关度 0.50" in block and "来源" in block
     assert plain_answer("答案" + rendered) == "答案"
+    english = sources_html([evil], rewritten="它 *是* 谁", lang="en")
+    assert "page 2" in english and "score 0.50" in english and "Sources" in english
+    assert "来源" not in english and "第 2 页" not in english
 
 
 def test_a_web_page_source_links_its_own_address_and_nothing_else():
