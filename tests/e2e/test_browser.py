@@ -46,6 +46,10 @@ LAUNCH_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+SETTLE_MS = 120_000
+"""How long a page may take to load and finish its start-up events (the KB lists, labels in
+the page's language). Playwright's default, 30 s, ran out once in a full suite run with the
+cores busy (the stop test's page), never with the browser tests alone."""
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +88,7 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     app = fast_app
     scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")  # image-only: its text is read by OCR
     page = chinese_page(browser)
-    page.goto(app.base_url + "/", wait_until="networkidle")
+    page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
 
     page.get_by_role("tab", name="知识库").click()
     page.locator("#new-kb textarea, #new-kb input").first.fill("合同资料")
@@ -193,7 +197,7 @@ def test_nothing_a_document_or_the_model_writes_is_fetched(remote, browser, tmp_
     )
     page = chinese_page(browser)
     try:
-        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         page.get_by_role("tab", name="知识库").click()
         page.locator("#new-kb textarea, #new-kb input").first.fill("探针库")
         page.locator("#create-kb").click()
@@ -289,7 +293,7 @@ def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser,
     )
     page = context.new_page()
     try:
-        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         choose(page, "资料库")
         ask(page, "数据保存在哪里？", answers_before=0)
         card = page.locator("#chatbot .zhiku-source").first
@@ -319,7 +323,7 @@ def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser,
         page.locator("#chatbot .zhiku-copy").first.click()
         assert page.evaluate("navigator.clipboard.readText()") == "".join(CITED_ANSWER)
 
-        page.reload(wait_until="networkidle")
+        page.reload(wait_until="networkidle", timeout=SETTLE_MS)
         expect(page.get_by_label("知识库", exact=True).first).to_have_value("资料库")
     finally:
         context.close()
@@ -369,7 +373,7 @@ def test_stop_ends_the_generation_on_the_server(remote, browser, tmp_path):
     model.responder = slow
     page = chinese_page(browser, viewport={"width": 1400, "height": 1000})
     try:
-        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         choose(page, text("chat.plain", "zh"))
         expect(page.locator("#zhiku-plain-notice")).to_contain_text("未选择知识库")
         page.locator("#question textarea").fill("写一首很长的诗")
@@ -419,7 +423,7 @@ def test_a_conversation_survives_a_reload_and_is_renamed_exported_deleted(
         files = [("files", (pdf.name, pdf.read_bytes()))]
         assert api.post("/api/kbs/手册/docs", files=files).status_code == 200
     page = chinese_page(browser, viewport={"width": 1280, "height": 900}, accept_downloads=True)
-    page.goto(fast_app.base_url + "/", wait_until="networkidle")
+    page.goto(fast_app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
     listed = page.locator("#conversation-list")
     expect(listed).to_contain_text("还没有保存的对话")
     choose(page, "手册")
@@ -512,7 +516,7 @@ def test_switching_the_language_changes_every_visible_label(fast_app, browser, t
     app = fast_app
     page = chinese_page(browser)
     try:
-        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         expect(page.locator("#tab-kb-button")).to_have_text("知识库")
         chinese = visible_texts(page)
         page.locator("#lang").get_by_text("English").click()
@@ -520,7 +524,9 @@ def test_switching_the_language_changes_every_visible_label(fast_app, browser, t
         page.wait_for_timeout(1000)  # the views that follow the labels (tables, dashboard)
         english = visible_texts(page)
         page.screenshot(path=str(tmp_path / "english.png"), full_page=True)
-        page.reload(wait_until="networkidle")  # the choice is remembered by this browser
+        page.reload(
+            wait_until="networkidle", timeout=SETTLE_MS
+        )  # the choice is remembered by this browser
         expect(page.locator("#tab-kb-button")).to_have_text("Knowledge bases")
     finally:
         page.close()
@@ -545,7 +551,7 @@ def test_upload_progress_dashboard_preview_and_rebuild_confirmation(fast_app, br
     doc.write_text("\n\n".join(sections), encoding="utf-8")
     page = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
     try:
-        page.goto(app.base_url + "/", wait_until="networkidle")
+        page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         page.locator("#tab-kb-button").click()
         page.locator("#new-kb textarea, #new-kb input").first.fill("progress-kb")
         page.locator("#create-kb").click()
@@ -564,7 +570,7 @@ def test_upload_progress_dashboard_preview_and_rebuild_confirmation(fast_app, br
         expect(page.locator("#chunk-preview")).to_contain_text("Part 3 explains")
 
         again = browser.new_page(viewport={"width": 1280, "height": 1000}, locale="en-US")
-        again.goto(app.base_url + "/", wait_until="networkidle")
+        again.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
         again.locator("#tab-kb-button").click()
         again.locator("#kb input").click()
         again.get_by_role("option", name="progress-kb").click()
