@@ -1,6 +1,6 @@
 """OCR without running OCR: reading order, the accuracy metric, which PDF pages are read,
 limits and errors checked before any page is read, settings. (OCR itself: the integration
-test tests/integration/test_ocr.py and the app's HTTP test.)"""
+test tests/integration/test_ocr_workers.py and the app's HTTP test.)"""
 
 from __future__ import annotations
 
