@@ -145,6 +145,8 @@ EMBEDDING_DEVICE = "auto"
 #              "valid_citations"    every [n] names a source that was shown
 #              "one_reply"          a "not found" reply appended to an answer is removed
 #              "not_found_reply"    a "not found" reply is shown in the question's language
+#              "cite_sources"       an answer citing no source gets the number of the source
+#                                   holding most of its words (none if no source holds half)
 #            default: all but "simplified_reading" (MATCH_QUESTION_SCRIPT = False takes
 #            "question_script" out for every model)
 #   retry_policies: when to ask the model once more with RETRY_PROMPT_TEMPLATE
@@ -192,6 +194,7 @@ llm_model_dict = {
             "valid_citations",
             "one_reply",
             "not_found_reply",
+            "cite_sources",
         ],
         # After a refusal with a relevant source: 70 -> 78 % on questions 100-199; after an
         # answer repeating the question: 2 of 3 turned right. README "Prompt and context".
@@ -215,6 +218,7 @@ llm_model_dict = {
             "valid_citations",
             "one_reply",
             "not_found_reply",
+            "cite_sources",
         ],
         "retry_policies": ["refusal_retry", "echo_retry"],
     },

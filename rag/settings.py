@@ -49,6 +49,7 @@ DEFAULT_ANSWER_PROCESSORS = (
     "valid_citations",
     "one_reply",
     "not_found_reply",
+    "cite_sources",
 )
 """A model entry's answer processors when it lists none (rag/chains/processors.py)."""
 DEFAULT_RETRY_POLICIES = ("refusal_retry", "echo_retry")
@@ -240,7 +241,7 @@ class _LLMEntry(_Entry):
         default=None,
         description="The steps between the model and the user, in the order the answer "
         "passes through them (rag/chains/processors.py: source_numbers, simplified_reading, "
-        "question_script, valid_citations, one_reply, not_found_reply). None: "
+        "question_script, valid_citations, one_reply, not_found_reply, cite_sources). None: "
         f"{', '.join(DEFAULT_ANSWER_PROCESSORS)} (simplified_reading after source_numbers "
         "with read_chinese_as 'simplified'). MATCH_QUESTION_SCRIPT = False turns "
         "question_script off for every model.",
@@ -644,9 +645,12 @@ class AnswerSettings(_Section):
         "'not found' reply in the question's language, and may be asked again "
         "(refusal_retry).",
     )
-    system_prompt: str = Field(
+    system_prompt: str | dict[str, str] = Field(
         default="You are a helpful assistant.",
-        description="SYSTEM_PROMPT: the system message of every chat with the model.",
+        description="SYSTEM_PROMPT: the system message of every chat with the model (answers "
+        "from a knowledge base and plain chat); or one per language of the question, "
+        "{'zh': ..., 'en': ...}, for the models of the gguf, transformers and openai backends "
+        "(other callers of the model, and hf_pipeline, get the 'en' one).",
     )
     context_char_budget: int = Field(
         default=2000,
@@ -669,7 +673,13 @@ class AnswerSettings(_Section):
         _check_template("PROMPT_TEMPLATE", self.prompt_template)
         if self.retry_prompt_template:
             _check_template("RETRY_PROMPT_TEMPLATE", self.retry_prompt_template)
+        _check_languages("SYSTEM_PROMPT", self.system_prompt)
         return self
+
+    @property
+    def system_prompts(self) -> dict[str, str]:
+        """SYSTEM_PROMPT for each language of PROMPT_LANGUAGES."""
+        return _per_language(self.system_prompt)
 
     @property
     def prompt_templates(self) -> dict[str, str]:
@@ -1064,11 +1074,11 @@ def _check_choice(key: str, value: str, options: Mapping[str, object]) -> None:
         raise ValueError(f"{key}={value!r} is not defined; valid: {', '.join(sorted(options))}")
 
 
-def _check_template(key: str, template: str | dict[str, str]) -> None:
-    """A template holds {context} and {question}; one per language has every language."""
-    if isinstance(template, dict):
-        unknown = sorted(set(template) - set(PROMPT_LANGUAGES))
-        missing = [language for language in PROMPT_LANGUAGES if language not in template]
+def _check_languages(key: str, text: str | dict[str, str]) -> None:
+    """A setting given per language has every language of PROMPT_LANGUAGES, no other."""
+    if isinstance(text, dict):
+        unknown = sorted(set(text) - set(PROMPT_LANGUAGES))
+        missing = [language for language in PROMPT_LANGUAGES if language not in text]
         if unknown or missing:
             wrong = ", ".join(
                 [*(f"unknown {k!r}" for k in unknown), *(f"no {k!r}" for k in missing)]
@@ -1076,6 +1086,11 @@ def _check_template(key: str, template: str | dict[str, str]) -> None:
             raise ValueError(
                 f"{key} per language needs the keys {', '.join(PROMPT_LANGUAGES)} ({wrong})"
             )
+
+
+def _check_template(key: str, template: str | dict[str, str]) -> None:
+    """A template holds {context} and {question}; one per language has every language."""
+    _check_languages(key, template)
     for language, text in _per_language(template).items():
         for placeholder in ("{context}", "{question}"):
             if placeholder not in text:

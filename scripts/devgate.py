@@ -34,7 +34,6 @@ import hashlib
 import importlib.util
 import json
 import os
-import re
 import statistics
 import subprocess
 import sys
@@ -49,6 +48,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from rag.chains.citations import CITATION, cited  # noqa: E402
 from rag.chains.not_found import is_not_found, mentions_not_found  # noqa: E402
 from rag.settings import ENV_PREFIX, FLAT_KEYS, Settings, load_settings  # noqa: E402
 
@@ -132,17 +132,11 @@ class StreamedReply:
 
 # --------------------------------------------------------------------------- citations
 
-# [1], [1, 2], [1][2]; full-width brackets too, which the models write in Chinese answers
-_CITATION = re.compile(r"[\[［【]\s*(\d+(?:\s*[,，、]\s*\d+)*)\s*[\]］】]")
-
 
 def cited_numbers(answer: str) -> list[int]:
-    """Every source number the answer cites, in order, repeats kept."""
-    return [
-        int(number)
-        for match in _CITATION.finditer(answer)
-        for number in re.split(r"\s*[,，、]\s*", match.group(1))
-    ]
+    """Every source number the answer cites ([1], [1, 2], 【1】 as the app reads them), in
+    order, repeats kept."""
+    return [number for match in CITATION.finditer(answer) for number in cited(match.group())]
 
 
 def invalid_citations(answer: str, sources: Sequence[Mapping[str, Any]]) -> list[int]:
@@ -190,6 +184,9 @@ def summarize(retrieval: Mapping[str, Any], answered: Sequence[dict], offtopic: 
         "answer_and_refusal": sum(r["mentions_not_found"] and not r["not_found"] for r in replies),
         "invalid_citations": sum(len(r["invalid_citations"]) for r in replies),
         "replies_with_invalid_citations": sum(bool(r["invalid_citations"]) for r in replies),
+        "uncited_answers": sum(
+            not r["not_found"] and not cited_numbers(r["answer"] or "") for r in answered
+        ),
         "first_token_p50_s": _median(first_tokens),
         "answer_p50_s": _median([r["total_s"] for r in answered if r["total_s"] is not None]),
         "restarts": sum(r["restarts"] for r in replies),
@@ -217,6 +214,7 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ('off-topic -> "not found"', "offtopic_not_found", "pts"),
     ("answer and refusal in one reply", "answer_and_refusal", "num"),
     ("invalid citations", "invalid_citations", "num"),
+    ("answers citing no source", "uncited_answers", "num"),
     ("first token p50", "first_token_p50_s", "sec"),
     ("answer time p50", "answer_p50_s", "sec"),
 )

@@ -15,6 +15,8 @@ Registered processors (`PROCESSORS`):
 * `question_script`: the answer in the Chinese script of the question (OpenCC).
 * `valid_citations`: every [n] names a source that was shown.
 * `one_reply`: a refusal appended to an answer is removed.
+* `cite_sources`: an answer citing no source gets the number of the source it was drawn
+  from; for prompts that do not ask for citations.
 * `not_found_reply`: a refusal is shown as the app's "not found" reply, in the question's
   language, and the model stops there.
 
@@ -28,6 +30,7 @@ from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Protocol
 
+from rag.chains.attribution import CitationAppender
 from rag.chains.citations import CitationFilter
 from rag.chains.not_found import Refusals, not_found_reply
 from rag.chains.numbers import NumberWording
@@ -126,6 +129,21 @@ class ValidCitations(_Processor):
         return CitationFilter({source.index for source in turn.sources}).stream(pieces)
 
 
+class CiteSources(_Processor):
+    """An answer citing nothing gets " [n]" for the source it was drawn from
+    (`rag.chains.attribution`); after "not_found_reply" and "valid_citations"."""
+
+    name = "cite_sources"
+
+    def __init__(self, refusals: Refusals) -> None:
+        self.appender = CitationAppender(refusals)
+
+    def process(self, pieces: Iterable[str], turn: Turn) -> Iterator[str]:
+        if not turn.sources:
+            return iter(pieces)
+        return self.appender.stream(pieces, turn.standalone, turn.sources)
+
+
 class OneReply(_Processor):
     """A "not found" reply after the answer began is removed (`rag.chains.replies`)."""
 
@@ -169,6 +187,7 @@ PROCESSORS: Mapping[str, Callable[[ProcessorTools], AnswerProcessor]] = MappingP
         ValidCitations.name: lambda tools: ValidCitations(),
         OneReply.name: lambda tools: OneReply(tools.refusals),
         NotFoundReply.name: lambda tools: NotFoundReply(tools.refusals),
+        CiteSources.name: lambda tools: CiteSources(tools.refusals),
     }
 )
 """Answer processors by config name."""
@@ -199,6 +218,7 @@ def build_processors(names: Sequence[str], tools: ProcessorTools) -> list[Answer
 __all__ = [
     "PROCESSORS",
     "AnswerProcessor",
+    "CiteSources",
     "NotFoundReply",
     "OneReply",
     "ProcessorTools",

@@ -83,6 +83,7 @@ class QAChain:
         converter: ScriptConverter | None = None,
         processors: Sequence[AnswerProcessor] = (),
         retry_policies: Sequence[RetryPolicy] = (),
+        system_prompts: Mapping[str, str] | None = None,
     ) -> None:
         self.llm = llm
         """The model; each stage pipes its prompt into it."""
@@ -101,6 +102,9 @@ class QAChain:
         self.processors = tuple(processors)
         """The answer processors, in the order the answer passes through them."""
         self.retry_policies = tuple(retry_policies)
+        self.system_prompts = dict(system_prompts) if system_prompts else None
+        """SYSTEM_PROMPT per language of the question, sent with each answer's prompt
+        (None: the model's own system message)."""
 
     def stream(
         self,
@@ -159,7 +163,13 @@ class QAChain:
         """The model's answer to the template for the question's language, as it comes."""
         template = PromptTemplate.from_template(templates[prompt_language(turn.language)])
         prompt = template.format(context=turn.read_context, question=turn.read_question)
-        return text_stream(self.llm, prompt)
+        return text_stream(self.llm, prompt, **self.system_for(turn))
+
+    def system_for(self, turn: Turn) -> dict[str, str]:
+        """The system message of the question's language, as the model's call argument."""
+        if self.system_prompts is None:
+            return {}
+        return {"system_prompt": self.system_prompts[prompt_language(turn.language)]}
 
     def process(self, pieces: Iterable[str], turn: Turn) -> Iterator[str]:
         """The answer's pieces through the answer processors."""
@@ -194,7 +204,8 @@ class QAChain:
         yield ChatEvent("sources")
         turn = Turn.asked(question, question, self.language_of(question, ()))
         asked = format_history(history, self.history_len) + question
-        yield from _tokens(self.process(text_stream(self.llm, asked), turn))
+        pieces = text_stream(self.llm, asked, **self.system_for(turn))
+        yield from _tokens(self.process(pieces, turn))
 
     def answer(
         self,

@@ -23,16 +23,16 @@ def closing(
             close()
 
 
-def text_stream(llm: Runnable[Any, Any], prompt: str) -> Iterator[str]:
-    """The model's answer to `prompt` as text pieces, straight from its own `stream`, closed
-    as soon as this is.
+def text_stream(llm: Runnable[Any, Any], prompt: str, **call: Any) -> Iterator[str]:
+    """The model's answer to `prompt` as text pieces, straight from its own `stream` (given
+    the `call` keyword arguments), closed as soon as this is.
 
     Not `(prompt | llm | StrOutputParser()).stream(...)`: a LangChain sequence whose stream
     is closed early reads its input to the end for tracing (langchain-core 1.7,
     `_transform_stream_with_config`), and the parser's input is the model's answer: closing
     it waited for the whole answer (20 s for 400 pieces, measured) instead of ending it, so
     Stop in the UI and a client gone from the API left the model generating."""
-    pieces = llm.stream(prompt)
+    pieces = llm.stream(prompt, **call)
     try:
         for piece in pieces:
             yield piece if isinstance(piece, str) else str(getattr(piece, "content", piece))

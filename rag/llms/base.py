@@ -141,8 +141,8 @@ class ZhikuLLM(LLM, ABC):
 
     The prompt becomes `[{"role": "system", ...} (when `system_prompt` is set),
     {"role": "user", "content": prompt}]` and the backend formats it with the model's own
-    chat template. Generation settings can be overridden per call:
-    `llm.invoke(prompt, max_new_tokens=16, temperature=0)`.
+    chat template. Generation settings and the system message can be overridden per call:
+    `llm.invoke(prompt, max_new_tokens=16, temperature=0, system_prompt="...")`.
 
     One instance holds one loaded model; a lock serializes generation on it, so concurrent
     requests queue up instead of corrupting the model state. A caller that holds a
@@ -234,13 +234,23 @@ class ZhikuLLM(LLM, ABC):
         hand counts exactly."""
         return estimate_tokens(text)
 
-    def messages_for(self, prompt: str) -> list[Message]:
-        """The chat messages a string prompt is sent as."""
+    def messages_for(self, prompt: str, system_prompt: str | None = None) -> list[Message]:
+        """The chat messages a string prompt is sent as; `system_prompt` replaces the
+        instance's system message for this prompt."""
         messages: list[Message] = []
-        if self.system_prompt:
-            messages.append({"role": "system", "content": self.system_prompt})
+        if system := system_prompt or self.system_prompt:
+            messages.append({"role": "system", "content": system})
         messages.append({"role": "user", "content": prompt})
         return messages
+
+    def call_setup(
+        self, prompt: str, kwargs: Mapping[str, Any]
+    ) -> tuple[GenerationSettings, list[Message]]:
+        """A call's generation settings and messages, from its keyword arguments (the
+        overrides of GENERATION_KEYS, and `system_prompt`)."""
+        overrides = dict(kwargs)
+        system_prompt = overrides.pop("system_prompt", None)
+        return self.generation_settings(overrides), self.messages_for(prompt, system_prompt)
 
     def generation_settings(self, overrides: Mapping[str, Any] | None = None) -> GenerationSettings:
         """The instance's generation settings with `overrides` applied and checked."""
@@ -292,8 +302,7 @@ class ZhikuLLM(LLM, ABC):
         run_manager: CallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> Iterator[GenerationChunk]:
-        gen = self.generation_settings(kwargs)
-        messages = self.messages_for(prompt)
+        gen, messages = self.call_setup(prompt, kwargs)
         cutter = StopCutter(stop)
         info: dict[str, Any] = {}
         with self._turn():
@@ -354,8 +363,7 @@ class ZhikuLLM(LLM, ABC):
             async for chunk in self._astream_in_thread(prompt, stop, run_manager, **kwargs):
                 yield chunk
             return
-        gen = self.generation_settings(kwargs)
-        messages = self.messages_for(prompt)
+        gen, messages = self.call_setup(prompt, kwargs)
         cutter = StopCutter(stop)
         info: dict[str, Any] = {}
         with self._lock:

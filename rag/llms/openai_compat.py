@@ -542,8 +542,8 @@ class OpenAICompatLLM(ZhikuLLM):
     ) -> GenerationChunk:
         if self.streaming:
             return super()._collect(prompt, stop, run_manager, **kwargs)
-        gen = self.generation_settings(kwargs)
-        body = self._payload(self.messages_for(prompt), stop, gen, stream=False)
+        gen, messages = self.call_setup(prompt, kwargs)
+        body = self._payload(messages, stop, gen, stream=False)
         info: dict[str, Any] = {}
         with self._turn():
             response = self._open(body, stream=False)
@@ -558,8 +558,8 @@ class OpenAICompatLLM(ZhikuLLM):
     ) -> GenerationChunk:
         if self.streaming:
             return await super()._acollect(prompt, stop, run_manager, **kwargs)
-        gen = self.generation_settings(kwargs)
-        body = self._payload(self.messages_for(prompt), stop, gen, stream=False)
+        gen, messages = self.call_setup(prompt, kwargs)
+        body = self._payload(messages, stop, gen, stream=False)
         info: dict[str, Any] = {}
         with self._lock:
             self._load()

@@ -17,6 +17,7 @@ from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.factory import build_qa_chain
 from rag.settings import load_settings
+from tests.unit.test_llm_base import FakeLLM
 
 
 class ListRetriever(BaseRetriever):
@@ -158,9 +159,29 @@ def test_the_prompt_follows_the_question_language():
     assert llm.prompts[0].startswith("中文 [1]") and llm.prompts[1].startswith("English [1]")
 
 
+def test_the_system_message_follows_the_question_language():
+    llm = FakeLLM(model="fake", pieces=["台北 [1]"], system_prompt="instance")
+    systems = {"zh": "plain", "en": "concise"}
+    chain = QAChain(llm, "{context} {question}", 2000, 3, system_prompts=systems)
+    retriever = ListRetriever(documents=[doc("台灣的首都是台北。Taipei.")])
+    chain.answer("台灣的首都是哪裡？", retriever)
+    chain.answer("What is the capital of Taiwan?", retriever)
+    chain.answer("What is the capital of Taiwan?", None)  # plain chat too
+    sent = [messages[0]["content"] for messages, _ in llm._calls]
+    assert sent == ["plain", "concise", "concise"]
+
+
+def test_the_factory_gives_the_chain_the_configured_system_messages():
+    settings = load_settings(env={})
+    chain = build_qa_chain(settings, FakeLLM(model="fake"))
+    assert chain.system_prompts == settings.answer.system_prompts
+    assert chain.system_prompts["zh"] != chain.system_prompts["en"]
+    assert build_qa_chain(settings, RecordingLLM(responses=["x"])).system_prompts is None
+
+
 REFUSAL = "资料中没有找到答案 (I could not find the answer in the documents)."
 SHIPPED = ("source_numbers", "simplified_reading", "question_script", "valid_citations")
-SHIPPED += ("one_reply", "not_found_reply")
+SHIPPED += ("one_reply", "not_found_reply", "cite_sources")
 RETRIES = ("refusal_retry", "echo_retry")
 
 

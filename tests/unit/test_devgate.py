@@ -116,6 +116,7 @@ def row(**overrides) -> dict:
         "em": 0.0,
         "f1": 0.5,
         "contains": 1.0,
+        "answer": "Paris [1]",
         "not_found": False,
         "mentions_not_found": False,
         "invalid_citations": [],
@@ -129,14 +130,19 @@ def row(**overrides) -> dict:
 
 def test_summary_counts_refusals_citations_and_mixed_replies():
     retrieval = {"hit@1": 0.9, "hit@5": 0.95, "hit@10": 1.0, "mrr@10": 0.93, "n_searched": 10}
-    answered = [row(), row(contains=0.0, not_found=True, mentions_not_found=True)]
+    answered = [
+        row(),
+        row(contains=0.0, not_found=True, mentions_not_found=True, answer="not found"),
+        row(answer="Paris"),
+    ]
     offtopic = [
         row(not_found=True, mentions_not_found=True, first_token_s=9.0),
         row(mentions_not_found=True, invalid_citations=[3, 4]),
     ]
     summary = summarize(retrieval, answered, offtopic)
     assert summary["hit@1"] == 90.0 and summary["hit@10"] == 100.0
-    assert summary["contains"] == 50.0
+    assert summary["contains"] == 66.7
+    assert summary["uncited_answers"] == 1  # "Paris"; the refusal needs no citation
     assert summary["not_found_answerable"] == 1
     assert summary["offtopic_not_found"] == 50.0
     assert summary["answer_and_refusal"] == 1

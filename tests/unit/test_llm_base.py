@@ -102,6 +102,16 @@ def test_prompt_becomes_user_message_after_system_prompt() -> None:
     assert make().messages_for("q") == [{"role": "user", "content": "q"}]
 
 
+def test_a_call_may_bring_its_own_system_message() -> None:
+    llm = make(system_prompt="Be brief.")
+    list(llm.stream("q", system_prompt="Answer in full.", max_new_tokens=2))
+    messages, gen = llm._calls[-1]
+    assert messages[0] == {"role": "system", "content": "Answer in full."}
+    assert gen.max_new_tokens == 2  # the other overrides still apply
+    llm.invoke("q")  # the next call has the instance's own again
+    assert llm._calls[-1][0][0] == {"role": "system", "content": "Be brief."}
+
+
 def test_stream_announces_each_token_before_yielding_it() -> None:
     events: list[tuple[str, str]] = []
     llm = make()

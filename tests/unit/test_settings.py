@@ -139,6 +139,7 @@ def test_shipped_models_list_their_answer_steps():
             "valid_citations",
             "one_reply",
             "not_found_reply",
+            "cite_sources",
         )
         assert settings.retry_policies == ("refusal_retry", "echo_retry")
 
@@ -207,6 +208,14 @@ def test_prompt_per_language():
 def test_a_prompt_per_language_is_checked(template, message):
     with pytest.raises(ConfigError, match=message):
         load_settings(env={}, prompt_template=template)
+
+
+def test_a_system_prompt_for_all_or_per_language():
+    assert load_settings(env={}).answer.system_prompts.keys() == {"zh", "en"}
+    one = load_settings(env={"ZHIKU_SYSTEM_PROMPT": "Be brief."})
+    assert one.answer.system_prompts == {"zh": "Be brief.", "en": "Be brief."}
+    with pytest.raises(ConfigError, match=r"SYSTEM_PROMPT per language needs .* \(no 'en'\)"):
+        load_settings(env={"ZHIKU_SYSTEM_PROMPT": json.dumps({"zh": "简短"})})
 
 
 def test_settings_name_what_the_chain_registers():
