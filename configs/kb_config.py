@@ -192,15 +192,9 @@ RETRY_ON_REPEATED_QUESTION = True
 NOT_FOUND_PREFIXES = []
 
 # The system message of every chat with the model, answers from a knowledge base included;
-# one per language of the question (both Chinese scripts use "zh"), or one for all. "Answer
-# concisely" on top of the prompt's "one short sentence" cut Chinese answers to fragments of
-# the clause asked for ("宋" for "南朝宋"); without it the 1.5B answered 4 more of 40
-# Simplified and 1 more of 40 Traditional dev questions and lost none, while English answers
-# lost 3 of 40: README "The dev gate".
-SYSTEM_PROMPT = {
-    "zh": "You are a helpful assistant.",
-    "en": "You are zhiku, a helpful assistant. Answer concisely.",
-}
+# one per language of the question ({"zh": ..., "en": ...}, both Chinese scripts use "zh"),
+# or one for all. A model entry's own "system_prompt" (configs/model_config.py) wins.
+SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."
 
 # OCR (RapidOCR: PP-OCR models for Chinese and English inside the rapidocr-onnxruntime
 # package, no download). Images (.png .jpg .jpeg .bmp .tif .tiff .webp) are read by OCR;

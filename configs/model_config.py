@@ -134,6 +134,8 @@ EMBEDDING_DEVICE = "auto"
 #            in kb_config.py); fewer prompt tokens, a sooner first token
 #   context_token_budget: at most this many tokens of retrieved text, counted with the
 #            model's tokenizer (the best chunk always goes in); None: no token limit
+#   system_prompt: this model's own SYSTEM_PROMPT (kb_config.py), one for all questions or
+#            {"zh": ..., "en": ...} per language of the question
 #   answer_processors: the steps between the model and the user, in the order the answer
 #            passes through them (rag/chains/processors.py):
 #              "source_numbers"     numbers as the sources write them (二千, not 2000)
@@ -199,6 +201,14 @@ llm_model_dict = {
         # After a refusal with a relevant source: 70 -> 78 % on questions 100-199; after an
         # answer repeating the question: 2 of 3 turned right. README "Prompt and context".
         "retry_policies": ["refusal_retry", "echo_retry"],
+        # "Answer concisely" on top of the prompt's "one short sentence" cut Chinese answers
+        # to fragments ("宋" for "南朝宋"): without it 6 more of 100 Simplified dev answers,
+        # Traditional within noise (-1); English answers lost 3 of 40 without it, so they
+        # keep it. README "The dev gate".
+        "system_prompt": {
+            "zh": "You are a helpful assistant.",
+            "en": "You are zhiku, a helpful assistant. Answer concisely.",
+        },
     },
     "fast": {
         "backend": "gguf",

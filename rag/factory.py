@@ -194,7 +194,7 @@ def llm_setup(settings: Settings) -> LLMSetup:
         name=models.llm_model,
         entry=models.llm,
         device=models.llm_device,
-        system_prompt=settings.answer.system_prompts["en"] or None,
+        system_prompt=settings.system_prompts["en"] or None,
         cache_dir=models.cache_dir,
     )
 
@@ -230,7 +230,7 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
         converter=converter,
         processors=processors,
         retry_policies=policies,
-        system_prompts=answer.system_prompts if isinstance(llm, ZhikuLLM) else None,
+        system_prompts=settings.system_prompts if isinstance(llm, ZhikuLLM) else None,
     )
 
 

@@ -230,6 +230,11 @@ class _LLMEntry(_Entry):
         "the model reads and what its first token waits on; a character budget gives an "
         "English chunk a third of the tokens of a Chinese one.",
     )
+    system_prompt: str | dict[str, str] | None = Field(
+        default=None,
+        description="This model's own SYSTEM_PROMPT: one for all questions, or one per "
+        "language of the question, {'zh': ..., 'en': ...}; None follows SYSTEM_PROMPT.",
+    )
     read_chinese_as: Literal["written", "simplified"] | None = Field(
         default=None,
         description="Shorthand kept from before `answer_processors`: 'simplified' puts "
@@ -264,6 +269,12 @@ class _LLMEntry(_Entry):
                 f"{list(listed)}: 'simplified_reading' in the list is how the model reads "
                 "Simplified; remove read_chinese_as"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _system_prompt_languages(self) -> _LLMEntry:
+        if self.system_prompt is not None:
+            _check_languages("system_prompt", self.system_prompt)
         return self
 
     def processor_names(self) -> tuple[str, ...]:
@@ -1024,6 +1035,13 @@ class Settings(BaseModel):
     def updated(self, **overrides: Any) -> Settings:
         """A copy with `overrides` (config names, lower-case, or sections), validated."""
         return Settings.model_validate({**dict(self), **overrides})
+
+    @property
+    def system_prompts(self) -> dict[str, str]:
+        """The system message per language of the question: the LLM entry's own
+        `system_prompt`, else SYSTEM_PROMPT."""
+        own = self.models.llm.system_prompt
+        return _per_language(self.answer.system_prompt if own is None else own)
 
     @property
     def answer_processors(self) -> tuple[str, ...]:

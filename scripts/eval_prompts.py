@@ -547,11 +547,11 @@ def ask(made: Asker, question: str, documents: list[Document], llm: Any) -> Repl
     if llama is not None:
         language = prompt_language(question_language(question, made.chain.converter))
         llama.reset()
-        system = made.settings.answer.system_prompts[language]
+        system = made.settings.system_prompts[language]
         fixed = made.chain.prompts[language].format(context="", question="")
         llm.invoke(fixed, max_new_tokens=1, system_prompt=system)
     if hasattr(llm, "system_prompt"):  # our LLMs (a test's fake has none)
-        llm.system_prompt = made.settings.answer.system_prompts["en"]
+        llm.system_prompt = made.settings.system_prompts["en"]
     made.prompts.clear()
     retriever = FixedRetriever(documents=documents[: made.settings.answer_top_k])
     started = time.perf_counter()

@@ -204,14 +204,39 @@ class MilvusIndex:
             saved = None
         with self.connection.client() as client:
             if saved is None:
-                client.create_collection(
+                self._create(client)
+            if not self._loaded(client):
+                logger.warning(
+                    "Milvus Lite collection %r cannot be read (its files were cut short, a "
+                    "process killed while writing): it is made anew, and filled from the "
+                    "knowledge base's SQLite (nothing is embedded again)",
                     self.collection,
-                    schema=self._schema(client),
-                    index_params=self._params(client),
-                    # a search right after a write sees it (a server's default is "Bounded")
-                    consistency_level="Strong",
                 )
+                client.drop_collection(self.collection)
+                self._create(client)
+                client.load_collection(self.collection)
+
+    def _create(self, client: Any) -> None:
+        client.create_collection(
+            self.collection,
+            schema=self._schema(client),
+            index_params=self._params(client),
+            # a search right after a write sees it (a server's default is "Bounded")
+            consistency_level="Strong",
+        )
+
+    def _loaded(self, client: Any) -> bool:
+        """Load the collection; False when Milvus Lite cannot read its files (a server's
+        error is raised: its data is not ours to drop)."""
+        from pymilvus.exceptions import MilvusException
+
+        try:
             client.load_collection(self.collection)
+        except MilvusException:
+            if not self.connection.is_lite:
+                raise
+            return False
+        return True
 
     def _schema(self, client: Any) -> Any:
         from pymilvus import DataType
@@ -349,7 +374,8 @@ class MilvusIndex:
         if self.bm25 and not bm25:
             raise ValueError(f"Milvus collection {self.collection!r} has no BM25 field")
         with self.connection.client() as client:
-            client.load_collection(self.collection)
+            if not self._loaded(client):
+                raise ValueError(f"Milvus collection {self.collection!r} cannot be read")
 
 
 @contextmanager

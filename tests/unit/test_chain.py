@@ -172,9 +172,9 @@ def test_the_system_message_follows_the_question_language():
 
 
 def test_the_factory_gives_the_chain_the_configured_system_messages():
-    settings = load_settings(env={})
+    settings = load_settings(env={})  # the 1.5B: its own message per language
     chain = build_qa_chain(settings, FakeLLM(model="fake"))
-    assert chain.system_prompts == settings.answer.system_prompts
+    assert chain.system_prompts == settings.system_prompts
     assert chain.system_prompts["zh"] != chain.system_prompts["en"]
     assert build_qa_chain(settings, RecordingLLM(responses=["x"])).system_prompts is None
 

@@ -49,7 +49,7 @@ def test_gguf_entry_builds_without_loading(settings: Settings) -> None:
     assert isinstance(llm, ZhikuLLM)
     assert llm._llm_type == "zhiku-gguf"
     assert llm.model == "fast"
-    assert llm.system_prompt == settings.answer.system_prompts["en"]  # the chain sends per language
+    assert llm.system_prompt == settings.system_prompts["en"]  # the chain sends per language
     assert llm.max_new_tokens == settings.models.llm.max_new_tokens
     assert llm._identifying_params["n_gpu_layers"] == 0  # cpu
     assert llm.model_path is None  # type: ignore[attr-defined]  # lazy

@@ -210,12 +210,19 @@ def test_a_prompt_per_language_is_checked(template, message):
         load_settings(env={}, prompt_template=template)
 
 
-def test_a_system_prompt_for_all_or_per_language():
-    assert load_settings(env={}).answer.system_prompts.keys() == {"zh", "en"}
-    one = load_settings(env={"ZHIKU_SYSTEM_PROMPT": "Be brief."})
-    assert one.answer.system_prompts == {"zh": "Be brief.", "en": "Be brief."}
+def test_a_system_prompt_for_all_or_per_language_and_per_model():
+    shipped = load_settings(env={})  # the 1.5B's entry has its own, per language
+    assert shipped.system_prompts["zh"] == "You are a helpful assistant."
+    assert shipped.system_prompts["en"] == shipped.answer.system_prompt  # SYSTEM_PROMPT
+    fast = load_settings(env={"ZHIKU_LLM_MODEL": "fast", "ZHIKU_SYSTEM_PROMPT": "Be brief."})
+    assert fast.system_prompts == {"zh": "Be brief.", "en": "Be brief."}
+    both = {"zh": "简短", "en": "Brief"}
+    fast = load_settings(env={"ZHIKU_LLM_MODEL": "fast", "ZHIKU_SYSTEM_PROMPT": json.dumps(both)})
+    assert fast.system_prompts == both
     with pytest.raises(ConfigError, match=r"SYSTEM_PROMPT per language needs .* \(no 'en'\)"):
         load_settings(env={"ZHIKU_SYSTEM_PROMPT": json.dumps({"zh": "简短"})})
+    with pytest.raises(ConfigError, match=r"system_prompt per language needs .* \(unknown 'fr'"):
+        load_settings(env={}, **user_model(system_prompt={"zh": "a", "en": "b", "fr": "c"}))
 
 
 def test_settings_name_what_the_chain_registers():

@@ -157,6 +157,38 @@ def test_a_collection_with_rows_twice_is_made_anew(
     assert store.chunks_by_id([best])[best].text == "y"
 
 
+def test_a_collection_whose_files_were_cut_short_is_made_anew(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # kill -9 while Milvus Lite wrote a segment's index file once left it cut short, and
+    # loading the collection failed ("No data left in file"): the KB must still open, from
+    # SQLite. The cut is timing-dependent, so the failed load is made here.
+    from pymilvus import MilvusClient
+    from pymilvus.exceptions import MilvusException
+
+    stores = VectorStores(FaissFlatIndex, "milvus", MilvusConnection(str(tmp_path / "m.db")))
+    store = make_store(tmp_path, stores, "milvus")
+    put(store, tmp_path, "a.txt", ["x", "y", "z"], seed=1)
+    store.close()
+    loads = MilvusClient.load_collection
+    failures = iter([MilvusException(message="No data left in file")])
+
+    def damaged(self: MilvusClient, *args: object, **kwargs: object) -> None:
+        if (error := next(failures, None)) is not None:
+            raise error
+        loads(self, *args, **kwargs)
+
+    monkeypatch.setattr(MilvusClient, "load_collection", damaged)
+    try:
+        store = KnowledgeBaseStore(tmp_path / "kb", IDENTITY, stores)
+        assert store.index_matches_metadata() and len(store._index) == 3
+        [(best, _)] = store.search(unit(2), 1)
+        assert store.chunks_by_id([best])[best].text == "y"
+        store.close()
+    finally:
+        stores.close()
+
+
 def test_search_is_the_same_in_both_stores(tmp_path: Path, stores: VectorStores) -> None:
     found = {}
     for vs_type in BACKENDS:
