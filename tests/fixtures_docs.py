@@ -244,11 +244,13 @@ def write_scan_png(folder: Path, name: str = "notice.png") -> Path:
     return path
 
 
-def write_scan_pdf(folder: Path, name: str = "contract-scan.pdf") -> Path:
-    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 300 dpi: no text layer."""
+def write_scan_pdf(folder: Path, name: str = "contract-scan.pdf", repeats: int = 0) -> Path:
+    """An image-only PDF of two pages (SCAN_PAGE1, SCAN_PAGE2) at 300 dpi: no text layer;
+    `repeats` more copies of the first page after them (a longer scan)."""
     path = folder / name
     first, second = render_lines(SCAN_PAGE1), render_lines(SCAN_PAGE2)
-    first.save(path, "PDF", resolution=300, save_all=True, append_images=[second])
+    more = [second, *[first] * repeats]
+    first.save(path, "PDF", resolution=300, save_all=True, append_images=more)
     return path
 
 

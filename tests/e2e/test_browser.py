@@ -86,7 +86,9 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     from tests.fixtures_docs import write_scan_pdf
 
     app = fast_app
-    scan = write_scan_pdf(tmp_path, "合同扫描件.pdf")  # image-only: its text is read by OCR
+    # image-only: its text is read by OCR; 8 pages, so that OCR outlasts the progress
+    # view's 1-second refresh (two pages were read between two refreshes on a quiet machine)
+    scan = write_scan_pdf(tmp_path, "合同扫描件.pdf", repeats=6)
     page = chinese_page(browser)
     page.goto(app.base_url + "/", wait_until="networkidle", timeout=SETTLE_MS)
 
@@ -104,8 +106,8 @@ def test_upload_pdf_and_ask_in_the_browser(fast_app, browser, tmp_path):
     expect(results).to_contain_text("已索引")
     page.screenshot(path=str(tmp_path / "uploaded.png"), full_page=True)
     seen = page.evaluate("() => window.zhikuProgress")
-    # its two pages read by OCR, counted in the progress view as they are read
-    assert any(re.search(r"OCR 识别第 \d/2 页", t) for t in seen), seen
+    # its pages read by OCR, counted in the progress view as they are read
+    assert any(re.search(r"OCR 识别第 \d/8 页", t) for t in seen), seen
 
     page.get_by_role("tab", name="对话").click()
     choose(page, "合同资料")
