@@ -192,8 +192,9 @@ RETRY_ON_REPEATED_QUESTION = True
 NOT_FOUND_PREFIXES = []
 
 # The system message of every chat with the model, answers from a knowledge base included;
-# one per language of the question ({"zh": ..., "en": ...}, both Chinese scripts use "zh"),
-# or one for all. A model entry's own "system_prompt" (configs/model_config.py) wins.
+# one per language of the question ({"zh": ..., "en": ...}, both Chinese scripts use "zh"
+# unless a "zh-Hans" or "zh-Hant" key gives one its own), or one for all. A model entry's
+# own "system_prompt" (configs/model_config.py) wins.
 SYSTEM_PROMPT = "You are zhiku, a helpful assistant. Answer concisely."
 
 # OCR (RapidOCR: PP-OCR models for Chinese and English inside the rapidocr-onnxruntime

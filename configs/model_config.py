@@ -135,7 +135,8 @@ EMBEDDING_DEVICE = "auto"
 #   context_token_budget: at most this many tokens of retrieved text, counted with the
 #            model's tokenizer (the best chunk always goes in); None: no token limit
 #   system_prompt: this model's own SYSTEM_PROMPT (kb_config.py), one for all questions or
-#            {"zh": ..., "en": ...} per language of the question
+#            {"zh": ..., "en": ...} per language of the question; a "zh-Hans" or "zh-Hant"
+#            key is that Chinese script's own (over "zh")
 #   answer_processors: the steps between the model and the user, in the order the answer
 #            passes through them (rag/chains/processors.py):
 #              "source_numbers"     numbers as the sources write them (二千, not 2000)
@@ -201,12 +202,13 @@ llm_model_dict = {
         # After a refusal with a relevant source: 70 -> 78 % on questions 100-199; after an
         # answer repeating the question: 2 of 3 turned right. README "Prompt and context".
         "retry_policies": ["refusal_retry", "echo_retry"],
-        # "Answer concisely" on top of the prompt's "one short sentence" cut Chinese answers
-        # to fragments ("宋" for "南朝宋"): without it 6 more of 100 Simplified dev answers,
-        # Traditional within noise (-1); English answers lost 3 of 40 without it, so they
-        # keep it. README "The dev gate".
+        # "Answer concisely" on top of the prompt's "one short sentence" cut Simplified
+        # answers to fragments ("宋" for "南朝宋"): without it 6 more of 100 Simplified dev
+        # answers. Traditional ones gained nothing (won 3, lost 4 of 100) and English ones
+        # lost 3 of 40, so they keep it. README "The dev gate".
         "system_prompt": {
             "zh": "You are a helpful assistant.",
+            "zh-Hant": "You are zhiku, a helpful assistant. Answer concisely.",
             "en": "You are zhiku, a helpful assistant. Answer concisely.",
         },
     },

@@ -55,6 +55,8 @@ DEFAULT_ANSWER_PROCESSORS = (
 DEFAULT_RETRY_POLICIES = ("refusal_retry", "echo_retry")
 """A model entry's retry policies when it lists none (rag/chains/retry.py)."""
 PROMPT_LANGUAGES = ("zh", "en")
+SCRIPTS = ("zh-Hans", "zh-Hant")
+"""Optional keys of a system message per language: one Chinese script's own, over "zh"."""
 """The keys of a PROMPT_TEMPLATE given per language (rag/chains/language.py)."""
 
 
@@ -233,7 +235,8 @@ class _LLMEntry(_Entry):
     system_prompt: str | dict[str, str] | None = Field(
         default=None,
         description="This model's own SYSTEM_PROMPT: one for all questions, or one per "
-        "language of the question, {'zh': ..., 'en': ...}; None follows SYSTEM_PROMPT.",
+        "language of the question, {'zh': ..., 'en': ...} (a 'zh-Hans' or 'zh-Hant' key "
+        "overrides 'zh' for that script); None follows SYSTEM_PROMPT.",
     )
     read_chinese_as: Literal["written", "simplified"] | None = Field(
         default=None,
@@ -274,7 +277,7 @@ class _LLMEntry(_Entry):
     @model_validator(mode="after")
     def _system_prompt_languages(self) -> _LLMEntry:
         if self.system_prompt is not None:
-            _check_languages("system_prompt", self.system_prompt)
+            _check_languages("system_prompt", self.system_prompt, SCRIPTS)
         return self
 
     def processor_names(self) -> tuple[str, ...]:
@@ -660,7 +663,8 @@ class AnswerSettings(_Section):
         default="You are a helpful assistant.",
         description="SYSTEM_PROMPT: the system message of every chat with the model (answers "
         "from a knowledge base and plain chat); or one per language of the question, "
-        "{'zh': ..., 'en': ...}, for the models of the gguf, transformers and openai backends "
+        "{'zh': ..., 'en': ...} ('zh-Hans' / 'zh-Hant' may override 'zh' for one script), for "
+        "the models of the gguf, transformers and openai backends "
         "(other callers of the model, and hf_pipeline, get the 'en' one).",
     )
     context_char_budget: int = Field(
@@ -684,13 +688,13 @@ class AnswerSettings(_Section):
         _check_template("PROMPT_TEMPLATE", self.prompt_template)
         if self.retry_prompt_template:
             _check_template("RETRY_PROMPT_TEMPLATE", self.retry_prompt_template)
-        _check_languages("SYSTEM_PROMPT", self.system_prompt)
+        _check_languages("SYSTEM_PROMPT", self.system_prompt, SCRIPTS)
         return self
 
     @property
     def system_prompts(self) -> dict[str, str]:
         """SYSTEM_PROMPT for each language of PROMPT_LANGUAGES."""
-        return _per_language(self.system_prompt)
+        return _system_per_language(self.system_prompt)
 
     @property
     def prompt_templates(self) -> dict[str, str]:
@@ -1041,7 +1045,7 @@ class Settings(BaseModel):
         """The system message per language of the question: the LLM entry's own
         `system_prompt`, else SYSTEM_PROMPT."""
         own = self.models.llm.system_prompt
-        return _per_language(self.answer.system_prompt if own is None else own)
+        return _system_per_language(self.answer.system_prompt if own is None else own)
 
     @property
     def answer_processors(self) -> tuple[str, ...]:
@@ -1092,17 +1096,20 @@ def _check_choice(key: str, value: str, options: Mapping[str, object]) -> None:
         raise ValueError(f"{key}={value!r} is not defined; valid: {', '.join(sorted(options))}")
 
 
-def _check_languages(key: str, text: str | dict[str, str]) -> None:
-    """A setting given per language has every language of PROMPT_LANGUAGES, no other."""
+def _check_languages(key: str, text: str | dict[str, str], scripts: tuple[str, ...] = ()) -> None:
+    """A setting given per language has every language of PROMPT_LANGUAGES and no other key
+    but the optional `scripts`."""
     if isinstance(text, dict):
-        unknown = sorted(set(text) - set(PROMPT_LANGUAGES))
+        unknown = sorted(set(text) - set(PROMPT_LANGUAGES) - set(scripts))
         missing = [language for language in PROMPT_LANGUAGES if language not in text]
         if unknown or missing:
             wrong = ", ".join(
                 [*(f"unknown {k!r}" for k in unknown), *(f"no {k!r}" for k in missing)]
             )
+            optional = f"; may have {', '.join(scripts)}" if scripts else ""
             raise ValueError(
-                f"{key} per language needs the keys {', '.join(PROMPT_LANGUAGES)} ({wrong})"
+                f"{key} per language needs the keys {', '.join(PROMPT_LANGUAGES)}{optional} "
+                f"({wrong})"
             )
 
 
@@ -1120,6 +1127,12 @@ def _per_language(template: str | dict[str, str]) -> dict[str, str]:
     if isinstance(template, str):
         return dict.fromkeys(PROMPT_LANGUAGES, template)
     return {language: template[language] for language in PROMPT_LANGUAGES}
+
+
+def _system_per_language(system: str | dict[str, str]) -> dict[str, str]:
+    """A system message per prompt language, and per Chinese script where one is given."""
+    scripts = {} if isinstance(system, str) else {k: system[k] for k in SCRIPTS if k in system}
+    return {**_per_language(system), **scripts}
 
 
 def resolve_path(value: str) -> Path:

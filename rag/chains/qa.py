@@ -166,10 +166,12 @@ class QAChain:
         return text_stream(self.llm, prompt, **self.system_for(turn))
 
     def system_for(self, turn: Turn) -> dict[str, str]:
-        """The system message of the question's language, as the model's call argument."""
+        """The system message of the question's language (its script's own if there is one),
+        as the model's call argument."""
         if self.system_prompts is None:
             return {}
-        return {"system_prompt": self.system_prompts[prompt_language(turn.language)]}
+        own = self.system_prompts.get(turn.language)
+        return {"system_prompt": own or self.system_prompts[prompt_language(turn.language)]}
 
     def process(self, pieces: Iterable[str], turn: Turn) -> Iterator[str]:
         """The answer's pieces through the answer processors."""

@@ -171,6 +171,19 @@ def test_the_system_message_follows_the_question_language():
     assert sent == ["plain", "concise", "concise"]
 
 
+def test_a_chinese_script_may_have_its_own_system_message():
+    llm = FakeLLM(model="fake", pieces=["台北 [1]"], system_prompt="instance")
+    systems = {"zh": "plain", "zh-Hant": "traditional", "en": "concise"}
+    chain = QAChain(
+        llm, "{context} {question}", 2000, 3, converter=CONVERTER, system_prompts=systems
+    )
+    retriever = ListRetriever(documents=[doc("台灣的首都是台北。")])
+    chain.answer("台灣的首都是哪裡？", retriever)
+    chain.answer("台湾的首都是哪里？", retriever)
+    sent = [messages[0]["content"] for messages, _ in llm._calls]
+    assert sent == ["traditional", "plain"]
+
+
 def test_the_factory_gives_the_chain_the_configured_system_messages():
     settings = load_settings(env={})  # the 1.5B: its own message per language
     chain = build_qa_chain(settings, FakeLLM(model="fake"))

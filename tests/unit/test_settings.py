@@ -214,6 +214,7 @@ def test_a_system_prompt_for_all_or_per_language_and_per_model():
     shipped = load_settings(env={})  # the 1.5B's entry has its own, per language
     assert shipped.system_prompts["zh"] == "You are a helpful assistant."
     assert shipped.system_prompts["en"] == shipped.answer.system_prompt  # SYSTEM_PROMPT
+    assert shipped.system_prompts["zh-Hant"] == shipped.system_prompts["en"]  # its own
     fast = load_settings(env={"ZHIKU_LLM_MODEL": "fast", "ZHIKU_SYSTEM_PROMPT": "Be brief."})
     assert fast.system_prompts == {"zh": "Be brief.", "en": "Be brief."}
     both = {"zh": "简短", "en": "Brief"}
@@ -221,7 +222,10 @@ def test_a_system_prompt_for_all_or_per_language_and_per_model():
     assert fast.system_prompts == both
     with pytest.raises(ConfigError, match=r"SYSTEM_PROMPT per language needs .* \(no 'en'\)"):
         load_settings(env={"ZHIKU_SYSTEM_PROMPT": json.dumps({"zh": "简短"})})
-    with pytest.raises(ConfigError, match=r"system_prompt per language needs .* \(unknown 'fr'"):
+    scripts = {"zh": "a", "zh-Hans": "b", "en": "c"}
+    mine = load_settings(env={}, **user_model(system_prompt=scripts))
+    assert mine.system_prompts == scripts
+    with pytest.raises(ConfigError, match=r"may have zh-Hans, zh-Hant \(unknown 'fr'"):
         load_settings(env={}, **user_model(system_prompt={"zh": "a", "en": "b", "fr": "c"}))
 
 
