@@ -184,6 +184,11 @@ RETRY_MIN_SCORE = 0.35
 # question has been streamed by then; the chat replaces it with the second try's answer
 # (a "replace" event in the streaming API). False takes "echo_retry" out for every model.
 RETRY_ON_REPEATED_QUESTION = True
+# Under an answer, the sentence of the source it rests on, quoted as the document writes it
+# ("> ...  [n]"): the model's answer is often a fragment of the clause asked for, or the
+# span next to the right one; the quote shows the evidence whole. Not under a "not found"
+# reply, nor when the answer already holds the sentence. README "The dev gate".
+QUOTE_SOURCE_SENTENCE = True
 # The "not found" reply the prompts above ask for (资料中没有找到答案 / 資料中沒有找到答案 /
 # I could not find the answer) is the app's own, written once in rag/chains/not_found.py and
 # always recognised (and shown in the question's language) in any case and mixed scripts.

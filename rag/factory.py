@@ -14,6 +14,7 @@ from langchain_core.language_models import BaseLLM
 from rag.chains import QAChain
 from rag.chains.not_found import Refusals
 from rag.chains.processors import ProcessorTools, build_processors
+from rag.chains.quoting import SentenceQuoter
 from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
 from rag.concurrency import RequestGate
@@ -231,6 +232,7 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
         processors=processors,
         retry_policies=policies,
         system_prompts=settings.system_prompts if isinstance(llm, ZhikuLLM) else None,
+        quoter=SentenceQuoter(refusals) if answer.quote_source_sentence else None,
     )
 
 

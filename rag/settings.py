@@ -651,6 +651,12 @@ class AnswerSettings(_Section):
         description="RETRY_ON_REPEATED_QUESTION: False turns the echo_retry policy off for "
         "every model (an answer that only repeats the question is then kept).",
     )
+    quote_source_sentence: bool = Field(
+        default=True,
+        description="QUOTE_SOURCE_SENTENCE: under an answer, the source's sentence it rests on "
+        "(the one holding most of its words), quoted as the document writes it with its "
+        "number; none under a 'not found' reply or an answer that already holds it.",
+    )
     not_found_prefixes: tuple[str, ...] = Field(
         default=(),
         description="NOT_FOUND_PREFIXES: how the prompts' 'not found' reply may begin besides "

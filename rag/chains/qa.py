@@ -21,9 +21,10 @@ from rag.chains.context import neighbour_lookup, with_neighbours
 from rag.chains.language import Language, per_language, prompt_language, question_language
 from rag.chains.not_found import not_found_reply
 from rag.chains.processors import AnswerProcessor
+from rag.chains.quoting import SentenceQuoter
 from rag.chains.retry import RetryPolicy, Verdict
 from rag.chains.script import ScriptConverter
-from rag.chains.streams import text_stream
+from rag.chains.streams import closing, text_stream
 from rag.chains.turn import Source, Turn, build_context, format_context
 from rag.tokens import TokenCounter, estimate_tokens
 
@@ -84,6 +85,7 @@ class QAChain:
         processors: Sequence[AnswerProcessor] = (),
         retry_policies: Sequence[RetryPolicy] = (),
         system_prompts: Mapping[str, str] | None = None,
+        quoter: SentenceQuoter | None = None,
     ) -> None:
         self.llm = llm
         """The model; each stage pipes its prompt into it."""
@@ -105,6 +107,8 @@ class QAChain:
         self.system_prompts = dict(system_prompts) if system_prompts else None
         """SYSTEM_PROMPT per language of the question, sent with each answer's prompt
         (None: the model's own system message)."""
+        self.quoter = quoter
+        """Quotes the source's sentence under the answer shown (None: no quote)."""
 
     def stream(
         self,
@@ -187,19 +191,23 @@ class QAChain:
 
     def answer_turn(self, turn: Turn) -> Iterator[ChatEvent]:
         """The answer, and at most one second try when a retry policy asks for it (reading
-        the sources as written); a "replace" event first when the answer shown is withdrawn."""
-        verdict = Verdict()
-        yield from _tokens(
-            self.watch(self.process(self.generate(self.prompts, turn), turn), turn, verdict)
-        )
+        the sources as written); a "replace" event first when the answer shown is withdrawn;
+        then the quote of the sentence it rests on."""
+        verdict, shown = Verdict(), Shown()
+        pieces = self.watch(self.process(self.generate(self.prompts, turn), turn), turn, verdict)
+        yield from _tokens(shown.keep(pieces))
         again = verdict.again
-        if again is None:
-            return
-        logger.info("%s; asking once more", again.reason)
-        if again.replace:
-            yield ChatEvent("replace")
-        second = turn.as_written()
-        yield from _tokens(self.process(self.generate(again.templates, second), second))
+        if again is not None:
+            logger.info("%s; asking once more", again.reason)
+            if again.replace:
+                yield ChatEvent("replace")
+                shown = Shown()
+            second = turn.as_written()
+            yield from _tokens(
+                shown.keep(self.process(self.generate(again.templates, second), second))
+            )
+        if self.quoter is not None:
+            yield from _tokens(self.quoter.pieces(shown.text, turn.question, turn.sources))
 
     def _plain_chat(self, question: str, history: Sequence[tuple[str, str]]) -> Iterator[ChatEvent]:
         """No knowledge base: the recent turns and the question as they are, no sources."""
@@ -217,6 +225,21 @@ class QAChain:
     ) -> Answer:
         """The whole answer, its sources and the rewritten question (if any)."""
         return collect_answer(self.stream(question, retriever, history))
+
+
+class Shown:
+    """The text of an answer as it is shown, kept while it streams."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def keep(self, pieces: Iterable[str]) -> Iterator[str]:
+        return closing(pieces, self._keeping)
+
+    def _keeping(self, pieces: Iterator[str]) -> Iterator[str]:
+        for piece in pieces:
+            self.text += piece
+            yield piece
 
 
 def _tokens(pieces: Iterator[str]) -> Iterator[ChatEvent]:

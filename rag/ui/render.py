@@ -5,7 +5,8 @@ The chat renders Markdown. A document holding `![x](http://host/p.png)` would ot
 as an image (fetched as soon as it is shown), and a model answer repeating it would send
 whatever it put in the URL to that host. So:
 
-* answers keep Markdown's emphasis and lists, but every character that could open a link or
+* answers keep Markdown's emphasis, lists and quotes (the source's sentence under an
+  answer is one), but every character that could open a link or
   an image (`[`, `]`, `!`), an autolink (`:`, `@`, `www.`) or HTML (`<`, `&`) is escaped;
   the one tag written into an answer is this code's own, around a citation's number;
 * sources are one raw HTML block whose text is HTML-escaped: Markdown never reads inside it,
@@ -39,12 +40,13 @@ _ESCAPED = re.compile(r"\\([!-/:-@\[-`{-~])")
 _CITE_TAG = '<span class="zhiku-cite" role="button" tabindex="0">{n}</span>'
 _CITE_TAGS = re.compile(r'<span class="zhiku-cite" role="button" tabindex="0">(\d+)</span>')
 _DIGITS = re.compile(r"\d+")
+_QUOTE_LINE = re.compile(r"(?m)^&gt; ")  # "> " opening a line: a Markdown quote, no HTML
 
 
 def answer_markdown(text: str) -> str:
     """The model's answer as Markdown that can hold no link, image or HTML."""
     escaped = _ANSWER_ESCAPES.sub(lambda m: f"\\{m[1]}" if m[1] else f"{m[2]}\\.", text)
-    return html.escape(escaped, quote=False)
+    return _QUOTE_LINE.sub("> ", html.escape(escaped, quote=False))
 
 
 def answer_with_citations(text: str, sources: int) -> str:

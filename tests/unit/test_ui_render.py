@@ -22,6 +22,7 @@ HOSTILE = [
     "<https://evil.example/a>",
     "see https://evil.example/a or www.evil.example or mail me@evil.example",
     "`![x](http://127.0.0.1:9/p.png)`",
+    "答案 [1]\n\n> <img src=http://127.0.0.1:9/q.png> ![x](http://127.0.0.1:9/p.png) [1]",
 ]
 
 
@@ -41,6 +42,14 @@ def test_answers_keep_emphasis_lists_and_citations_readable():
     rendered = answer_markdown(text)
     assert rendered.startswith("**1868年** 开始\\: 见下")
     assert "- 第一 \\[1\\]" in rendered
+    assert plain_answer(rendered) == text
+
+
+def test_the_quote_under_an_answer_stays_a_markdown_quote():
+    text = "当工人 [1]\n\n> 马飚中学毕业后，在柳州钢铁厂当工人。 [1]"
+    rendered = answer_markdown(text)
+    assert "\n\n> 马飚中学毕业后" in rendered and "&gt;" not in rendered
+    assert answer_markdown("a > b") == "a &gt; b"  # not at a line's start: literal
     assert plain_answer(rendered) == text
 
 

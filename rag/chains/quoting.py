@@ -1,0 +1,94 @@
+"""The sentence of the source an answer rests on, quoted under it.
+
+The model answers in its own words and often in fewer of them than the question needs: a
+fragment of the source's clause ("中学毕业后，在广西柳州钢铁厂当工人" for "文化大革命期
+间，马飚中学毕业后，在广西柳州钢铁厂当工人"), or a wrong span next to the right one. Under
+such an answer the source's whole sentence it was drawn from is quoted, as the document
+writes it, with its number:
+
+    中学毕业后，在广西柳州钢铁厂当工人。 [1]
+
+    > 文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。 [1]
+
+so the reader sees the evidence and the rest of the clause. The sentence is the one holding
+the largest share of the answer's words, the question's aside (at least half, as for
+`cite_sources`); nothing is quoted under a "not found" reply, an answer that already holds
+most of the sentence, an answer drawn from no sentence, or a "sentence" too long to be one
+(a table or a list without stops).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from rag.chains.attribution import MIN_SHARED, words
+from rag.chains.citations import CITATION
+from rag.chains.not_found import Refusals
+from rag.chains.turn import Source
+
+MAX_QUOTE_CHARS = 400
+"""A longer span between two sentence ends is not quoted."""
+COVERED = 0.8
+"""No quote when the answer already holds this share of the sentence's words."""
+
+_SENTENCE_END = re.compile(
+    r"(?<=[。！？；!?])"  # Chinese ends, and ! ? anywhere
+    r"|(?<=[^A-Z\s]\.)\s+(?=[\"'(“‘]?[A-Z0-9])"  # ". " + a capital; not after an initial ("F.")
+    r"|\n+"
+)
+
+
+def sentences(text: str) -> list[str]:
+    """The sentences of a source's text, stripped."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+@dataclass(frozen=True)
+class Quote:
+    """A source's sentence and the source's number."""
+
+    index: int
+    sentence: str
+
+    def markdown(self) -> str:
+        return f"\n\n> {self.sentence} [{self.index}]"
+
+
+def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:
+    """The sentence holding the largest share (at least `MIN_SHARED`) of the answer's words,
+    the question's aside; None when there is none, or the answer already holds it."""
+    said = words(CITATION.sub(" ", answer))
+    own = said - words(question) or said
+    if not own:
+        return None
+    best: tuple[float, Quote] | None = None
+    for source in sources:
+        for sentence in sentences(source.text):
+            share = len(own & words(sentence)) / len(own)
+            if best is None or share > best[0]:
+                best = (share, Quote(source.index, sentence))
+    if best is None or best[0] < MIN_SHARED or len(best[1].sentence) > MAX_QUOTE_CHARS:
+        return None
+    quoted = words(best[1].sentence)
+    if quoted and len(quoted & said) / len(quoted) >= COVERED:
+        return None
+    return best[1]
+
+
+class SentenceQuoter:
+    """The quote under a shown answer (see the module's text), as one more piece."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        self.refusals = refusals
+
+    def pieces(self, answer: str, question: str, sources: Sequence[Source]) -> Iterator[str]:
+        if not answer.strip() or self.refusals.begins(answer):
+            return
+        quote = supporting_sentence(answer, question, sources)
+        if quote is not None:
+            yield quote.markdown()
+
+
+__all__ = ["Quote", "SentenceQuoter", "sentences", "supporting_sentence"]

@@ -1,0 +1,97 @@
+"""The source's sentence quoted under an answer (`rag.chains.quoting`), alone and in the
+chain: after a second try, never under a refusal, off with QUOTE_SOURCE_SENTENCE = False."""
+
+import pytest
+
+from rag.chains import NOT_FOUND_REPLIES, collect_answer
+from rag.chains.not_found import Refusals
+from rag.chains.quoting import MAX_QUOTE_CHARS, SentenceQuoter, sentences, supporting_sentence
+from rag.chains.turn import Source
+from rag.factory import build_qa_chain
+from rag.settings import load_settings
+from tests.unit.test_chain import REFUSAL, RETRIES, SHIPPED, ListRetriever, doc, make_chain
+from tests.unit.test_llm_base import FakeLLM
+
+MA_BIAO = "1975年起在南宁市工作。文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。"
+
+
+def source(index: int, text: str) -> Source:
+    return Source(index=index, source=f"{index}.txt", page=None, text=text, score=0.8)
+
+
+def test_sentences_end_at_chinese_and_english_stops_not_at_initials():
+    assert sentences("甲是一。乙是二！丙呢？\n丁") == ["甲是一。", "乙是二！", "丙呢？", "丁"]
+    text = "It was delayed by John F. Kennedy's death. Ten minutes (later) it ran. 2 ran too."
+    assert sentences(text) == [
+        "It was delayed by John F. Kennedy's death.",
+        "Ten minutes (later) it ran.",
+        "2 ran too.",
+    ]
+
+
+def test_a_fragment_answer_gets_the_whole_sentence_of_its_source():
+    sources = [source(1, "马飚是壮族人。"), source(2, MA_BIAO)]
+    quote = supporting_sentence(
+        "中学毕业后，在广西柳州钢铁厂当工人。 [1]", "文革期间，马飚从事什么工作？", sources
+    )
+    assert quote is not None and quote.index == 2
+    assert quote.sentence == "文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。"
+    assert quote.markdown() == f"\n\n> {quote.sentence} [2]"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。 [1]",  # holds it already
+        "他是一位著名的京剧演员。 [1]",  # drawn from no sentence of the sources
+        "马飚从事什么工作？ [1]",  # the question's words alone match no sentence
+    ],
+)
+def test_no_quote_when_the_answer_holds_it_or_rests_on_no_sentence(answer):
+    assert supporting_sentence(answer, "文革期间，马飚从事什么工作？", [source(1, MA_BIAO)]) is None
+
+
+def test_no_quote_of_a_span_too_long_to_be_a_sentence():
+    table = "价格表：" + "、".join(f"产品{i}售价{i}元" for i in range(60))
+    assert len(table) > MAX_QUOTE_CHARS
+    assert supporting_sentence("产品7售价7元 [1]", "产品7多少钱？", [source(1, table)]) is None
+
+
+def test_no_quote_under_a_not_found_reply_or_an_empty_answer():
+    quoter = SentenceQuoter(Refusals())
+    sources = [source(1, MA_BIAO)]
+    for answer in (NOT_FOUND_REPLIES["zh-Hans"], REFUSAL, "  "):
+        assert list(quoter.pieces(answer, "马飚在柳州做什么？", sources)) == []
+    assert list(quoter.pieces("在柳州钢铁厂当工人 [1]", "马飚在柳州做什么？", sources))
+
+
+def quoting_chain(responses, processors=SHIPPED, policies=RETRIES):
+    chain, llm = make_chain(responses, processors, policies, min_score=0.5)
+    chain.quoter = SentenceQuoter(Refusals())
+    return chain, llm
+
+
+def test_the_chain_quotes_after_the_answer_it_shows():
+    chain, _ = quoting_chain(["在广西柳州钢铁厂当工人。 [1]"])
+    result = chain.answer("文革期间，马飚从事什么工作？", ListRetriever(documents=[doc(MA_BIAO)]))
+    quote = "文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。"
+    assert result.text == f"在广西柳州钢铁厂当工人。 [1]\n\n> {quote} [1]"
+
+
+def test_the_quote_follows_the_second_try_and_never_a_refusal():
+    retriever = ListRetriever(documents=[doc("史特拉斯堡港是萊茵河沿線的第二大港口。")])
+    chain, _ = quoting_chain(["史特拉斯堡港是第幾大港口？[1]", "第二大 [1]"])
+    result = collect_answer(chain.stream("史特拉斯堡港是第幾大港口？", retriever))
+    assert result.text == "第二大 [1]\n\n> 史特拉斯堡港是萊茵河沿線的第二大港口。 [1]"
+    chain, _ = quoting_chain([REFUSAL, REFUSAL])
+    result = chain.answer("史特拉斯堡港是第幾大港口？", retriever)
+    assert result.text == NOT_FOUND_REPLIES["zh-Hant"]
+
+
+def test_quote_source_sentence_switches_the_quote():
+    assert build_qa_chain(load_settings(env={}), FakeLLM(model="fake")).quoter is not None
+    off = load_settings(env={"ZHIKU_QUOTE_SOURCE_SENTENCE": "false"})
+    assert build_qa_chain(off, FakeLLM(model="fake")).quoter is None
+    chain, _ = make_chain(["在广西柳州钢铁厂当工人。 [1]"])  # quoter None
+    result = chain.answer("马飚从事什么工作？", ListRetriever(documents=[doc(MA_BIAO)]))
+    assert result.text == "在广西柳州钢铁厂当工人。 [1]"
