@@ -30,6 +30,7 @@ is listed in it). Exit status 1 when --compare's verdict is not a pass.
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import importlib.util
 import json
@@ -50,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from rag.chains.citations import CITATION, cited  # noqa: E402
 from rag.chains.not_found import is_not_found, mentions_not_found  # noqa: E402
+from rag.chains.quoting import without_quote  # noqa: E402
 from rag.settings import ENV_PREFIX, FLAT_KEYS, Settings, load_settings  # noqa: E402
 
 DEFAULT_DEVSET = ROOT.parent / "shared" / "devset"
@@ -178,6 +180,8 @@ def summarize(retrieval: Mapping[str, Any], answered: Sequence[dict], offtopic: 
         "contains": _pct([r["contains"] for r in answered]),
         "f1": _pct([r["f1"] for r in answered]),
         "em": _pct([r["em"] for r in answered]),
+        "contains_alone": _pct([r["contains_alone"] for r in answered if "contains_alone" in r]),
+        "f1_alone": _pct([r["f1_alone"] for r in answered if "f1_alone" in r]),
         "not_found_answerable": sum(r["not_found"] for r in answered),
         "offtopic_asked": len(offtopic),
         "offtopic_not_found": _pct([float(r["not_found"]) for r in offtopic]),
@@ -210,6 +214,8 @@ ROWS: tuple[tuple[str, str, str], ...] = (
     ("answer contains", "contains", "pts"),
     ("answer F1", "f1", "pts"),
     ("answer EM", "em", "pts"),
+    ("contains, the answer above its quote", "contains_alone", "pts"),
+    ("F1, the answer above its quote", "f1_alone", "pts"),
     ('"not found" on answerable', "not_found_answerable", "num"),
     ('off-topic -> "not found"', "offtopic_not_found", "pts"),
     ("answer and refusal in one reply", "answer_and_refusal", "num"),
@@ -504,10 +510,12 @@ def ask(client: Any, kb: str, question: str) -> StreamedReply:
 
 
 def answer_row(
-    question: Mapping[str, Any], reply: StreamedReply, scores, settings: Settings
+    question: Mapping[str, Any], reply: StreamedReply, score, settings: Settings
 ) -> dict:
-    """One question's line in the details file; `scores` is the harness's (em, f1, contains)
-    or None for an off-topic question."""
+    """One question's line in the details file; `score(answer)` is the harness's (em, f1,
+    contains), None for an off-topic question; also scored: the answer above its quote
+    (QUOTE_SOURCE_SENTENCE)."""
+    scores, alone = score(reply.answer), score(without_quote(reply.answer))
     em, f1, contains = scores if scores is not None else (None, None, None)
     return {
         "id": question["id"],
@@ -518,6 +526,8 @@ def answer_row(
         "em": em,
         "f1": None if f1 is None else round(f1, 3),
         "contains": contains,
+        "contains_alone": None if alone is None else alone[2],
+        "f1_alone": None if alone is None else round(alone[1], 3),
         "not_found": is_not_found(reply.answer, settings.answer),
         "mentions_not_found": mentions_not_found(reply.answer, settings.answer),
         "invalid_citations": invalid_citations(reply.answer, reply.sources),
@@ -547,7 +557,7 @@ def ask_all(client, kb, questions, settings, score, details, label) -> list[dict
     rows = []
     for number, question in enumerate(questions, 1):
         reply = ask(client, kb, question["question"])
-        row = answer_row(question, reply, score(question, reply.answer), settings)
+        row = answer_row(question, reply, functools.partial(score, question), settings)
         details.write(json.dumps(row, ensure_ascii=False) + "\n")
         details.flush()
         rows.append(row)

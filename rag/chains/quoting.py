@@ -33,6 +33,8 @@ MAX_QUOTE_CHARS = 400
 COVERED = 0.8
 """No quote when the answer already holds this share of the sentence's words."""
 
+_QUOTE_AT_END = re.compile(r"\n\n> [^\n]*\[\d+\]\s*$")
+
 _SENTENCE_END = re.compile(
     r"(?<=[。！？；!?])"  # Chinese ends, and ! ? anywhere
     r"|(?<=[^A-Z\s]\.)\s+(?=[\"'(“‘]?[A-Z0-9])"  # ". " + a capital; not after an initial ("F.")
@@ -43,6 +45,11 @@ _SENTENCE_END = re.compile(
 def sentences(text: str) -> list[str]:
     """The sentences of a source's text, stripped."""
     return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def without_quote(text: str) -> str:
+    """An answer's text above its quote (all of it when it has none)."""
+    return _QUOTE_AT_END.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -91,4 +98,4 @@ class SentenceQuoter:
             yield quote.markdown()
 
 
-__all__ = ["Quote", "SentenceQuoter", "sentences", "supporting_sentence"]
+__all__ = ["Quote", "SentenceQuoter", "sentences", "supporting_sentence", "without_quote"]

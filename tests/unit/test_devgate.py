@@ -5,6 +5,7 @@ import json
 import pytest
 
 from rag.chains.not_found import NOT_FOUND_REPLIES, is_not_found, mentions_not_found
+from rag.chains.quoting import without_quote
 from rag.chains.script import ScriptConverter
 from rag.settings import load_settings
 from scripts.devgate import (
@@ -142,6 +143,7 @@ def test_summary_counts_refusals_citations_and_mixed_replies():
     summary = summarize(retrieval, answered, offtopic)
     assert summary["hit@1"] == 90.0 and summary["hit@10"] == 100.0
     assert summary["contains"] == 66.7
+    assert summary["contains_alone"] is None  # rows written before the quote was scored
     assert summary["uncited_answers"] == 1  # "Paris"; the refusal needs no citation
     assert summary["not_found_answerable"] == 1
     assert summary["offtopic_not_found"] == 50.0
@@ -149,6 +151,17 @@ def test_summary_counts_refusals_citations_and_mixed_replies():
     assert summary["invalid_citations"] == 2
     assert summary["first_token_p50_s"] == 2.0  # answerable questions only
     assert summary["load_1m_mean"] is None  # the rows here carry no load
+
+
+def test_the_answer_above_its_quote_is_scored_too():
+    retrieval = {"hit@1": 1.0, "hit@5": 1.0, "hit@10": 1.0, "n_searched": 2}
+    quoted = row(contains_alone=0.0, f1_alone=0.2)  # the gold only in the quote
+    summary = summarize(retrieval, [quoted, row(contains_alone=1.0, f1_alone=0.6)], [])
+    assert summary["contains"] == 100.0 and summary["contains_alone"] == 50.0
+    assert summary["f1_alone"] == 40.0
+    answer = "当工人 [1]\n\n> 马飚中学毕业后，在柳州钢铁厂当工人。 [1]"
+    assert without_quote(answer) == "当工人 [1]"
+    assert without_quote("当工人 [1]\n\n> 引文 [x]") == "当工人 [1]\n\n> 引文 [x]"
 
 
 def test_summary_averages_the_load_while_answering():
