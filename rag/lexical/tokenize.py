@@ -4,7 +4,9 @@
 
 * the text is NFKC-normalized (full-width letters and digits become ASCII) and lower-cased;
 * Latin-script words and numbers are word tokens; a decimal number stays whole
-  (``3.2``, ``1987``); other punctuation and whitespace are dropped. With `english` (the
+  (``3.2``, ``1987``); other punctuation and whitespace are dropped. A Latin word loses its
+  accents (``börte`` is ``borte``, ``menéndez`` ``menendez``): people type names without
+  them, and OCR drops the letters its dictionary lacks (ö). With `english` (the
   default), English stop words are dropped; with `stemming` too, the other words of ASCII
   letters are stemmed (Snowball, through PyStemmer: ``museums`` and ``museum`` match,
   ``oxidation`` and ``oxidized`` too: BM25_ENGLISH_STEMMING, off by default);
@@ -181,7 +183,7 @@ class Tokenizer:
         """Identifies what this tokenizer produces: an index built with another is rebuilt."""
         stop = ",".join(sorted(self.stopwords))
         english = ("|en-stop" if self.english else "") + ("|en-snowball" if self.stemming else "")
-        return f"v1|{self.mode}|{stop}{english}"
+        return f"v2|{self.mode}|{stop}{english}"
 
     def __call__(self, text: str) -> list[str]:
         return self.tokenize(text)
@@ -194,9 +196,9 @@ class Tokenizer:
             if run is not None:
                 tokens.extend(self._cjk_tokens(run))
             elif self.english and match.group("word"):
-                tokens.extend(self._english(match.group()))
+                tokens.extend(self._english(unaccented(match.group())))
             else:
-                tokens.append(match.group())
+                tokens.append(unaccented(match.group()))
         if self.stopwords:
             tokens = [token for token in tokens if token not in self.stopwords]
         return tokens
@@ -245,6 +247,14 @@ class Tokenizer:
                 tokenizer.initialize()
                 self._jieba = tokenizer
             return self._jieba
+
+
+def unaccented(word: str) -> str:
+    """A Latin word without its accents; any other word (Cyrillic, Greek...) as it is."""
+    if word.isascii():
+        return word
+    folded = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
+    return folded if folded.isascii() else word
 
 
 def jieba_pieces(run: str, words: Iterable[str], limit: int) -> Iterator[str]:

@@ -18,6 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from rag.chains import Source
+from rag.lexical.tokenize import unaccented
 from rag.ui.messages import DEFAULT_LANG, Lang, text
 
 SNIPPET_CHARS = 300
@@ -112,7 +113,7 @@ def emphasised(text: str, terms: Iterable[str]) -> str:
     """`text` (whitespace runs made one space) HTML-escaped, each occurrence of a term in
     `<mark>`: escaped first, piece by piece, so a term can never open a tag."""
     text = " ".join(text.split())
-    folded = text.casefold()
+    folded = "".join(_base_letter(char) for char in text.casefold())
     marked = [False] * len(text)
     if len(folded) == len(text):  # a character folding into two would shift every index
         for term in {t.casefold() for t in terms}:
@@ -127,6 +128,12 @@ def emphasised(text: str, terms: Iterable[str]) -> str:
             pieces.append(f'<mark class="zhiku-term">{piece}</mark>' if marked[start] else piece)
             start = end
     return "".join(pieces)
+
+
+def _base_letter(char: str) -> str:
+    """A letter without its accent (ö: o), as the search tokens have it; one character."""
+    base = unaccented(char)
+    return base if len(base) == 1 else char
 
 
 def question_terms(tokens: Iterable[str]) -> list[str]:

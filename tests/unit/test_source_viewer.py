@@ -131,6 +131,12 @@ def test_emphasis_escapes_first_so_a_term_cannot_open_a_tag():
     )
 
 
+def test_a_term_marks_its_accented_form_as_search_matched_it():
+    assert emphasised("Börte had sons", ["borte"]) == (
+        '<mark class="zhiku-term">Börte</mark> had sons'
+    )
+
+
 def test_question_words_are_not_marked():
     terms = question_terms(["启动", "服务", "哪种", "解释器", "之前", "什么", "x"])
     assert terms[0] == "解释器" and "哪种" not in terms and "什么" not in terms and "x" not in terms
