@@ -21,7 +21,7 @@ from rag.chains.context import neighbour_lookup, with_neighbours
 from rag.chains.language import Language, per_language, prompt_language, question_language
 from rag.chains.not_found import not_found_reply
 from rag.chains.processors import AnswerProcessor
-from rag.chains.quoting import SentenceQuoter
+from rag.chains.quoting import SentenceQuoter, without_quote
 from rag.chains.retry import RetryPolicy, Verdict
 from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing, text_stream
@@ -55,10 +55,11 @@ class ChatEvent:
 
 
 def format_history(history: Sequence[tuple[str, str]], turns: int) -> str:
+    """The last `turns` turns as the model reads them: each answer without its quote."""
     if turns <= 0 or not history:
         return ""
     recent = history[-turns:]
-    return "\n".join(f"Q: {q}\nA: {a}" for q, a in recent) + "\n\n"
+    return "\n".join(f"Q: {q}\nA: {without_quote(a)}" for q, a in recent) + "\n\n"
 
 
 class QAChain:

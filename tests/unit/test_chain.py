@@ -48,6 +48,8 @@ def test_history_keeps_last_turns():
     text = format_history([("q1", "a1"), ("q2", "a2"), ("q3", "a3")], turns=2)
     assert "q1" not in text and "q2" in text and "a3" in text
     assert format_history([("q", "a")], turns=0) == ""
+    quoted = [("q", "当工人 [1]\n\n> 马飚在柳州钢铁厂当工人。 [1]")]
+    assert format_history(quoted, turns=1) == "Q: q\nA: 当工人 [1]\n\n"
 
 
 class RecordingLLM(FakeStreamingListLLM):
