@@ -323,7 +323,10 @@ def test_a_citation_opens_its_page_with_the_passage_highlighted(remote, browser,
         save_screenshot(page, tmp_path, "chat-source-viewer.png")
 
         page.locator("#chatbot .zhiku-copy").first.click()
-        assert page.evaluate("navigator.clipboard.readText()") == "".join(CITED_ANSWER)
+        copied = page.evaluate("navigator.clipboard.readText()")
+        quote = f"\n\n> {CJK_PDF_SENTENCE} [1]"  # the sentence the answer rests on
+        assert copied == "".join(CITED_ANSWER) + quote
+        expect(page.locator("#chatbot blockquote").first).to_contain_text(CJK_PDF_SENTENCE[-12:])
 
         page.reload(wait_until="networkidle", timeout=SETTLE_MS)
         expect(page.get_by_label("知识库", exact=True).first).to_have_value("资料库")
