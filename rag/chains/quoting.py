@@ -60,7 +60,10 @@ class Quote:
     sentence: str
 
     def markdown(self) -> str:
-        return f"\n\n> {self.sentence} [{self.index}]"
+        """The quote's text; a bracketed number the document has ("[3]", a reference) is
+        left out, so that every [n] the reply holds names a source shown."""
+        sentence = " ".join(CITATION.sub("", self.sentence).split())
+        return f"\n\n> {sentence} [{self.index}]"
 
 
 def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:

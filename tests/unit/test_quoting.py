@@ -39,6 +39,13 @@ def test_a_fragment_answer_gets_the_whole_sentence_of_its_source():
     assert quote.markdown() == f"\n\n> {quote.sentence} [2]"
 
 
+def test_a_quote_holds_no_reference_number_of_the_document():
+    text = "1975年起在南宁市工作[3]。文化大革命期间，马飚中学毕业后，在柳州钢铁厂当工人[12]。"
+    quote = supporting_sentence("在柳州钢铁厂当工人 [1]", "马飚做什么？", [source(2, text)])
+    assert quote is not None
+    assert quote.markdown() == "\n\n> 文化大革命期间，马飚中学毕业后，在柳州钢铁厂当工人。 [2]"
+
+
 @pytest.mark.parametrize(
     "answer",
     [
