@@ -12,9 +12,10 @@ writes it, with its number:
 
 so the reader sees the evidence and the rest of the clause. The sentence is the one holding
 the largest share of the answer's words, the question's aside (at least half, as for
-`cite_sources`); nothing is quoted under a "not found" reply, an answer that already holds
-most of the sentence, an answer drawn from no sentence, or a "sentence" too long to be one
-(a table or a list without stops).
+`cite_sources`, and at least two of them); nothing is quoted under a "not found" reply, an
+answer that already holds most of the sentence, an answer of one word or that only says the
+question again, an answer drawn from no sentence, or a "sentence" too long to be one (a
+table or a list without stops).
 """
 
 from __future__ import annotations
@@ -32,6 +33,10 @@ MAX_QUOTE_CHARS = 400
 """A longer span between two sentence ends is not quoted."""
 COVERED = 0.8
 """No quote when the answer already holds this share of the sentence's words."""
+MIN_WORDS = 2
+"""The least number of the answer's own words (a Chinese word: two characters) a quoted
+sentence holds: a one-word answer, or one that only says the question again, would be
+"drawn" from any sentence or title line that names the same thing."""
 
 _QUOTE_AT_END = re.compile(r"\n\n> [^\n]*\[\d+\]\s*$")
 
@@ -67,18 +72,19 @@ class Quote:
 
 
 def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:
-    """The sentence holding the largest share (at least `MIN_SHARED`) of the answer's words,
-    the question's aside; None when there is none, or the answer already holds it."""
+    """The sentence holding the largest share (at least `MIN_SHARED`, and `MIN_WORDS`) of
+    the answer's own words (the question's aside); None when there is none, or the answer
+    already holds it."""
     said = words(CITATION.sub(" ", answer))
-    own = said - words(question) or said
-    if not own:
+    own = said - words(question)
+    if len(own) < MIN_WORDS:  # one name, or the question said again: nothing to rest on
         return None
     best: tuple[float, Quote] | None = None
     for source in sources:
         for sentence in sentences(source.text):
-            share = len(own & words(sentence)) / len(own)
-            if best is None or share > best[0]:
-                best = (share, Quote(source.index, sentence))
+            shared = len(own & words(sentence))
+            if shared >= MIN_WORDS and (best is None or shared / len(own) > best[0]):
+                best = (shared / len(own), Quote(source.index, sentence))
     if best is None or best[0] < MIN_SHARED or len(best[1].sentence) > MAX_QUOTE_CHARS:
         return None
     quoted = words(best[1].sentence)

@@ -58,6 +58,24 @@ def test_no_quote_when_the_answer_holds_it_or_rests_on_no_sentence(answer):
     assert supporting_sentence(answer, "文革期间，马飚从事什么工作？", [source(1, MA_BIAO)]) is None
 
 
+@pytest.mark.parametrize(
+    ("answer", "question"),
+    [
+        (
+            "Kenya won the first Cricket World Cup in 1975 [2].",
+            "Which team won the first Cricket World Cup in 1975?",
+        ),
+        ("The chickenpox virus causes chickenpox. [2]", "Which virus causes chickenpox?"),
+    ],
+)
+def test_no_quote_for_one_word_or_the_question_said_again(answer, question):
+    sources = [
+        source(1, "Kenya (part 6 of 6)\nThe team toured in 1975."),
+        source(2, "The virus theory was in direct opposition to the miasma theory of the time."),
+    ]
+    assert supporting_sentence(answer, question, sources) is None
+
+
 def test_no_quote_of_a_span_too_long_to_be_a_sentence():
     table = "价格表：" + "、".join(f"产品{i}售价{i}元" for i in range(60))
     assert len(table) > MAX_QUOTE_CHARS
