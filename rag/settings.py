@@ -256,9 +256,11 @@ class _LLMEntry(_Entry):
     )
     retry_policies: tuple[str, ...] | None = Field(
         default=None,
-        description="When to ask the model once more (rag/chains/retry.py: refusal_retry, "
-        f"echo_retry). None: {', '.join(DEFAULT_RETRY_POLICIES)}. RETRY_PROMPT_TEMPLATE = "
-        "None turns both off, RETRY_ON_REPEATED_QUESTION = False echo_retry, for every model.",
+        description="When to ask the model once more, or withdraw its answer for the "
+        "'not found' reply (rag/chains/retry.py: refusal_retry, echo_retry, "
+        f"unsupported_answer). None: {', '.join(DEFAULT_RETRY_POLICIES)}. "
+        "RETRY_PROMPT_TEMPLATE = None turns them all off, RETRY_ON_REPEATED_QUESTION = False "
+        "echo_retry, for every model.",
     )
 
     @model_validator(mode="after")

@@ -47,7 +47,8 @@ class ChatEvent:
     """One step of an answer: the standalone question a follow-up was rewritten into
     ("rewritten"), the sources once retrieval is done ("sources"), a piece of the answer's
     text ("token"), or "replace": the answer so far is replaced by `text` (possibly empty),
-    and the tokens that follow continue from there (an answer withdrawn for a second try)."""
+    and the tokens that follow continue from there (an answer withdrawn for a second try, or
+    for the "not found" reply)."""
 
     kind: Literal["sources", "token", "rewritten", "replace"]
     text: str = ""
@@ -190,13 +191,24 @@ class QAChain:
             pieces = policy.watch(pieces, turn, verdict)
         return iter(pieces)
 
+    def may_withdraw(self, answer_start: str, question: str) -> bool:
+        """Whether a knowledge-base answer shown up to `answer_start` may still be replaced
+        (by a retry policy): what a stream that cannot take text back must hold back."""
+        return any(policy.may_withdraw(answer_start, question) for policy in self.retry_policies)
+
     def answer_turn(self, turn: Turn) -> Iterator[ChatEvent]:
         """The answer, and at most one second try when a retry policy asks for it (reading
-        the sources as written); a "replace" event first when the answer shown is withdrawn;
-        then the quote of the sentence it rests on."""
+        the sources as written); a "replace" event first when the answer shown is withdrawn
+        (by the "not found" reply when a policy withdraws it for good); then the quote of the
+        sentence it rests on."""
         verdict, shown = Verdict(), Shown()
         pieces = self.watch(self.process(self.generate(self.prompts, turn), turn), turn, verdict)
         yield from _tokens(shown.keep(pieces))
+        if verdict.withdrawn is not None:
+            logger.info("answer withdrawn: %s", verdict.withdrawn)
+            shown.text = not_found_reply(turn.language)
+            yield ChatEvent("replace", text=shown.text)
+            return
         again = verdict.again
         if again is not None:
             logger.info("%s; asking once more", again.reason)

@@ -1,10 +1,12 @@
-"""Retry policies: asking the model once more when its first answer is no answer.
+"""Retry policies: asking the model once more when its first answer is no answer, or
+withdrawing an answer that is not drawn from the sources.
 
 A policy watches the answer's pieces on their way to the user (after the answer
 processors) and decides whether to ask again, with which prompt, and whether what was shown
-must be replaced. The chain asks at most once more; the second try reads the sources as
-written and goes through the same answer processors. Only when the best source scores at
-least RETRY_MIN_SCORE: below it the sources are rarely about the question.
+must be replaced; or that the answer is withdrawn for the "not found" reply. The chain asks
+at most once more; the second try reads the sources as written and goes through the same
+answer processors. It asks only when the best source scores at least RETRY_MIN_SCORE: below
+it the sources are rarely about the question.
 
 Registered policies (`RETRY_POLICIES`, listed per model entry as `retry_policies`):
 
@@ -15,6 +17,13 @@ Registered policies (`RETRY_POLICIES`, listed per model entry as `retry_policies
   has been shown: the chain replaces it (a "replace" event) with the second try. Such an
   answer is never much longer than the question (`may_repeat_question`), so a client that
   cannot take text back needs to hold back only that much of an answer.
+* `unsupported_answer`: an answer whose first sentence names a number or a Latin-script
+  name that neither the question nor any source holds, and is not otherwise drawn from a
+  source (rag/chains/grounding.py): the model
+  answered from its own knowledge, about something the documents do not cover. Judged as
+  soon as the first sentence ends (the model is stopped then); the chain replaces what was
+  shown with the "not found" reply. A client that cannot take text back holds back the
+  first sentence (`may_withdraw`).
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from difflib import SequenceMatcher
 from types import MappingProxyType
 from typing import Protocol
 
+from rag.chains.grounding import first_sentence, ungrounded_terms
 from rag.chains.not_found import Refusals, RefusalWatch
 from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing
@@ -50,6 +60,12 @@ class Verdict:
     """What the policies watching one answer decided (the first decision stands)."""
 
     again: AskAgain | None = None
+    withdrawn: str | None = None
+    """Why the answer is withdrawn for the "not found" reply (None: it stands)."""
+
+    @property
+    def decided(self) -> bool:
+        return self.again is not None or self.withdrawn is not None
 
 
 class RetryPolicy(Protocol):
@@ -59,7 +75,12 @@ class RetryPolicy(Protocol):
 
     def watch(self, pieces: Iterable[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
         """The pieces as they may be shown; sets `verdict.again` (while they stream, ending
-        them, or once they end) when the model is to be asked again."""
+        them, or once they end) when the model is to be asked again, or `verdict.withdrawn`."""
+        ...
+
+    def may_withdraw(self, answer_start: str, question: str) -> bool:
+        """Whether an answer shown up to `answer_start` may still be replaced: what a stream
+        that cannot take text back must hold."""
         ...
 
 
@@ -92,6 +113,9 @@ class RefusalRetry:
             return iter(pieces)
         return closing(pieces, lambda source: self._until_refused(source, verdict))
 
+    def may_withdraw(self, answer_start: str, question: str) -> bool:
+        return False  # a refusal is held back by the policy itself, never shown
+
     def _until_refused(self, pieces: Iterator[str], verdict: Verdict) -> Iterator[str]:
         """`pieces` as a `RefusalWatch` lets them through, ending (which closes them: the
         model stops generating) when they begin a "not found" reply."""
@@ -99,7 +123,7 @@ class RefusalRetry:
         for piece in pieces:
             shown = watch.feed(piece)
             if watch.refused:
-                if verdict.again is None:
+                if not verdict.decided:
                     reason = "the model found no answer in relevant sources"
                     verdict.again = AskAgain(self.options.templates, False, reason)
                 return
@@ -122,19 +146,69 @@ class EchoRetry:
             return iter(pieces)
         return closing(pieces, lambda source: self._judged(source, turn, verdict))
 
+    def may_withdraw(self, answer_start: str, question: str) -> bool:
+        return may_repeat_question(answer_start, question, self.options.fold)
+
     def _judged(self, pieces: Iterator[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
         shown = []
         for piece in pieces:
             shown.append(piece)
             yield piece
         answer = "".join(shown)
-        if verdict.again is None and repeats_question(answer, turn.standalone, self.options.fold):
+        if not verdict.decided and repeats_question(answer, turn.standalone, self.options.fold):
             reason = "the model repeated the question"
             verdict.again = AskAgain(self.options.templates, True, reason)
 
 
+class UnsupportedAnswer:
+    """Withdraws an answer whose first sentence names what no source holds (module doc)."""
+
+    name = "unsupported_answer"
+    longest_held = 300
+    """Characters a client that cannot take text back holds at most (a first sentence that
+    runs on is let through)."""
+
+    def __init__(self, options: RetryOptions) -> None:
+        self.options = options
+
+    def watch(self, pieces: Iterable[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        return closing(pieces, lambda source: self._judged(source, turn, verdict))
+
+    def may_withdraw(self, answer_start: str, question: str) -> bool:
+        return first_sentence(answer_start) is None and len(answer_start) <= self.longest_held
+
+    def _judged(self, pieces: Iterator[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        answer, judged = "", False
+        for piece in pieces:
+            answer += piece
+            sentence = first_sentence(answer)
+            if not judged and (sentence is not None or len(answer) > self.longest_held):
+                judged = True
+                # judged before the piece ending the sentence goes on: a stream holding the
+                # first sentence back (`may_withdraw`) never sends a withdrawn one
+                if self._withdraws(sentence or answer, turn, verdict):
+                    return  # the model stops: what it says next is not shown
+            yield piece
+        if not judged:
+            self._withdraws(answer, turn, verdict)
+
+    def _withdraws(self, sentence: str, turn: Turn, verdict: Verdict) -> bool:
+        if verdict.decided or self.options.refusals.begins(sentence):
+            return False
+        asked = f"{turn.question}\n{turn.standalone}"
+        sources = [source.text for source in turn.sources] + [turn.read_context]
+        missing = ungrounded_terms(sentence, asked, sources)
+        if missing:
+            verdict.withdrawn = f"no source holds {', '.join(missing)}"
+        return bool(missing)
+
+
 RETRY_POLICIES: Mapping[str, Callable[[RetryOptions], RetryPolicy]] = MappingProxyType(
-    {RefusalRetry.name: RefusalRetry, EchoRetry.name: EchoRetry}
+    {
+        RefusalRetry.name: RefusalRetry,
+        EchoRetry.name: EchoRetry,
+        UnsupportedAnswer.name: UnsupportedAnswer,
+    }
 )
 """Retry policies by config name."""
 
@@ -223,6 +297,7 @@ __all__ = [
     "RefusalRetry",
     "RetryOptions",
     "RetryPolicy",
+    "UnsupportedAnswer",
     "Verdict",
     "build_retry_policies",
     "may_repeat_question",

@@ -317,6 +317,23 @@ def test_a_repeated_question_is_kept_with_weak_sources_or_without_echo_retry():
     assert len(llm.prompts) == 1
 
 
+def test_an_answer_naming_what_no_source_holds_is_replaced_by_the_not_found_reply():
+    policies = (*RETRIES, "unsupported_answer")
+    hallucinated = "The first president of Tanzania was Julius Nyerere [1]."
+    chain, llm = make_chain([hallucinated, "unused"], SHIPPED, policies, min_score=0.0)
+    retriever = ListRetriever(documents=[doc("Kenya's first president was Jomo Kenyatta.")])
+    events = list(chain.stream("Who was the first president of Tanzania?", retriever))
+    kinds = [e.kind for e in events]
+    replace = kinds.index("replace")
+    assert events[replace].text == NOT_FOUND_REPLIES["en"] and replace == len(events) - 1
+    assert collect_answer(events).text == NOT_FOUND_REPLIES["en"]  # no quote, no second try
+    assert len(llm.prompts) == 1
+    kept = "Jomo Kenyatta [1]"
+    chain, _ = make_chain([kept], SHIPPED, policies, min_score=0.0)
+    assert chain.answer("Who was Kenya's first president?", retriever).text == kept
+    assert chain.may_withdraw("Jomo", "q") and not chain.may_withdraw("Jomo Kenyatta. He", "q")
+
+
 def test_replace_events_collect_to_their_text():
     from rag.chains import ChatEvent
 
@@ -332,7 +349,8 @@ def test_the_factory_builds_the_configured_stages():
     settings = load_settings(env={})
     chain = build_qa_chain(settings, RecordingLLM(responses=["x"]))
     assert [p.name for p in chain.processors] == list(settings.answer_processors)
-    assert [p.name for p in chain.retry_policies] == ["refusal_retry", "echo_retry"]
+    assert [p.name for p in chain.retry_policies] == list(settings.retry_policies)
+    assert "unsupported_answer" in settings.retry_policies  # the shipped 1.5B's entry
     plain = build_qa_chain(load_settings(env={}, retry_prompt_template=None), chain.llm)
     assert plain.retry_policies == ()
 

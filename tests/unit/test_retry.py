@@ -8,6 +8,7 @@ from rag.chains.retry import (
     EchoRetry,
     RefusalRetry,
     RetryOptions,
+    UnsupportedAnswer,
     Verdict,
     build_retry_policies,
     repeats_question,
@@ -74,8 +75,10 @@ def test_the_registry_builds_policies_by_name():
     assert [p.name for p in build_retry_policies(list(RETRY_POLICIES), OPTIONS)] == [
         "refusal_retry",
         "echo_retry",
+        "unsupported_answer",
     ]
-    with pytest.raises(ConfigError, match=r"unknown retry policy 'echo'; valid: echo_retry, re"):
+    valid = "valid: echo_retry, refusal_retry, unsupported_answer"
+    with pytest.raises(ConfigError, match=f"unknown retry policy 'echo'; {valid}"):
         build_retry_policies(["echo"], OPTIONS)
     with pytest.raises(ConfigError, match="listed twice"):
         build_retry_policies(["echo_retry", "echo_retry"], OPTIONS)
@@ -113,3 +116,86 @@ def test_an_answer_that_only_repeats_the_question_is_recognised(answer, question
 )
 def test_an_answer_is_not_taken_for_a_repeated_question(answer, question):
     assert not repeats_question(answer, question, script_fold(CONVERTER))
+
+
+# ---- unsupported_answer: an answer naming what no source holds -------------------------------
+
+KENYA = "Kenya\nKenya's first president was Jomo Kenyatta, elected in 1964; Nairobi is its capital."
+
+
+def english_turn(question: str, text: str = KENYA) -> Turn:
+    return Turn.asked(question, question, "en", [Source(1, "kenya.md", None, text, 0.4)])
+
+
+def test_unsupported_answer_withdraws_a_name_no_source_holds_and_stops_the_model():
+    closed: list[bool] = []
+
+    def model():
+        try:
+            yield from ["The first president of Tanzania was ", "Julius Nyerere [1].", " He"]
+        finally:
+            closed.append(True)
+
+    verdict = Verdict()
+    policy = UnsupportedAnswer(OPTIONS)
+    shown = list(
+        policy.watch(model(), english_turn("Who was the first president of Tanzania?"), verdict)
+    )
+    assert "".join(shown) == "The first president of Tanzania was "  # then withdrawn
+    assert closed == [True]  # judged at the first sentence's end: the model stops there
+    assert verdict.withdrawn == "no source holds Julius, Nyerere" and verdict.again is None
+
+
+@pytest.mark.parametrize(
+    ("question", "answer"),
+    [
+        ("Who was Kenya's first president?", "Jomo Kenyatta [1]"),  # the source's name
+        ("When was he elected?", "He was elected in nineteen sixty-four."),  # no digits
+        ("When was Kenyatta elected?", "Kenyatta was elected in 1964 [1]."),
+        ("What is the capital?", "Nairobi's the capital [1]."),  # possessive of a held name
+        ("How many years after 1950?", "Fourteen years after 1950."),  # the question's number
+        # drawn from the source (it holds half its words): a detail the model added stands
+        (
+            "Who was elected?",
+            "Jomo Kenyatta, Kenya's first president, was elected in 1964 and served until 1978.",
+        ),
+        ("Who?", "I could not find the answer in the documents."),
+        # a capitalised word beginning a longer sentence is not taken for a name
+        ("Who led Kenya?", "Apparently Jomo Kenyatta led Kenya [1]."),
+    ],
+)
+def test_unsupported_answer_lets_answers_the_sources_hold_through(question, answer):
+    shown, verdict = watched(UnsupportedAnswer(OPTIONS), [answer], english_turn(question))
+    assert "".join(shown) == answer and verdict.withdrawn is None
+
+
+def test_numbers_count_as_held_however_the_source_writes_them():
+    source = "1949年，國軍撤離。戰後約八十人留守，耗資100,000元，持續二十五年，第十二屆。"
+    zh = Turn.asked("何時？", "何時？", "zh-Hant", [Source(1, "a.md", None, source, 0.5)])
+    for answer in ("1949年 [1]", "約80人 [1]", "耗資100000元", "25年", "第12屆"):
+        assert watched(UnsupportedAnswer(OPTIONS), [answer], zh)[1].withdrawn is None, answer
+    _shown, verdict = watched(UnsupportedAnswer(OPTIONS), ["中華民國國軍在1950年撤離。[1]"], zh)
+    assert verdict.withdrawn == "no source holds 1950"
+    english = english_turn(
+        "How long?", "The delay was eighty seconds; it ran for two hundred days."
+    )
+    for answer in ("80 seconds [1]", "200 days"):
+        assert watched(UnsupportedAnswer(OPTIONS), [answer], english)[1].withdrawn is None
+
+
+def test_unsupported_answer_judges_a_sentence_that_never_ends_at_the_stream_end():
+    shown, verdict = watched(
+        UnsupportedAnswer(OPTIONS), ["Ven", "era"], english_turn("Which probe?")
+    )
+    assert shown == ["Ven", "era"] and verdict.withdrawn == "no source holds Venera"
+
+
+def test_the_first_decision_stands_and_withdrawal_is_held_back_only_for_a_first_sentence():
+    verdict = Verdict(withdrawn="earlier")
+    policy = UnsupportedAnswer(OPTIONS)
+    list(policy.watch(iter(["Venera"]), english_turn("Which probe?"), verdict))
+    assert verdict.withdrawn == "earlier"
+    assert policy.may_withdraw("The first president was Jul", "q")
+    assert not policy.may_withdraw("Julius Nyerere [1]. He", "q")
+    assert not policy.may_withdraw("x" * (UnsupportedAnswer.longest_held + 1), "q")
+    assert not RefusalRetry(OPTIONS).may_withdraw("资料", "q")

@@ -141,7 +141,8 @@ def test_shipped_models_list_their_answer_steps():
             "not_found_reply",
             "cite_sources",
         )
-        assert settings.retry_policies == ("refusal_retry", "echo_retry")
+        grounded = ("unsupported_answer",) if name == "qwen2.5-coder-1.5b" else ()
+        assert settings.retry_policies == ("refusal_retry", "echo_retry", *grounded)
 
 
 def test_a_model_listing_none_gets_the_defaults():
@@ -237,4 +238,4 @@ def test_settings_name_what_the_chain_registers():
 
     assert chain_languages == PROMPT_LANGUAGES
     assert set(DEFAULT_ANSWER_PROCESSORS) < set(PROCESSORS)
-    assert set(DEFAULT_RETRY_POLICIES) == set(RETRY_POLICIES)
+    assert set(DEFAULT_RETRY_POLICIES) < set(RETRY_POLICIES)

@@ -3,12 +3,14 @@ list of messages, the answer whole or as chunks, and embeddings.
 
 Answers go through `Services.chat`, the REST API's path: the same queue, limits and chain.
 
-Streaming and the chain's "replace" event: the chain withdraws an answer it has shown only
-when its `echo_retry` policy finds, once the answer ended, that it only repeated the question
-(rag/chains/retry.py); it then asks once more. An OpenAI stream cannot take back text, so
-while such an answer is still possible (`may_repeat_question`: at most about the question's
-length) the stream holds the answer back, and sends it once it is longer or has ended: a
-withdrawn answer is never sent, and only the first few dozen characters of an answer wait.
+Streaming and the chain's "replace" event: the chain withdraws an answer it has shown when
+a retry policy finds, once the answer or its first sentence ended, that it only repeated the
+question (`echo_retry`: it then asks once more) or names what no source holds
+(`unsupported_answer`: the "not found" reply instead; rag/chains/retry.py). An OpenAI stream
+cannot take back text, so while the chain may still withdraw the answer (`QAChain.
+may_withdraw`: about the question's length for the first, the first sentence for the
+second) the stream holds the answer back, and sends it once it can no longer be withdrawn or
+has ended: a withdrawn answer is never sent, and only the first sentence of an answer waits.
 A "replace" after text was sent (which the chain does not do) would be sent as a new
 paragraph after it, and logged.
 
@@ -49,7 +51,6 @@ from rag.api.openai.openai_models import (
 )
 from rag.asgi import error_body
 from rag.chains import ChatEvent, Source, collect_answer
-from rag.chains.retry import EchoRetry, may_repeat_question, script_fold
 from rag.errors import BadRequestError, ModelNotFoundError, ZhikuError
 from rag.services import Services
 from rag.tokens import estimate_tokens
@@ -128,13 +129,14 @@ def conversation(messages: Sequence[Message]) -> tuple[str, list[tuple[str, str]
 class AnswerText:
     """The answer's text for a stream that cannot take text back: what to send now for each
     chain event, holding the beginning back while the chain may still withdraw it (see the
-    module doc). `hold`: whether the chain may withdraw an answer at all."""
+    module doc). `may_withdraw(answer_start, question)`: None when the chain never withdraws
+    this answer."""
 
-    def __init__(self, question: str, hold: bool, fold: Callable[[str], str]) -> None:
+    def __init__(self, question: str, may_withdraw: Callable[[str, str], bool] | None) -> None:
         self.question = question
         """What an answer that repeats the question would repeat (the standalone one)."""
-        self.holding = hold
-        self.fold = fold
+        self.holding = may_withdraw is not None
+        self.may_withdraw = may_withdraw
         self.held = ""
         self.sent = ""
         self.sources: list[Source] = []
@@ -146,9 +148,9 @@ class AnswerText:
             self.sources = list(event.sources)
         elif event.kind == "replace":
             return self._replaced(event.text)
-        elif self.holding:
+        elif self.holding and self.may_withdraw is not None:
             self.held += event.text
-            if not may_repeat_question(self.held, self.question, self.fold):
+            if not self.may_withdraw(self.held, self.question):
                 return self.finish()
         else:
             return self._send(event.text)
@@ -205,8 +207,7 @@ class ChatCall:
         """`data: <chat.completion.chunk>` lines: the role, the answer's pieces, a last chunk
         with finish_reason "stop" and the sources (and a usage chunk when asked for), then
         `data: [DONE]`. An error after the stream began is a `data: {"error": ...}` line."""
-        fold = script_fold(self.services.qa.converter)  # as the chain's echo_retry folds
-        text = AnswerText(self.question, self._may_withdraw(), fold)
+        text = AnswerText(self.question, self._may_withdraw())
         yield self._chunk(Delta(role="assistant", content=""))
         try:
             for event in events:
@@ -238,11 +239,11 @@ class ChatCall:
             prompt_tokens=prompt, completion_tokens=completion, total_tokens=prompt + completion
         )
 
-    def _may_withdraw(self) -> bool:
-        """Whether the chain may withdraw this answer: only its echo_retry policy does, and
-        only for an answer from a knowledge base."""
-        policies = self.services.qa.retry_policies
-        return self.kb is not None and any(isinstance(p, EchoRetry) for p in policies)
+    def _may_withdraw(self) -> Callable[[str, str], bool] | None:
+        """The chain's `may_withdraw` for an answer from a knowledge base (None otherwise:
+        the chain withdraws only those)."""
+        qa = self.services.qa
+        return qa.may_withdraw if self.kb is not None and qa.retry_policies else None
 
     def _completion_chunk(
         self,
