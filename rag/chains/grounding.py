@@ -11,6 +11,9 @@ not checked (a name cut into characters cannot be told from other words), nor ot
 of its words, as `cite_sources` decides) stands even with such a number or name: the model
 added a detail ("..., which occurred in 1871") to an answer that is the source's.
 
+A question about a work it names in title marks (《千年女王》) that no source names is not
+answered from them either, whatever the answer says: the sources are about another work.
+
 A number counts as held when a source or the question has the same value, however written:
 "80" against "eighty", "1949" against "一九四九", "12" against "十二", "100000" against "100,000".
 """
@@ -18,7 +21,7 @@ A number counts as held when a source or the question has the same value, howeve
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rag.chains.attribution import MIN_SHARED, words
 from rag.chains.citations import CITATION
@@ -117,6 +120,22 @@ def ungrounded_terms(answer: str, question: str, sources: Sequence[str]) -> list
         if share >= MIN_SHARED:
             return []
     return missing
+
+
+_TITLE = re.compile(r"《([^《》]+)》")
+
+
+def unnamed_titles(
+    question: str, sources: Sequence[str], fold: Callable[[str], str] = str.casefold
+) -> list[str]:
+    """The titles `question` names in 《》 that no source names (compared after `fold`, so
+    that a Traditional question finds a Simplified source's title)."""
+    folded = [fold(source) for source in sources]
+    return [
+        f"《{title}》"
+        for title in _TITLE.findall(question)
+        if not any(fold(title) in source for source in folded)
+    ]
 
 
 def first_sentence(text: str) -> str | None:

@@ -19,11 +19,12 @@ Registered policies (`RETRY_POLICIES`, listed per model entry as `retry_policies
   cannot take text back needs to hold back only that much of an answer.
 * `unsupported_answer`: an answer whose first sentence names a number or a Latin-script
   name that neither the question nor any source holds, and is not otherwise drawn from a
-  source (rag/chains/grounding.py): the model
-  answered from its own knowledge, about something the documents do not cover. Judged as
-  soon as the first sentence ends (the model is stopped then); the chain replaces what was
-  shown with the "not found" reply. A client that cannot take text back holds back the
-  first sentence (`may_withdraw`).
+  source; or any answer to a question naming a 《work》 that no source names
+  (rag/chains/grounding.py): the model answered from its own knowledge, about something the
+  documents do not cover. Judged as soon as the first sentence ends (the model is stopped
+  then), the chain replacing what was shown with the "not found" reply; the title before
+  the model is asked. A client that cannot take text back holds back the first sentence
+  (`may_withdraw`).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from difflib import SequenceMatcher
 from types import MappingProxyType
 from typing import Protocol
 
-from rag.chains.grounding import first_sentence, ungrounded_terms
+from rag.chains.grounding import first_sentence, ungrounded_terms, unnamed_titles
 from rag.chains.not_found import Refusals, RefusalWatch
 from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing
@@ -178,6 +179,10 @@ class UnsupportedAnswer:
         return first_sentence(answer_start) is None and len(answer_start) <= self.longest_held
 
     def _judged(self, pieces: Iterator[str], turn: Turn, verdict: Verdict) -> Iterator[str]:
+        titles = unnamed_titles(turn.standalone, self._sources(turn), self.options.fold)
+        if titles and not verdict.decided:
+            verdict.withdrawn = f"no source names {', '.join(titles)}"
+            return  # before the model is asked: nothing is generated or shown
         answer, judged = "", False
         for piece in pieces:
             answer += piece
@@ -196,11 +201,15 @@ class UnsupportedAnswer:
         if verdict.decided or self.options.refusals.begins(sentence):
             return False
         asked = f"{turn.question}\n{turn.standalone}"
-        sources = [source.text for source in turn.sources] + [turn.read_context]
-        missing = ungrounded_terms(sentence, asked, sources)
+        missing = ungrounded_terms(sentence, asked, self._sources(turn))
         if missing:
             verdict.withdrawn = f"no source holds {', '.join(missing)}"
         return bool(missing)
+
+    @staticmethod
+    def _sources(turn: Turn) -> list[str]:
+        """The sources as written and as the model read them."""
+        return [source.text for source in turn.sources] + [turn.read_context]
 
 
 RETRY_POLICIES: Mapping[str, Callable[[RetryOptions], RetryPolicy]] = MappingProxyType(

@@ -199,3 +199,30 @@ def test_the_first_decision_stands_and_withdrawal_is_held_back_only_for_a_first_
     assert not policy.may_withdraw("Julius Nyerere [1]. He", "q")
     assert not policy.may_withdraw("x" * (UnsupportedAnswer.longest_held + 1), "q")
     assert not RefusalRetry(OPTIONS).may_withdraw("资料", "q")
+
+
+def test_a_question_naming_a_work_no_source_names_is_withdrawn_before_the_model_is_asked():
+    asked: list[bool] = []
+
+    def model():
+        asked.append(True)
+        yield "牛佬 [1]"
+
+    source = "《明報周刊》\n《明報周刊》是一本香港雜誌，由雷煒坡主編。"
+    on = Turn.asked(
+        "《瞄》是谁主编的？",
+        "《瞄》是谁主编的？",
+        "zh-Hans",
+        [Source(1, "a.md", None, source, 0.6)],
+    )
+    shown, verdict = watched(UnsupportedAnswer(OPTIONS), model(), on)
+    assert shown == [] and asked == [] and verdict.withdrawn == "no source names 《瞄》"
+    # the same work in the other script, or in another case, is named
+    on = Turn.asked(
+        "《瞄準》是誰主編的？",
+        "《瞄準》是誰主編的？",
+        "zh-Hant",
+        [Source(1, "a.md", None, "《瞄准》由王泽主编", 0.6)],
+    )
+    shown, verdict = watched(UnsupportedAnswer(OPTIONS), ["王澤 [1]"], on)
+    assert shown == ["王澤 [1]"] and verdict.withdrawn is None
