@@ -34,6 +34,8 @@ _LATIN_WORD = re.compile(r"[A-Za-z\u00c0-\u024f]+(?:['’][A-Za-z]+)*")
 _POSSESSIVE = re.compile(r"['’]s$", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")
 _FEW_WORDS = 3
+_LATIN_LETTER = re.compile(r"[A-Za-z\u00c0-\u024f]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
 _ONES = "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen"
 _ONES += " fifteen sixteen seventeen eighteen nineteen"
@@ -84,36 +86,50 @@ def _words_of(text: str) -> set[str]:
     return {_name_key(word) for word in _LATIN_WORD.findall(text)}
 
 
-def unsupported_terms(answer: str, evidence: Iterable[str]) -> list[str]:
-    """The numbers (written in digits) and capitalised Latin words of `answer` that no text
-    of `evidence` (the question and the sources) holds; its citations aside. A capitalised
-    word that begins a sentence is a name only in an answer of a few words ("Venera."):
-    elsewhere it may be any word ("Approximately 500 people...")."""
+def unsupported_terms(answer: str, evidence: Iterable[str], names: bool = True) -> list[str]:
+    """The numbers (written in digits) and, with `names`, the capitalised Latin words of
+    `answer` that no text of `evidence` (the question and the sources) holds; its citations
+    aside. A capitalised word that begins a sentence is a name only in an answer of a few
+    words ("Venera."): elsewhere it may be any word ("Approximately 500 people...")."""
     said = CITATION.sub(" ", answer)
     texts = list(evidence)
     held_numbers = set().union(*(number_values(text) for text in texts))
-    held_words = set().union(*(_words_of(text) for text in texts))
     missing = [
         number for number in _ARABIC.findall(said) if number.replace(",", "") not in held_numbers
     ]
-    words = list(_LATIN_WORD.finditer(said))
+    if names:
+        held_words = set().union(*(_words_of(text) for text in texts))
+        missing += [name for name in _names(said) if _name_key(name) not in held_words]
+    return missing
+
+
+def _names(text: str) -> list[str]:
+    """The capitalised Latin words of `text` that may be names (see `unsupported_terms`)."""
+    words = list(_LATIN_WORD.finditer(text))
+    found = []
     for match in words:
         word, key = match.group(), _name_key(match.group())
         if not word[0].isupper() or len(key) < 2 or key in _NOT_NAMES:
             continue
-        begins = not said[: match.start()].strip() or _SENTENCE_END.search(
-            said[: match.start()].rstrip()[-1:]
-        )
-        if (begins and len(words) > _FEW_WORDS) or key in held_words:
-            continue
-        missing.append(word)
-    return missing
+        before = text[: match.start()].rstrip()
+        begins = not before or _SENTENCE_END.search(before[-1:])
+        if not (begins and len(words) > _FEW_WORDS):
+            found.append(word)
+    return found
+
+
+def in_latin_script(texts: Iterable[str]) -> bool:
+    """Whether `texts` hold at least as many Latin letters as Chinese characters."""
+    joined = "".join(texts)
+    return len(_LATIN_LETTER.findall(joined)) >= len(_HAN.findall(joined))
 
 
 def ungrounded_terms(answer: str, question: str, sources: Sequence[str]) -> list[str]:
     """`unsupported_terms` of an answer that no source holds half of (its words other than
-    the question's and English stop words); none for an answer drawn from a source."""
-    missing = unsupported_terms(answer, [question, *sources])
+    the question's and English stop words); none for an answer drawn from a source. Names
+    only against sources in Latin script: an English answer from Chinese sources writes
+    their names in letters ("Ma Biao" for 马飚)."""
+    missing = unsupported_terms(answer, [question, *sources], names=in_latin_script(sources))
     own = words(CITATION.sub(" ", answer)) - words(question) - ENGLISH_STOPWORDS
     if missing and own:
         share = max((len(own & words(source)) / len(own) for source in sources), default=0.0)

@@ -226,3 +226,17 @@ def test_a_question_naming_a_work_no_source_names_is_withdrawn_before_the_model_
     )
     shown, verdict = watched(UnsupportedAnswer(OPTIONS), ["王澤 [1]"], on)
     assert shown == ["王澤 [1]"] and verdict.withdrawn is None
+
+
+def test_names_are_checked_only_against_sources_in_latin_script():
+    """An English answer from Chinese sources writes their names in letters."""
+    source = "马飚\n文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。1994年出任书记助理。"
+    on = Turn.asked(
+        "What did Ma Biao do?", "What did Ma Biao do?", "en", [Source(1, "a.md", None, source, 0.6)]
+    )
+    answer = "He worked at the Liuzhou Iron and Steel Works in Guangxi [1]."
+    shown, verdict = watched(UnsupportedAnswer(OPTIONS), [answer], on)
+    assert "".join(shown) == answer
+    assert verdict.withdrawn is None
+    _, verdict = watched(UnsupportedAnswer(OPTIONS), ["In 1996 [1]."], on)
+    assert verdict.withdrawn == "no source holds 1996"  # numbers are checked in any script
