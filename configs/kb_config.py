@@ -189,6 +189,12 @@ RETRY_ON_REPEATED_QUESTION = True
 # span next to the right one; the quote shows the evidence whole. Not under a "not found"
 # reply, nor when the answer already holds the sentence. README "The dev gate".
 QUOTE_SOURCE_SENTENCE = True
+# A question the knowledge base cannot answer as asked, whose nearest passages are in the
+# other language (an English question about Chinese documents, or the reverse), is
+# translated by the LLM and searched again ("Searched as: ..." under the answer); the answer
+# stays in the question's language. The shipped embedding matches across languages too
+# weakly to answer from. README "Questions in the other language".
+TRANSLATE_QUESTIONS = True
 # The "not found" reply the prompts above ask for (资料中没有找到答案 / 資料中沒有找到答案 /
 # I could not find the answer) is the app's own, written once in rag/chains/not_found.py and
 # always recognised (and shown in the question's language) in any case and mixed scripts.

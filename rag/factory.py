@@ -17,6 +17,7 @@ from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.quoting import SentenceQuoter
 from rag.chains.retry import RetryOptions, build_retry_policies, script_fold
 from rag.chains.script import ScriptConverter
+from rag.chains.translate import QuestionTranslator
 from rag.concurrency import RequestGate
 from rag.conversations import ConversationStore, StoreLimits
 from rag.documents import PdfPageRenderer
@@ -233,6 +234,7 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
         retry_policies=policies,
         system_prompts=settings.system_prompts if isinstance(llm, ZhikuLLM) else None,
         quoter=SentenceQuoter(refusals) if answer.quote_source_sentence else None,
+        translator=QuestionTranslator(llm) if answer.translate_questions else None,
     )
 
 

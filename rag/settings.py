@@ -659,6 +659,13 @@ class AnswerSettings(_Section):
         "(the one holding most of its words), quoted as the document writes it with its "
         "number; none under a 'not found' reply or an answer that already holds it.",
     )
+    translate_questions: bool = Field(
+        default=True,
+        description="TRANSLATE_QUESTIONS: a question the knowledge base cannot answer as asked, "
+        "whose nearest passages are in the other language (Chinese for an English question, "
+        "English for a Chinese one), is translated by the LLM and searched again; the answer "
+        "stays in the question's language.",
+    )
     not_found_prefixes: tuple[str, ...] = Field(
         default=(),
         description="NOT_FOUND_PREFIXES: how the prompts' 'not found' reply may begin besides "

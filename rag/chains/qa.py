@@ -8,7 +8,7 @@ model and the user (answer processors, retry policies) from the model's config e
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -25,6 +25,7 @@ from rag.chains.quoting import SentenceQuoter, without_quote
 from rag.chains.retry import RetryPolicy, Verdict
 from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing, text_stream
+from rag.chains.translate import QuestionTranslator
 from rag.chains.turn import Source, Turn, build_context, format_context
 from rag.tokens import TokenCounter, estimate_tokens
 
@@ -68,7 +69,8 @@ class QAChain:
 
     The stages, each a method: condense (`standalone_question`: a follow-up such as
     "它是哪一年成立的？" rewritten by the LLM into a standalone question, which is what is
-    retrieved with) -> retrieve and build the context (`sources`) -> generate (`generate`)
+    retrieved with) -> retrieve and build the context (`search`, `sources`; a question the
+    knowledge base holds only in the other language is translated) -> generate (`generate`)
     -> answer processors (`prepare`, `process`) -> retry policies (`watch`, then at most one
     second try).
     """
@@ -88,6 +90,7 @@ class QAChain:
         retry_policies: Sequence[RetryPolicy] = (),
         system_prompts: Mapping[str, str] | None = None,
         quoter: SentenceQuoter | None = None,
+        translator: QuestionTranslator | None = None,
     ) -> None:
         self.llm = llm
         """The model; each stage pipes its prompt into it."""
@@ -111,6 +114,9 @@ class QAChain:
         (None: the model's own system message)."""
         self.quoter = quoter
         """Quotes the source's sentence under the answer shown (None: no quote)."""
+        self.translator = translator
+        """Translates a question the knowledge base holds only in the other language (None:
+        questions are searched as asked)."""
 
     def stream(
         self,
@@ -125,7 +131,7 @@ class QAChain:
         standalone = self.standalone_question(question, history)
         if standalone != question:
             yield ChatEvent("rewritten", text=standalone)
-        sources = self.sources(standalone, retriever)
+        sources = yield from self.search(standalone, retriever)
         yield ChatEvent("sources", sources=sources)
         turn = Turn.asked(question, standalone, self.language_of(question, sources), sources)
         if not sources:
@@ -144,6 +150,20 @@ class QAChain:
         )
         rewritten = rewritten.strip().strip('"“”')
         return rewritten or question
+
+    def search(
+        self, standalone: str, retriever: BaseRetriever
+    ) -> Generator[ChatEvent, None, list[Source]]:
+        """The sources for `standalone`; when there are none and the knowledge base is in the
+        other language, those for its translation (a "rewritten" event shows it)."""
+        sources = self.sources(standalone, retriever)
+        if sources or self.translator is None:
+            return sources
+        translated = self.translator.translated(standalone, retriever)
+        if translated is None:
+            return sources
+        yield ChatEvent("rewritten", text=translated)
+        return self.sources(translated, retriever)
 
     def sources(self, standalone: str, retriever: BaseRetriever) -> list[Source]:
         """The retrieved chunks, numbered, within the context budget."""
