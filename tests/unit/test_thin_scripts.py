@@ -85,3 +85,21 @@ def test_eval_lexical_backends_builds_its_variants_from_settings(tmp_path):
     assert eval_lexical_backends.score_results is rag.evaluation.score_results
     questions = [EvalQuestion(str(i), ()) for i in range(10)]
     assert [q.question for q in eval_lexical_backends.sample(questions, 5)] == list("02468")
+
+
+def test_eval_crosslingual_asks_the_app_s_chain_and_counts_its_refusals():
+    import rag.chains.not_found
+    from scripts import eval_crosslingual
+
+    assert eval_crosslingual.build_services is rag.factory.build_services
+    assert eval_crosslingual.is_not_found is rag.chains.not_found.is_not_found
+    rows = [
+        {"not_found": True, "gold_document": False, "searched_as": None},
+        {"not_found": False, "gold_document": True, "searched_as": "电池保修多久？"},
+        {"not_found": False, "gold_document": False, "searched_as": None},
+    ]
+    summary = eval_crosslingual._summary(rows)
+    assert summary == (
+        "3 questions: 'not found' 1, answered 2 (from the gold document 1), "
+        "searched in translation 1"
+    )
