@@ -44,7 +44,7 @@ _ORDINALS = "first second third fourth fifth sixth seventh eighth ninth tenth el
 NUMBER_WORDS: dict[str, int] = {word: value for value, word in enumerate(_ONES.split())}
 NUMBER_WORDS |= {word: 10 * (2 + at) for at, word in enumerate(_TENS.split())}
 NUMBER_WORDS |= {word: 1 + at for at, word in enumerate(_ORDINALS.split())}
-NUMBER_WORDS |= {"a dozen": 12, "dozen": 12}
+NUMBER_WORDS |= {"dozen": 12}
 _SCALES = {"hundred": 100, "thousand": 1000, "million": 10**6, "billion": 10**9}
 _NOT_NAMES = ENGLISH_STOPWORDS | NUMBER_WORDS.keys() | _SCALES.keys()
 
@@ -53,9 +53,9 @@ def _english_values(text: str) -> set[int]:
     """The values of English number words in `text`: "eighty" 80, "twenty-five" 25,
     "two hundred" 200, "five thousand" 5000, "third" 3."""
     values: set[int] = set()
-    words = re.findall(r"[a-z]+", text.lower())
+    tokens = re.findall(r"[a-z]+", text.lower())
     total = current = 0
-    for word in [*words, ""]:
+    for word in [*tokens, ""]:
         if word in NUMBER_WORDS:
             current += NUMBER_WORDS[word]
         elif word in _SCALES and (current or total):

@@ -1,4 +1,4 @@
-"""kill -9 the app at random moments during a large ingest, 10 times, restarting each time.
+"""kill -9 the app at random moments during a large ingest, KILLS times, restarting each time.
 
 After every restart the metadata, the originals and the dense index agree (the app checks and
 repairs at start-up; this test verifies independently from the files on disk), no file is
@@ -24,9 +24,9 @@ from tests.e2e.conftest import start_app
 
 pytestmark = pytest.mark.slow
 
-# each round starts the app (~10 s with the models): 6 random kill points keep the suite
+# each round starts the app (~10 s with the models): 5 random kill points keep the suite
 # under 15 minutes; the rebuild test below kills at two more chosen ones
-KILLS = 6
+KILLS = 5
 FILES = 40
 KB = "crash"
 
