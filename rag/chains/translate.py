@@ -62,9 +62,10 @@ class QuestionTranslator:
 
     def translated(self, question: str, retriever: object) -> str | None:
         """`question` in the other language when the passages nearest it are in that one;
-        None when they are in its own, the retriever cannot tell, or the LLM gave no new
-        question."""
-        if len(question) > self.max_chars or not isinstance(retriever, PassageSearch):
+        None when they are in its own, the retriever cannot tell, the question is blank, or
+        the LLM gave no new question."""
+        too_long = len(question) > self.max_chars
+        if too_long or not question.strip() or not isinstance(retriever, PassageSearch):
             return None
         into = documents_language(question)
         nearest = retriever.search(question, _PEEK)

@@ -31,17 +31,19 @@ def watched(policy, pieces: list[str], on: Turn) -> tuple[list[str], Verdict]:
     return list(policy.watch(iter(pieces), on, verdict)), verdict
 
 
+def model(pieces: list[str], closed: list[bool]):
+    """A model's stream of `pieces` that records, in `closed`, that it was closed."""
+    try:
+        yield from pieces
+    finally:
+        closed.append(True)
+
+
 def test_refusal_retry_holds_a_refusal_back_and_asks_again():
     closed: list[bool] = []
-
-    def model():
-        try:
-            yield from ["资料中", "没有找到答案", "，因为"]
-        finally:
-            closed.append(True)
-
+    stream = model(["资料中", "没有找到答案", "，因为"], closed)
     verdict = Verdict()
-    assert list(RefusalRetry(OPTIONS).watch(model(), turn("第幾大？"), verdict)) == []
+    assert list(RefusalRetry(OPTIONS).watch(stream, turn("第幾大？"), verdict)) == []
     assert closed == [True]  # the model stops generating
     assert verdict.again is not None and not verdict.again.replace
     assert verdict.again.templates == {"zh": "Z", "en": "E"}
@@ -129,18 +131,10 @@ def english_turn(question: str, text: str = KENYA) -> Turn:
 
 def test_unsupported_answer_withdraws_a_name_no_source_holds_and_stops_the_model():
     closed: list[bool] = []
-
-    def model():
-        try:
-            yield from ["The first president of Tanzania was ", "Julius Nyerere [1].", " He"]
-        finally:
-            closed.append(True)
-
+    pieces = ["The first president of Tanzania was ", "Julius Nyerere [1].", " He"]
+    on = english_turn("Who was the first president of Tanzania?")
     verdict = Verdict()
-    policy = UnsupportedAnswer(OPTIONS)
-    shown = list(
-        policy.watch(model(), english_turn("Who was the first president of Tanzania?"), verdict)
-    )
+    shown = list(UnsupportedAnswer(OPTIONS).watch(model(pieces, closed), on, verdict))
     assert "".join(shown) == "The first president of Tanzania was "  # then withdrawn
     assert closed == [True]  # judged at the first sentence's end: the model stops there
     assert verdict.withdrawn == "no source holds Julius, Nyerere" and verdict.again is None
@@ -204,7 +198,7 @@ def test_the_first_decision_stands_and_withdrawal_is_held_back_only_for_a_first_
 def test_a_question_naming_a_work_no_source_names_is_withdrawn_before_the_model_is_asked():
     asked: list[bool] = []
 
-    def model():
+    def asking_model():
         asked.append(True)
         yield "牛佬 [1]"
 
@@ -215,7 +209,7 @@ def test_a_question_naming_a_work_no_source_names_is_withdrawn_before_the_model_
         "zh-Hans",
         [Source(1, "a.md", None, source, 0.6)],
     )
-    shown, verdict = watched(UnsupportedAnswer(OPTIONS), model(), on)
+    shown, verdict = watched(UnsupportedAnswer(OPTIONS), asking_model(), on)
     assert shown == [] and asked == [] and verdict.withdrawn == "no source names 《瞄》"
     # the same work in the other script, or in another case, is named
     on = Turn.asked(

@@ -105,6 +105,8 @@ def test_without_a_translator_or_a_searchable_retriever_questions_are_searched_a
     translator = QuestionTranslator(RecordingLLM(responses=["x"]))
     assert translator.translated("How long?", Plain()) is None
     assert translator.translated("x" * 501, ManualRetriever(texts=[MANUAL])) is None
+    # a blank question has no language: the dev set's one empty question found this
+    assert translator.translated("  ", ManualRetriever(texts=[MANUAL])) is None
 
 
 def test_the_knowledge_base_retriever_can_be_searched_for_its_nearest_passages():
