@@ -162,6 +162,7 @@ def build_kb_service(
         ),
         make_index=build_vector_stores(settings.retrieval, root),
         tokenizer=Tokenizer(stemming=settings.retrieval.bm25_english_stemming),
+        bm25_k1=settings.retrieval.bm25_k1,
     )
     pipeline = IngestionPipeline(
         build_chunker(settings.chunking),

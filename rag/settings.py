@@ -581,6 +581,14 @@ class RetrievalSettings(_Section):
         "words are always dropped. Changing it re-indexes the lexical index of each KB on its "
         "next use.",
     )
+    bm25_k1: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=10.0,
+        description="BM25_K1: how fast a word's BM25 score saturates with its count in a "
+        "chunk (0: once counts as often; 1.2 is the textbook value). Read at search time: "
+        "no re-indexing. Milvus's own BM25 (kbs_config lexical 'milvus_bm25') keeps 1.2.",
+    )
     vector_index: Literal["auto", "flat", "ivf"] = Field(
         default="auto",
         description="VECTOR_INDEX: exact below 200k chunks and IVF above (auto), always exact "

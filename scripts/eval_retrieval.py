@@ -66,6 +66,7 @@ from langchain_core.embeddings import Embeddings
 from rag.evaluation import KS, EvalQuestion, EvalReport, is_hit, score_results
 from rag.evaluation import load_questions as read_questions
 from rag.ingestion import IngestionPipeline
+from rag.lexical.index import DEFAULT_K1
 from rag.retrieval.fusion import (
     FusionConfig,
     dense_component,
@@ -952,7 +953,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--saturation", type=float, default=1.0)
     parser.add_argument("--dense-floor", type=float, default=0.80)
     parser.add_argument("--dense-ceiling", type=float, default=0.95)
-    parser.add_argument("--k1", type=float, default=1.2)
+    parser.add_argument("--k1", type=float, default=DEFAULT_K1)
     parser.add_argument("--b", type=float, default=0.75)
     parser.add_argument("--depth", type=int, default=50, help="candidates per retriever")
     parser.add_argument("--fuse-depth", type=int, default=20, help="candidates fused per list")

@@ -46,6 +46,7 @@ from rag.kb.store import (
     sha256_of,
 )
 from rag.lexical import Tokenizer
+from rag.lexical.index import DEFAULT_K1
 from rag.vectorstores import (
     IndexPolicy,
     VectorIndex,
@@ -95,15 +96,18 @@ class KnowledgeBaseRegistry:
         embedding: EmbeddingIdentity,
         make_index: VectorStores | IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
+        bm25_k1: float = DEFAULT_K1,
     ) -> None:
         """`make_index`: where and how each knowledge base keeps its dense index (see
-        `KnowledgeBaseStore`); one `VectorStores` (one Milvus client) for all of them."""
+        `KnowledgeBaseStore`); one `VectorStores` (one Milvus client) for all of them.
+        `bm25_k1`: BM25_K1, for every store opened."""
         self.root = root
         self.embedding = embedding
         """The embedding model's identity: a store built with another cannot be searched."""
         self.make_index = as_vector_stores(make_index)
         self.tokenizer = tokenizer or Tokenizer()
         """One tokenizer (and jieba dictionary, ~70 MB) shared by every open store."""
+        self.bm25_k1 = bm25_k1
         self._stores: dict[str, KnowledgeBaseStore] = {}
         # guards which KB folders exist and the open stores (create, delete, swap, open)
         self._lock = threading.RLock()
@@ -146,7 +150,12 @@ class KnowledgeBaseRegistry:
             if self.exists(name):
                 raise KnowledgeBaseExistsError(f"knowledge base {name!r} already exists")
             self._stores[name] = KnowledgeBaseStore.create(
-                self.root / name, self.embedding, self.make_index, description, self.tokenizer
+                self.root / name,
+                self.embedding,
+                self.make_index,
+                description,
+                self.tokenizer,
+                bm25_k1=self.bm25_k1,
             )
         return self.describe(name)
 
@@ -183,7 +192,11 @@ class KnowledgeBaseRegistry:
                         f"no knowledge base {name!r}; create it first, or pick an existing one"
                     )
                 self._stores[name] = KnowledgeBaseStore(
-                    self.root / name, self.embedding, self.make_index, self.tokenizer
+                    self.root / name,
+                    self.embedding,
+                    self.make_index,
+                    self.tokenizer,
+                    bm25_k1=self.bm25_k1,
                 )
             return self._stores[name]
 
@@ -274,6 +287,7 @@ class KnowledgeBaseRegistry:
             self.tokenizer,
             name,
             store_of(info),
+            self.bm25_k1,
         )
         try:
             result = build(store, [(p.name, p) for p in originals(live)], stop)

@@ -32,7 +32,7 @@ import numpy as np
 
 from rag.atomic import atomic_copy, atomic_move
 from rag.errors import DocumentNotFoundError, EmbeddingMismatchError
-from rag.lexical.index import LexicalIndex, LexicalResult
+from rag.lexical.index import DEFAULT_K1, LexicalIndex, LexicalResult
 from rag.lexical.tokenize import Tokenizer
 from rag.vectorstores import (
     IndexPolicy,
@@ -162,11 +162,14 @@ class KnowledgeBaseStore:
         make_index: VectorStores | IndexPolicy | Callable[[int], VectorIndex],
         tokenizer: Tokenizer | None = None,
         name: str | None = None,
+        bm25_k1: float = DEFAULT_K1,
     ) -> None:
         """`make_index`: the vector stores (`VectorStores`: FAISS and Milvus; the KB's info
         says which it uses), or FAISS alone with an `IndexPolicy` (e.g. `SizedIndex`,
         VECTOR_INDEX) or an index class / factory used whatever the size. `name`: the
-        knowledge base's name, when the folder is not named after it (a rebuild's copy)."""
+        knowledge base's name, when the folder is not named after it (a rebuild's copy).
+        `bm25_k1`: BM25's term-frequency saturation (BM25_K1; read at search time, so a
+        change needs no re-indexing)."""
         self.path = path
         self.name = name or path.name
         self.embedding = embedding
@@ -183,7 +186,9 @@ class KnowledgeBaseStore:
         self._index = self._policy.empty(embedding.dimension)
         self._load_index()
         tokenizer = tokenizer or Tokenizer()
-        self._lexical = LexicalIndex(self._db, tokenizer=tokenizer, db_lock=self._db_lock)
+        self._lexical = LexicalIndex(
+            self._db, tokenizer=tokenizer, k1=bm25_k1, db_lock=self._db_lock
+        )
         self._sync_lexical()
         # the query's tokens as Milvus's BM25 analyzer cuts them (for its reference score)
         self._bm25_tokenizer = tokenizer.with_mode(REFERENCE_MODE)
@@ -200,6 +205,7 @@ class KnowledgeBaseStore:
         tokenizer: Tokenizer | None = None,
         name: str | None = None,
         vs_type: str | None = None,
+        bm25_k1: float = DEFAULT_K1,
     ) -> KnowledgeBaseStore:
         """`vs_type`: the vector store ("faiss", "milvus"; default: DEFAULT_VS_TYPE)."""
         stores = as_vector_stores(make_index)
@@ -219,7 +225,7 @@ class KnowledgeBaseStore:
                 ],
             )
         db.close()
-        return cls(path, embedding, stores, tokenizer, name)
+        return cls(path, embedding, stores, tokenizer, name, bm25_k1)
 
     def _check_embedding(self) -> None:
         info = self.info()

@@ -63,6 +63,12 @@ CREATE TABLE IF NOT EXISTS lex_docs (
 );
 """
 
+DEFAULT_K1 = 0.5
+"""BM25_K1, the app's default: a term's score saturates fast in its frequency, so a chunk
+that names the document's subject five times does not outrank the chunk holding the asked
+detail (README "Three languages" has the measurements; 1.2 is the textbook value)."""
+DEFAULT_B = 0.75
+
 _TERM_DTYPE = np.dtype("<i4")
 _TF_DTYPE = np.dtype("<u2")
 _TF_MAX = int(np.iinfo(_TF_DTYPE).max)
@@ -112,8 +118,8 @@ class LexicalIndex:
         conn: sqlite3.Connection | None = None,
         *,
         tokenizer: Tokenizer | None = None,
-        k1: float = 1.2,
-        b: float = 0.75,
+        k1: float = DEFAULT_K1,
+        b: float = DEFAULT_B,
         db_lock: contextlib.AbstractContextManager[Any] | None = None,
     ) -> None:
         if k1 < 0 or not 0 <= b <= 1:

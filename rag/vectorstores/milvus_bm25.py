@@ -3,8 +3,9 @@
 "zhiku" (the default): the lexical leg is the knowledge base's BM25 index in its SQLite file
 (rag/lexical/), for a Milvus knowledge base as for a FAISS one. "milvus_bm25": each new
 collection also gets a BM25 function (`FunctionType.BM25`) from its `text` field, analyzed
-as below, into a `sparse` field (`SPARSE_INVERTED_INDEX`, metric BM25, with zhiku's k1 = 1.2
-and b = 0.75), and the lexical leg is a search of that field with the query's text: Milvus
+as below, into a `sparse` field (`SPARSE_INVERTED_INDEX`, metric BM25, k1 = 1.2 and b =
+0.75, fixed when the collection is made; zhiku's own index reads BM25_K1, 0.5 by default, at
+search time), and the lexical leg is a search of that field with the query's text: Milvus
 tokenizes, counts and scores, on the server when there is one. A collection made without the
 field is made anew from SQLite when the knowledge base is opened (`MilvusIndex.ensure`): the
 collection is a cache of SQLite, which holds every chunk's text and vector. A server without
@@ -49,7 +50,8 @@ SPARSE_FIELD = "sparse"
 FUNCTION_NAME = "zhiku_bm25"
 BM25_K1 = 1.2
 BM25_B = 0.75
-"""As rag/lexical/index.py's `LexicalIndex`, so that scores have the same scale."""
+"""BM25's textbook values; zhiku's own index (rag/lexical/index.py) uses BM25_K1 (0.5 by
+default), measured on the dev gate, which Milvus's BM25 was not."""
 REFERENCE_MODE: TokenizerMode = "jieba"
 """How zhiku's tokenizer cuts a query to find the tokens this analyzer gives it."""
 _PUNCTUATION = string.punctuation + "，。！？、；：“”‘’（）《》〈〉【】『』「」〔〕…—－～·．"

@@ -23,7 +23,7 @@ from rag.lexical.index import LexicalResult
 from rag.retrieval import HybridRetriever, SearchOptions
 from rag.settings import load_settings
 from rag.vectorstores import FaissFlatIndex, MilvusConnection, VectorStores
-from rag.vectorstores.milvus_bm25 import supports_bm25
+from rag.vectorstores.milvus_bm25 import BM25_K1, supports_bm25
 
 pytest.importorskip("pymilvus")
 pytest.importorskip("jieba")
@@ -96,8 +96,11 @@ def retriever(store: KnowledgeBaseStore, mode: str = "hybrid") -> HybridRetrieve
 
 def make_kb(root: Path, stores: VectorStores, lang: str) -> KnowledgeBaseStore:
     """Two files stored as one upload batch (one save: one Milvus Lite segment, whose BM25
-    statistics are the whole KB's; the module doc of rag/vectorstores/milvus_bm25.py)."""
-    store = KnowledgeBaseStore.create(root / lang, IDENTITY, stores, vs_type="milvus")
+    statistics are the whole KB's; the module doc of rag/vectorstores/milvus_bm25.py);
+    zhiku's BM25 with Milvus's k1, so that their scores can be compared."""
+    store = KnowledgeBaseStore.create(
+        root / lang, IDENTITY, stores, vs_type="milvus", bm25_k1=BM25_K1
+    )
     put(store, root, "target.txt", KBS[lang]["target"], far=True, save=False)
     put(store, root, "others.txt", KBS[lang]["others"], far=False, save=False)
     store.save_index()
@@ -157,7 +160,7 @@ def test_a_collection_without_bm25_is_made_anew_from_sqlite(
     stores.close()
     stores = stores_at(path, "milvus_bm25")  # the setting changed, then a restart
     with caplog.at_level(logging.WARNING, logger="rag.vectorstores.milvus_index"):
-        store = KnowledgeBaseStore(tmp_path / "en", IDENTITY, stores)
+        store = KnowledgeBaseStore(tmp_path / "en", IDENTITY, stores, bm25_k1=BM25_K1)
     assert "has no BM25 field" in caplog.text and "made anew" in caplog.text
     assert store.lexical_backend == "milvus_bm25" and store.check(repair=False).ok
     milvus = store.lexical_search("Quetzalcoatl pyramids city", 10)
