@@ -162,8 +162,9 @@ EMBEDDING_DEVICE = "auto"
 #            off, RETRY_ON_REPEATED_QUESTION = False "echo_retry")
 #   read_chinese_as: "simplified" puts "simplified_reading" in the default
 #            answer_processors (the key from before those lists)
-#   weight_repack: "auto" (default), "on" or "off" (gguf): llama.cpp's weight repacking,
-#            which crashes on some CPUs; "auto" tries it once per machine and remembers
+#   weight_repack: "off" (default), "on" or "auto" (gguf): llama.cpp's weight repacking,
+#            which made the prompt slower on both CPUs measured (first token 1.45x on AMD
+#            EPYC) and crashes on some; "auto" tries it once per machine and remembers
 #   seed: sampling seed (gguf; default 0: the same question and sources give the same
 #            answer every time; None for a new seed per answer)
 #   openai only:

@@ -1,4 +1,4 @@
-"""llama.cpp's weight repacking, switched off on machines where it crashes.
+"""llama.cpp's weight repacking: off unless an entry asks for it; "auto" only where it runs.
 
 At load, llama.cpp's CPU backend may repack quantized weights into an interleaved layout
 (its "extra buffer types") for faster matrix products. On some CPUs a natively built
@@ -13,7 +13,9 @@ The crash is in llama.cpp's AMX kernels (that CPU, a VM, reports AMX): a native 
 AMX left out (`-mno-amx-tile -mno-amx-int8 -mno-amx-bf16`) repacks without crashing, but
 evaluates prompts slower than the same build without repacking (788 tokens, 2 cores, two
 interleaved rounds: 7.8-8.3 s vs 5.8-6.3 s), so the build keeps AMX and "auto" turns
-repacking off on such machines.
+repacking off on such machines. On an AMD EPYC, where it does not crash, repacking also made
+the prompt slower (637 tokens: first token 6.1 s against 4.1-4.3 s without, decode 1.15x
+faster; `scripts/bench_llm.py`), so `weight_repack` is "off" unless an entry says otherwise.
 """
 
 from __future__ import annotations

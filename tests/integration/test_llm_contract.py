@@ -159,7 +159,9 @@ class LlamaServer:
         self.log = log
         # The server builds its own `Llama`: it gets the weight-repacking choice the app
         # makes on this machine (repacking crashes llama.cpp on some CPUs).
-        repack = repack_enabled("auto", model, load_settings().models.cache_dir)
+        settings = load_settings()
+        mode = settings.models.llm_model_dict["fast"].weight_repack
+        repack = repack_enabled(mode, model, settings.models.cache_dir)
         command = [
             sys.executable,
             "-c",
