@@ -94,6 +94,7 @@ def search_options(settings: Settings) -> SearchOptions:
         fusion=FusionConfig(
             method=retrieval.fusion_method,
             dense_weight=retrieval.fusion_dense_weight,
+            dense_weight_latin=embedding.dense_weight_latin,
             dense_floor=embedding.score_floor,
             dense_ceiling=embedding.score_ceiling,
         ),

@@ -134,6 +134,13 @@ class EmbeddingModelEntry(_Entry):
         description="answerable_min for questions without Chinese or Japanese characters "
         "(their coverage counts words, not character pairs); None: answerable_min.",
     )
+    dense_weight_latin: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="FUSION_DENSE_WEIGHT for questions without Chinese or Japanese characters "
+        "(measured per model: how much its cosines tell on English text); None: the same.",
+    )
     api_base_url: str | None = Field(
         default=None,
         description="openai: the server's API root, usually ending in /v1; vectors come from "

@@ -23,6 +23,11 @@ from dataclasses import dataclass
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
 
+def without_cjk(text: str) -> bool:
+    """True for a text without Chinese or Japanese characters (an English question)."""
+    return _CJK.search(text) is None
+
+
 @dataclass(frozen=True)
 class Relevance:
     """How well a knowledge base's best results match a question."""
@@ -49,7 +54,7 @@ class AnswerabilityCheck:
         return relevance.cosine + self.coverage_weight * relevance.coverage
 
     def min_score_for(self, question: str) -> float:
-        if self.latin_min_score is None or _CJK.search(question):
+        if self.latin_min_score is None or not without_cjk(question):
             return self.min_score
         return self.latin_min_score
 

@@ -79,6 +79,8 @@ class FusionConfig:
     method: FusionMethod = "weighted"
     dense_weight: float = 0.4
     """w: the dense share of the score (weighted) or of the RRF sum (rrf)."""
+    dense_weight_latin: float | None = None
+    """`dense_weight` for a query without Chinese or Japanese characters (None: the same)."""
     rrf_k: int = 60
     dense_floor: float = 0.80
     """Cosine mapped to 0 (multilingual-e5-small; another model needs its own)."""
@@ -88,8 +90,10 @@ class FusionConfig:
     """bm25 / reference mapped to 1."""
 
     def __post_init__(self) -> None:
-        if not 0.0 <= self.dense_weight <= 1.0:
-            raise ValueError(f"dense_weight must be in [0, 1], got {self.dense_weight}")
+        for name in ("dense_weight", "dense_weight_latin"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {value}")
         if self.dense_ceiling <= self.dense_floor:
             raise ValueError("dense_ceiling must be above dense_floor")
         if self.lexical_saturation <= 0:

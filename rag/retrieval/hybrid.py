@@ -27,7 +27,7 @@ from pydantic import ConfigDict, Field
 
 from rag.input_limits import check_query
 from rag.lexical import QUESTION_STOPWORDS
-from rag.retrieval.answerable import AnswerabilityCheck, Relevance
+from rag.retrieval.answerable import AnswerabilityCheck, Relevance, without_cjk
 from rag.retrieval.fusion import FusionConfig, fuse
 from rag.retrieval.rerank import Reranker
 from rag.retrieval.store import ChunkStore, OpenStore, StoredChunk
@@ -146,10 +146,7 @@ class HybridRetriever(BaseRetriever):
         if options.mode != "dense":
             result = store.lexical_search(query, candidates)
             lexical, reference = result.hits, result.reference
-        fusion = options.fusion
-        if options.mode != "hybrid":
-            fusion = replace(fusion, method=options.mode)
-        fused = fuse(dense, lexical, reference, fusion, k=depth)
+        fused = fuse(dense, lexical, reference, _fusion_for(options, query), k=depth)
         records = dict(store.chunks_by_id(hit.chunk_id for hit in fused))
         # chunks deleted since the index was searched are dropped
         scored = [(hit.chunk_id, hit.score) for hit in fused if hit.chunk_id in records]
@@ -175,6 +172,17 @@ class HybridRetriever(BaseRetriever):
         in file order; empty when the chunk no longer exists."""
         with self.open_store() as store:
             return neighbours(store, chunk_id, radius)
+
+
+def _fusion_for(options: SearchOptions, query: str) -> FusionConfig:
+    """The fusion settings for this query: the search mode's, and the Latin-script dense
+    weight for a query without Chinese or Japanese characters."""
+    fusion = options.fusion
+    if options.mode != "hybrid":
+        fusion = replace(fusion, method=options.mode)
+    if fusion.dense_weight_latin is not None and without_cjk(query):
+        fusion = replace(fusion, dense_weight=fusion.dense_weight_latin)
+    return fusion
 
 
 def neighbours(store: ChunkStore, chunk_id: int, radius: int) -> list[StoredChunk]:
