@@ -41,7 +41,8 @@ VECTOR_SEARCH_TOP_K = 3
 SEARCH_MODE = "hybrid"
 
 # Hybrid fusion: "weighted" (a weighted sum of calibrated scores; measured best) or "rrf"
-# (reciprocal-rank fusion); the dense share of the fused score.
+# (reciprocal-rank fusion); the dense share of the fused score (an embedding entry's
+# dense_weight_latin, in model_config.py, gives questions without Chinese characters their own).
 FUSION_METHOD = "weighted"
 FUSION_DENSE_WEIGHT = 0.4
 
