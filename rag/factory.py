@@ -12,6 +12,7 @@ from langchain_core.embeddings import Embeddings
 from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
+from rag.chains.confirm import AnswerConfirmation
 from rag.chains.not_found import Refusals
 from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.quoting import SentenceQuoter
@@ -237,7 +238,18 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
         system_prompts=settings.system_prompts if isinstance(llm, ZhikuLLM) else None,
         quoter=SentenceQuoter(refusals) if answer.quote_source_sentence else None,
         translator=QuestionTranslator(llm) if answer.translate_questions else None,
+        confirmation=answer_confirmation(settings, llm),
     )
+
+
+def answer_confirmation(settings: Settings, llm: BaseLLM) -> AnswerConfirmation | None:
+    """The model's yes-or-no judgement near the answerability threshold, when the LLM entry
+    has `answerable_min_yes` (`rag.services.app.answerability_check` widens the threshold
+    into a margin only then)."""
+    min_yes = getattr(settings.models.llm, "answerable_min_yes", None)
+    if min_yes is None or not isinstance(llm, ZhikuLLM):
+        return None
+    return AnswerConfirmation(llm, min_yes)
 
 
 def build_services(

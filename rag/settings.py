@@ -134,6 +134,20 @@ class EmbeddingModelEntry(_Entry):
         description="answerable_min for questions without Chinese or Japanese characters "
         "(their coverage counts words, not character pairs); None: answerable_min.",
     )
+    answerable_ask_margin: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=0.2,
+        description="Scores within this of answerable_min are left to the LLM, asked whether "
+        "the sources answer the question, when its entry has answerable_min_yes; 0: never.",
+    )
+    answerable_ask_margin_latin: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=0.2,
+        description="answerable_ask_margin for questions without Chinese or Japanese "
+        "characters; None: answerable_ask_margin.",
+    )
     dense_weight_latin: float | None = Field(
         default=None,
         ge=0.0,
@@ -331,6 +345,15 @@ class GGUFEntry(_LLMEntry):
         default=0,
         description="Sampling seed: the same prompt gives the same answer every time, so "
         "answers and tests are reproducible; None draws a new seed per answer.",
+    )
+    answerable_min_yes: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="Near the embedding entry's answerable_min (its answerable_ask_margin), "
+        "the model is asked whether the sources answer the question, and the chat answers "
+        "only when it gives 'Yes' at least this probability (against 'No'); None: the "
+        "threshold alone decides.",
     )
 
     @model_validator(mode="after")

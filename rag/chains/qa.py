@@ -17,6 +17,7 @@ from langchain_core.prompts import PromptTemplate
 from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable
 
+from rag.chains.confirm import AnswerConfirmation
 from rag.chains.context import neighbour_lookup, with_neighbours
 from rag.chains.language import Language, per_language, prompt_language, question_language
 from rag.chains.not_found import not_found_reply
@@ -27,6 +28,7 @@ from rag.chains.script import ScriptConverter
 from rag.chains.streams import closing, text_stream
 from rag.chains.translate import QuestionTranslator
 from rag.chains.turn import Source, Turn, build_context, format_context
+from rag.retrieval.answerable import ANSWERABILITY_KEY
 from rag.tokens import TokenCounter, estimate_tokens
 
 logger = logging.getLogger(__name__)
@@ -91,6 +93,7 @@ class QAChain:
         system_prompts: Mapping[str, str] | None = None,
         quoter: SentenceQuoter | None = None,
         translator: QuestionTranslator | None = None,
+        confirmation: AnswerConfirmation | None = None,
     ) -> None:
         self.llm = llm
         """The model; each stage pipes its prompt into it."""
@@ -117,6 +120,9 @@ class QAChain:
         self.translator = translator
         """Translates a question the knowledge base holds only in the other language (None:
         questions are searched as asked)."""
+        self.confirmation = confirmation
+        """Asks the model whether the sources answer a question the answerability check left
+        to it (None: such a question is answered)."""
 
     def stream(
         self,
@@ -131,13 +137,17 @@ class QAChain:
         standalone = self.standalone_question(question, history)
         if standalone != question:
             yield ChatEvent("rewritten", text=standalone)
-        sources = yield from self.search(standalone, retriever)
-        yield ChatEvent("sources", sources=sources)
+        found = yield from self.search(standalone, retriever)
+        sources = found.sources
         turn = Turn.asked(question, standalone, self.language_of(question, sources), sources)
+        prepared = self.prepare(turn) if sources else turn
+        if sources and found.ask and not self.confirmed(prepared, found.ask):
+            sources = []  # shown as for a question the check refused
+        yield ChatEvent("sources", sources=sources)
         if not sources:
             yield ChatEvent("token", text=not_found_reply(turn.language))
             return
-        yield from self.answer_turn(self.prepare(turn))
+        yield from self.answer_turn(prepared)
 
     def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """`question` rewritten to stand on its own; unchanged when there is no history."""
@@ -153,27 +163,41 @@ class QAChain:
 
     def search(
         self, standalone: str, retriever: BaseRetriever
-    ) -> Generator[ChatEvent, None, list[Source]]:
+    ) -> Generator[ChatEvent, None, Retrieved]:
         """The sources for `standalone`; when there are none and the knowledge base is in the
         other language, those for its translation (a "rewritten" event shows it)."""
-        sources = self.sources(standalone, retriever)
-        if sources or self.translator is None:
-            return sources
+        found = self.retrieve(standalone, retriever)
+        if found.sources or self.translator is None:
+            return found
         translated = self.translator.translated(standalone, retriever)
         if translated is None:
-            return sources
+            return found
         yield ChatEvent("rewritten", text=translated)
-        return self.sources(translated, retriever)
+        return self.retrieve(translated, retriever)
 
     def sources(self, standalone: str, retriever: BaseRetriever) -> list[Source]:
         """The retrieved chunks, numbered, within the context budget."""
+        return self.retrieve(standalone, retriever).sources
+
+    def retrieve(self, standalone: str, retriever: BaseRetriever) -> Retrieved:
+        """`sources`, and whether the answerability check left the question to the model."""
         documents = retriever.invoke(standalone)
+        asked = {str(d.metadata.get(ANSWERABILITY_KEY, "")) for d in documents}
+        ask = "ask" if "ask" in asked else "ask-below" if "ask-below" in asked else None
         lookup = neighbour_lookup(retriever) if self.merge_neighbours else None
         if lookup is not None:  # MERGE_NEIGHBOURS: widen hits with their neighbouring chunks
             documents = with_neighbours(documents, self.context_char_budget, lookup)
-        return build_context(
+        sources = build_context(
             documents, self.context_char_budget, self.context_token_budget, self.count_tokens
         )
+        return Retrieved(sources, ask)
+
+    def confirmed(self, turn: Turn, ask: str) -> bool:
+        """Whether the model judges that the sources answer the question; without an
+        `AnswerConfirmation`, whether its score reached the threshold (`ask` is "ask")."""
+        if self.confirmation is None:
+            return ask == "ask"
+        return self.confirmation.confirms(turn, self.system_for(turn).get("system_prompt"))
 
     def language_of(self, question: str, sources: Sequence[Source]) -> Language:
         """The language (and Chinese script) the reply is in."""
@@ -286,6 +310,17 @@ def _tokens(pieces: Iterator[str]) -> Iterator[ChatEvent]:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
+
+
+@dataclass(frozen=True)
+class Retrieved:
+    """The numbered sources of a question, and whether the answerability check left it to
+    the model (`QAChain.confirmed`)."""
+
+    sources: list[Source]
+    ask: str | None = None
+    """"ask" or "ask-below" (the score above or below the threshold) when the check left
+    the question to the model, else None."""
 
 
 @dataclass(frozen=True)

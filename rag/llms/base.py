@@ -243,6 +243,18 @@ class ZhikuLLM(LLM, ABC):
         messages.append({"role": "user", "content": prompt})
         return messages
 
+    def yes_probability(self, prompt: str, system_prompt: str | None = None) -> float | None:
+        """How sure the model is that its reply to the yes-or-no question `prompt` begins
+        with "Yes": P(Yes) / (P(Yes) + P(No)) over its first token; None when this backend
+        cannot tell (it gives no token probabilities)."""
+        messages = self.messages_for(prompt, system_prompt)
+        with self._turn():
+            return self._yes_probability(messages)
+
+    def _yes_probability(self, messages: list[Message]) -> float | None:
+        """`yes_probability` of a backend that has the first token's probabilities."""
+        return None
+
     def call_setup(
         self, prompt: str, kwargs: Mapping[str, Any]
     ) -> tuple[GenerationSettings, list[Message]]:

@@ -27,6 +27,17 @@ if TYPE_CHECKING:
     from llama_cpp import Llama
 
 
+def yes_share(logits: Any, tokens: tuple[list[int], list[int]]) -> float:
+    """P(yes) / (P(yes) + P(no)) from next-token logits, each side summed over its ids."""
+    import numpy as np
+
+    values = np.asarray(logits, dtype=np.float64)
+    top = values.max()
+    yes = float(np.exp(values[tokens[0]] - top).sum())
+    no = float(np.exp(values[tokens[1]] - top).sum())
+    return yes / (yes + no) if yes + no > 0 else 0.0
+
+
 def gpu_layers(device: str) -> int:
     """Layers llama.cpp offloads for LLM_DEVICE: "auto" all of them when this build of
     llama.cpp can offload (built with CUDA or Metal, and a GPU is there), else none; "cpu"
@@ -124,6 +135,37 @@ class GGUFLLM(ZhikuLLM):
         if llama is None:
             return super().get_num_tokens(text)
         return len(llama.tokenize(text.encode("utf-8"), add_bos=False, special=False))
+
+    def _yes_probability(self, messages: list[Message]) -> float | None:
+        """The first token's distribution, read in a logits processor: llama.cpp gives
+        probabilities per token only when it keeps the logits of every prompt token
+        (`logits_all`), which would cost memory and time on every answer."""
+        llama = self._llama
+        assert llama is not None  # `_turn` loaded it
+        captured: list[Any] = []
+
+        def capture(_input_ids: Any, scores: Any) -> Any:
+            captured.append(scores.copy())
+            return scores
+
+        llama.create_chat_completion(
+            messages=cast(Any, messages),
+            max_tokens=1,
+            temperature=0.0,
+            logits_processor=cast(Any, [capture]),
+        )
+        return yes_share(captured[0], self._answer_tokens(llama)) if captured else None
+
+    def _answer_tokens(self, llama: Llama) -> tuple[list[int], list[int]]:
+        """The token ids a reply starting "Yes" / "No" may begin with."""
+
+        def ids(*words: str) -> list[int]:
+            found = {
+                llama.tokenize(word.encode(), add_bos=False, special=False)[0] for word in words
+            }
+            return sorted(found)
+
+        return ids("Yes", " Yes", "yes"), ids("No", " No", "no")
 
     def _stream_text(
         self,

@@ -13,12 +13,24 @@ passages of the same kind. Two signals together do, on all three dev languages:
 The question is answered only when `cosine + coverage_weight * coverage` reaches `min_score`.
 Cosines are the embedding model's own, so both numbers belong to its entry in
 `embedding_model_dict` (README "Off-topic questions" has the measurements).
+
+Near `min_score` the two kinds of question overlap. Within `margin` of it the check may
+leave the decision to the model instead ("ask": the chain asks the model whether the
+sources answer the question, rag/chains/confirm.py), when the model can be asked.
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Literal
+
+Decision = Literal["answer", "refuse", "ask", "ask-below"]
+"""By the threshold; or left to the model, the score at or above it ("ask") or below it."""
+
+ANSWERABILITY_KEY = "answerability"
+"""The metadata key of retrieved documents the check left to the model ("ask" or
+"ask-below": a chain that cannot ask the model follows the threshold)."""
 
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -50,6 +62,11 @@ class AnswerabilityCheck:
     """`min_score` for a question without Chinese or Japanese characters (None: the same).
     Its coverage counts whole words, a Chinese one's character pairs, so the sums differ."""
 
+    margin: float = 0.0
+    """Scores within this of the threshold are "ask": the model decides (0: never)."""
+    latin_margin: float | None = None
+    """`margin` for a question without Chinese or Japanese characters (None: the same)."""
+
     def score(self, relevance: Relevance) -> float:
         return relevance.cosine + self.coverage_weight * relevance.coverage
 
@@ -58,5 +75,17 @@ class AnswerabilityCheck:
             return self.min_score
         return self.latin_min_score
 
+    def margin_for(self, question: str) -> float:
+        if self.latin_margin is None or not without_cjk(question):
+            return self.margin
+        return self.latin_margin
+
     def answerable(self, relevance: Relevance, question: str = "") -> bool:
         return self.score(relevance) >= self.min_score_for(question)
+
+    def decision(self, relevance: Relevance, question: str = "") -> Decision:
+        """ "answer" or "refuse" by the threshold; "ask" or "ask-below" within the margin."""
+        distance = self.score(relevance) - self.min_score_for(question)
+        if abs(distance) < self.margin_for(question):
+            return "ask" if distance >= 0 else "ask-below"
+        return "answer" if distance >= 0 else "refuse"

@@ -27,7 +27,13 @@ from pydantic import ConfigDict, Field
 
 from rag.input_limits import check_query
 from rag.lexical import QUESTION_STOPWORDS
-from rag.retrieval.answerable import AnswerabilityCheck, Relevance, without_cjk
+from rag.retrieval.answerable import (
+    ANSWERABILITY_KEY,
+    AnswerabilityCheck,
+    Decision,
+    Relevance,
+    without_cjk,
+)
 from rag.retrieval.fusion import FusionConfig, fuse
 from rag.retrieval.rerank import Reranker
 from rag.retrieval.store import ChunkStore, OpenStore, StoredChunk
@@ -100,20 +106,34 @@ class HybridRetriever(BaseRetriever):
         # the chat searches with the model's rewriting of a follow-up question, which may
         # run past MAX_QUERY_CHARS when the question was near it: its beginning is searched
         hits = self.search(query[:limit], top_k, threshold)
+        decision = self._decision(query, hits)
+        if decision == "refuse":
+            return []
+        documents = [hit_to_document(hit) for hit in hits]
+        if decision.startswith("ask"):  # near the threshold: the chain asks the model first
+            for document in documents:
+                document.metadata[ANSWERABILITY_KEY] = decision
+        return documents
+
+    def _decision(self, query: str, hits: list[SearchHit]) -> Decision:
+        """The answerability check's decision on `hits` ("answer" without a check)."""
         check = self.answerability
-        if check is not None and hits:
-            relevance = self.relevance(query[:limit], hits)
-            if not check.answerable(relevance, query):
-                logger.info(
-                    "not answerable from %r: cosine %.3f, coverage %.2f (score %.3f < %.3f)",
-                    self.kb,
-                    relevance.cosine,
-                    relevance.coverage,
-                    check.score(relevance),
-                    check.min_score_for(query),
-                )
-                return []
-        return [hit_to_document(hit) for hit in hits]
+        if check is None or not hits:
+            return "answer"
+        limit = self.options.max_query_chars
+        relevance = self.relevance(query[:limit], hits)
+        decision = check.decision(relevance, query)
+        if decision != "answer":
+            logger.info(
+                "%s from %r: cosine %.3f, coverage %.2f (score %.3f, threshold %.3f)",
+                "not answerable" if decision == "refuse" else "the model asked whether answerable",
+                self.kb,
+                relevance.cosine,
+                relevance.coverage,
+                check.score(relevance),
+                check.min_score_for(query),
+            )
+        return decision
 
     def search(self, query: str, top_k: int, score_threshold: float = 0.0) -> list[SearchHit]:
         """The `top_k` chunks most relevant to `query`, best first, scores in [0, 1].

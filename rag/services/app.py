@@ -103,12 +103,18 @@ class Services:
 
 def answerability_check(settings: Settings) -> AnswerabilityCheck | None:
     """The embedding entry's check that a question can be answered at all, if it has one
-    and ANSWERABILITY_CHECK is on."""
+    and ANSWERABILITY_CHECK is on; near its threshold it leaves the question to the model
+    when the LLM entry says how sure the model must be (`answerable_min_yes`)."""
     entry = settings.models.embedding
     if entry.answerable_min is None or not settings.retrieval.answerability_check:
         return None
+    asks = getattr(settings.models.llm, "answerable_min_yes", None) is not None
     return AnswerabilityCheck(
-        entry.answerable_min, entry.answerable_coverage_weight, entry.answerable_min_latin
+        entry.answerable_min,
+        entry.answerable_coverage_weight,
+        entry.answerable_min_latin,
+        margin=entry.answerable_ask_margin if asks else 0.0,
+        latin_margin=entry.answerable_ask_margin_latin if asks else None,
     )
 
 

@@ -178,3 +178,15 @@ def test_repacking_probe_on_this_machine(fast: ZhikuLLM) -> None:
     assert repack_enabled("auto", path, settings.models.cache_dir) is outcome  # remembered on load
     answer = fast.invoke(COUNT, max_new_tokens=32, temperature=0)
     assert "1,2,3" in answer.replace(" ", "")
+
+
+def test_yes_probability_reads_the_first_token(fast: ZhikuLLM) -> None:
+    # the same llama.cpp instance answers afterwards: the logits processor leaves no trace
+    source = "Sources:\n[1] (obs.md) The Zephyr Valley Observatory was founded in 1962.\n\n"
+    asked = source + "Question: When was the Zephyr Valley Observatory founded?\n\n"
+    off = source + "Question: Who won the 2010 football World Cup?\n\n"
+    tail = "Does one of the sources above answer this question? Reply Yes or No."
+    yes, no = fast.yes_probability(asked + tail), fast.yes_probability(off + tail)
+    assert yes is not None and no is not None
+    assert 0.0 <= no < yes <= 1.0  # the 0.5B: about 0.47 against lower
+    assert fast.invoke(COUNT, max_new_tokens=40).startswith("1")
