@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import secrets
 import socket
 import statistics
 import tempfile
@@ -142,7 +143,8 @@ def gradio_answer(base: str, kb: str, question: str) -> CharClock:
     received = CharClock()
     client = Client(base + "/", verbose=False)
     shown = 0
-    job = client.submit(question, [], PLAIN_CHAT, api_name="/respond")
+    session = secrets.token_urlsafe(24)  # as a page gets on load; no conversation open yet
+    job = client.submit(question, [], PLAIN_CHAT, session, None, api_name="/respond")
     for messages, *_ in job:  # the chatbot, the question box, the model line
         # the last update carries the model line only (the chatbot: a "skip" update dict)
         if not isinstance(messages, list) or not messages or messages[-1]["role"] != "assistant":
@@ -188,7 +190,8 @@ def configured(args: argparse.Namespace) -> Settings:
     return load_settings(llm_model=args.llm, llm_model_dict=models)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--llm", default="fast")
     parser.add_argument("--questions", type=int, default=len(QUESTIONS))
@@ -205,10 +208,11 @@ def main() -> int:
         help="leave the answer's numbers as the model writes them (the source_numbers answer "
         "processor taken out: a baseline for its hold-back)",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
 
-    kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
-    services, produced = build_clocked(configured(args), kb_root)
+
+def add_stream_kb(services: Services, kb_root: Path) -> None:
+    """Creates the "stream" knowledge base with `DOCS` in it."""
     services.kb.create_kb("stream")
     docs = kb_root / "docs"
     docs.mkdir()
@@ -216,6 +220,9 @@ def main() -> int:
         (docs / name).write_text(text, encoding="utf-8")
     services.kb.add_files("stream", [(p.name, p) for p in sorted(docs.iterdir())])
 
+
+def serve(services: Services) -> tuple[uvicorn.Server, str]:
+    """The app served by uvicorn on a free loopback port (started), and its base URL."""
     port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_level="warning")
@@ -224,25 +231,36 @@ def main() -> int:
     base = f"http://127.0.0.1:{port}"
     while not server.started:
         time.sleep(0.1)
+    return server, base
 
+
+def route_delays(
+    base: str, services: ClockedServices, produced: ProducedClock, questions: Sequence[str]
+) -> dict[str, dict[str, list[float]]]:
+    """Per route, the delays (s) per character: conversion, transport and total."""
     results: dict[str, dict[str, list[float]]] = {}
     for route, read in (("rest_sse", rest_answer), ("gradio_ui", gradio_answer)):
-        route_delays: dict[str, list[float]] = {"conversion": [], "transport": [], "total": []}
-        for question in QUESTIONS[: args.questions]:
+        delays_of: dict[str, list[float]] = {"conversion": [], "transport": [], "total": []}
+        for question in questions:
             produced.clock, services.handed_on = CharClock(), CharClock()
             received = read(base, "stream", question)
-            route_delays["conversion"] += delays(services.handed_on, produced.clock)
-            route_delays["transport"] += delays(received, services.handed_on)
-            route_delays["total"] += delays(received, produced.clock)
-        results[route] = route_delays
-    server.should_exit = True
+            delays_of["conversion"] += delays(services.handed_on, produced.clock)
+            delays_of["transport"] += delays(received, services.handed_on)
+            delays_of["total"] += delays(received, produced.clock)
+        results[route] = delays_of
+    return results
 
+
+def print_report(
+    results: dict[str, dict[str, list[float]]],
+) -> dict[str, dict[str, dict[str, float]]]:
+    """The summary of each route's delays, printed as a table."""
     print("| route | delay | p50 ms | p95 ms | max ms | chars |")
     print("|---|---|---|---|---|---|")
     report: dict[str, dict[str, dict[str, float]]] = {}
-    for route, route_delays in results.items():
+    for route, delays_of in results.items():
         report[route] = {}
-        for name, values in route_delays.items():
+        for name, values in delays_of.items():
             if not values:
                 continue
             row = summary(values)
@@ -251,6 +269,18 @@ def main() -> int:
                 f"| {route} | {name} | {row['p50_ms']} | {row['p95_ms']} | {row['max_ms']} | "
                 f"{row['chars']} |"
             )
+    return report
+
+
+def main() -> int:
+    args = parse_args()
+    kb_root = Path(tempfile.mkdtemp(prefix="zhiku-bench-stream-"))
+    services, produced = build_clocked(configured(args), kb_root)
+    add_stream_kb(services, kb_root)
+    server, base = serve(services)
+    results = route_delays(base, services, produced, QUESTIONS[: args.questions])
+    server.should_exit = True
+    report = print_report(results)
     args.out.write_text(json.dumps({"llm": args.llm, **report}, indent=1), encoding="utf-8")
     return 0
 
