@@ -200,6 +200,16 @@ def test_plain_chat_without_kb(client):
     assert reply.json()["sources"] == []
 
 
+def test_the_ui_stream_reads_as_bench_streaming_reads_it(app):
+    """scripts/bench_streaming.py calls the UI's `/respond` with gradio_client, as a page
+    does; when the handler's arguments change, the script must follow (it once sent none
+    of the page's session)."""
+    from scripts.bench_streaming import gradio_answer
+
+    received = gradio_answer(app.base_url, "unused", "Say hello.")
+    assert len(received.times) > 0, "no answer text came through the UI's stream"
+
+
 TRADITIONAL_DOC = (
     "# 建州之亂\n\n建炎四年，范汝為在建州起兵，聚眾十餘萬人，軍隊駐紮在建州城裏的開元寺。"
     "朝廷派岳飛率軍征討，次年亂事平定。\n"
