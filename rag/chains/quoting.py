@@ -12,15 +12,18 @@ writes it, with its number:
 
 so the reader sees the evidence and the rest of the clause. The sentence is the one holding
 the largest share of the answer's words, the question's aside (at least half, as for
-`cite_sources`, and at least two of them); nothing is quoted under a "not found" reply, an
-answer that already holds most of the sentence, an answer of one word or that only says the
-question again, an answer drawn from no sentence, or a "sentence" too long to be one (a
-table or a list without stops).
+`cite_sources`, and at least two of them). It is quoted whenever the answer does not already
+hold it word for word: an answer that rewrites the whole sentence ("放线菌酮通过…" for the
+source's "它通过…") is the model's reading, and the reader sees the document's own. Nothing
+is quoted under a "not found" reply, an answer of one word or that only says the question
+again, an answer drawn from no sentence, or a "sentence" too long to be one (a table or a
+list without stops).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -31,12 +34,13 @@ from rag.chains.turn import Source
 
 MAX_QUOTE_CHARS = 400
 """A longer span between two sentence ends is not quoted."""
-COVERED = 0.8
-"""No quote when the answer already holds this share of the sentence's words."""
 MIN_WORDS = 2
 """The least number of the answer's own words (a Chinese word: two characters) a quoted
 sentence holds: a one-word answer, or one that only says the question again, would be
 "drawn" from any sentence or title line that names the same thing."""
+
+_NOT_TEXT = re.compile(r"[\W_]+")
+"""What "word for word" ignores: spaces, punctuation and symbols."""
 
 _QUOTE_AT_END = re.compile(r"\n\n> [^\n]*\[\d+\]\s*$")
 
@@ -71,10 +75,20 @@ class Quote:
         return f"\n\n> {sentence} [{self.index}]"
 
 
+def _letters(text: str) -> str:
+    """A text's letters, digits and characters in order (NFKC, lower case), without [n]."""
+    return _NOT_TEXT.sub("", unicodedata.normalize("NFKC", CITATION.sub("", text)).lower())
+
+
+def holds_word_for_word(answer: str, sentence: str) -> bool:
+    """Whether the answer has the sentence in it, punctuation and citations aside."""
+    return _letters(sentence) in _letters(answer)
+
+
 def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:
     """The sentence holding the largest share (at least `MIN_SHARED`, and `MIN_WORDS`) of
     the answer's own words (the question's aside); None when there is none, or the answer
-    already holds it."""
+    holds it word for word."""
     said = words(CITATION.sub(" ", answer))
     own = said - words(question)
     if len(own) < MIN_WORDS:  # one name, or the question said again: nothing to rest on
@@ -87,8 +101,7 @@ def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -
                 best = (shared / len(own), Quote(source.index, sentence))
     if best is None or best[0] < MIN_SHARED or len(best[1].sentence) > MAX_QUOTE_CHARS:
         return None
-    quoted = words(best[1].sentence)
-    if quoted and len(quoted & said) / len(quoted) >= COVERED:
+    if holds_word_for_word(answer, best[1].sentence):
         return None
     return best[1]
 
@@ -107,4 +120,11 @@ class SentenceQuoter:
             yield quote.markdown()
 
 
-__all__ = ["Quote", "SentenceQuoter", "sentences", "supporting_sentence", "without_quote"]
+__all__ = [
+    "Quote",
+    "SentenceQuoter",
+    "holds_word_for_word",
+    "sentences",
+    "supporting_sentence",
+    "without_quote",
+]

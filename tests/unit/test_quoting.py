@@ -5,7 +5,13 @@ import pytest
 
 from rag.chains import NOT_FOUND_REPLIES, collect_answer
 from rag.chains.not_found import Refusals
-from rag.chains.quoting import MAX_QUOTE_CHARS, SentenceQuoter, sentences, supporting_sentence
+from rag.chains.quoting import (
+    MAX_QUOTE_CHARS,
+    SentenceQuoter,
+    holds_word_for_word,
+    sentences,
+    supporting_sentence,
+)
 from rag.chains.turn import Source
 from rag.factory import build_qa_chain
 from rag.settings import load_settings
@@ -46,10 +52,42 @@ def test_a_quote_holds_no_reference_number_of_the_document():
     assert quote.markdown() == "\n\n> 文化大革命期间，马飚中学毕业后，在柳州钢铁厂当工人。 [2]"
 
 
+CYCLOHEXIMIDE = "放线菌酮是一种杀真菌剂。它通过干扰蛋白质合成过程中的易位步骤而阻碍转译过程。"
+
+
+@pytest.mark.parametrize(
+    ("answer", "quoted"),
+    [
+        # the whole sentence, its subject named: the document's own words are still shown
+        (
+            "放线菌酮通过干扰蛋白质合成过程中的易位步骤而阻碍转译过程。 [1]",
+            "它通过干扰蛋白质合成过程中的易位步骤而阻碍转译过程。",
+        ),
+        (
+            "Setanta Sports was awarded two of the six packages in May 2006. [1]",
+            "In May 2006, Setanta Sports was awarded two of the six packages.",
+        ),
+    ],
+)
+def test_an_answer_rewriting_the_whole_sentence_gets_the_sentence_as_written(answer, quoted):
+    text = CYCLOHEXIMIDE + " Football. " + quoted
+    quote = supporting_sentence(
+        answer, "What was awarded? 放线菌酮是怎样阻碍转译的？", [source(1, text)]
+    )
+    assert quote is not None and quote.sentence == quoted
+
+
+def test_word_for_word_ignores_punctuation_spaces_case_and_citations():
+    sentence = "In May 2006, Setanta Sports was awarded two packages[3]."
+    assert holds_word_for_word("in May 2006 Setanta Sports was awarded two packages [1]", sentence)
+    assert not holds_word_for_word("Setanta Sports was awarded two packages in May 2006.", sentence)
+
+
 @pytest.mark.parametrize(
     "answer",
     [
         "文化大革命期间，马飚中学毕业后，在广西柳州钢铁厂当工人。 [1]",  # holds it already
+        "文化大革命期间马飚中学毕业后在广西柳州钢铁厂当工人 [1]",  # the same, stops aside
         "他是一位著名的京剧演员。 [1]",  # drawn from no sentence of the sources
         "马飚从事什么工作？ [1]",  # the question's words alone match no sentence
     ],
