@@ -194,7 +194,7 @@ RETRY_ON_REPEATED_QUESTION = True
 # Under an answer, the sentence of the source it rests on, quoted as the document writes it
 # ("> ...  [n]"): the model's answer is often a fragment of the clause asked for, or the
 # span next to the right one; the quote shows the evidence whole. Not under a "not found"
-# reply, nor when the answer already holds the sentence. README "The dev gate".
+# reply, nor when the answer holds the sentence word for word. README "The dev gate".
 QUOTE_SOURCE_SENTENCE = True
 # A question the knowledge base cannot answer as asked, whose nearest passages are in the
 # other language (an English question about Chinese documents, or the reverse), is

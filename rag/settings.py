@@ -697,7 +697,7 @@ class AnswerSettings(_Section):
         default=True,
         description="QUOTE_SOURCE_SENTENCE: under an answer, the source's sentence it rests on "
         "(the one holding most of its words), quoted as the document writes it with its "
-        "number; none under a 'not found' reply or an answer that already holds it.",
+        "number; none under a 'not found' reply or an answer that holds it word for word.",
     )
     translate_questions: bool = Field(
         default=True,

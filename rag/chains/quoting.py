@@ -1,4 +1,4 @@
-"""The sentence of the source an answer rests on, quoted under it.
+"""The passage of the source an answer rests on, quoted under it.
 
 The model answers in its own words and often in fewer of them than the question needs: a
 fragment of the source's clause ("中学毕业后，在广西柳州钢铁厂当工人" for "文化大革命期
@@ -12,12 +12,16 @@ writes it, with its number:
 
 so the reader sees the evidence and the rest of the clause. The sentence is the one holding
 the largest share of the answer's words, the question's aside (at least half, as for
-`cite_sources`, and at least two of them). It is quoted whenever the answer does not already
-hold it word for word: an answer that rewrites the whole sentence ("放线菌酮通过…" for the
-source's "它通过…") is the model's reading, and the reader sees the document's own. Nothing
-is quoted under a "not found" reply, an answer of one word or that only says the question
-again, an answer drawn from no sentence, or a "sentence" too long to be one (a table or a
-list without stops).
+`cite_sources`, and at least two of them). Two or three sentences in a row are quoted when
+the answer is drawn from all of them (they hold `MORE_WORDS` more of its words than any one
+does), and a sentence that begins by pointing back ("同年，…", "它…", "This formalism…") is
+quoted with the sentence before it, which says what it points to.
+
+The passage is quoted whenever the answer does not already hold it word for word: an answer
+that rewrites the whole sentence ("放线菌酮通过…" for the source's "它通过…") is the model's
+reading, and the reader sees the document's own. Nothing is quoted under a "not found"
+reply, an answer of one word or that only says the question again, an answer drawn from no
+sentence, or a "sentence" too long to be one (a table or a list without stops).
 """
 
 from __future__ import annotations
@@ -33,7 +37,12 @@ from rag.chains.not_found import Refusals
 from rag.chains.turn import Source
 
 MAX_QUOTE_CHARS = 400
-"""A longer span between two sentence ends is not quoted."""
+"""A longer passage is not quoted (a sentence this long is a table or a list)."""
+MAX_SENTENCES = 3
+"""The most sentences of one line of a source one quote holds."""
+MORE_WORDS = 3
+"""Sentences in a row are quoted, not the best one alone, when they hold at least this many
+more of the answer's words: the answer was drawn from all of them."""
 MIN_WORDS = 2
 """The least number of the answer's own words (a Chinese word: two characters) a quoted
 sentence holds: a one-word answer, or one that only says the question again, would be
@@ -41,6 +50,13 @@ sentence holds: a one-word answer, or one that only says the question again, wou
 
 _NOT_TEXT = re.compile(r"[\W_]+")
 """What "word for word" ignores: spaces, punctuation and symbols."""
+
+_REFERS_BACK = re.compile(
+    r"^(?:同年|同月|当年|當年|次年|翌年|此后|此後|其后|其後|之后|之後|该|該|此|它|他|她|其|这|這|那"
+    r"|(?:This|These|That|Those|It|Its|He|His|She|Her|They|Their)\b)"
+)
+"""The start of a sentence that points back to the sentence before it."""
+_CHINESE_STOP = "。！？；"
 
 _QUOTE_AT_END = re.compile(r"\n\n> [^\n]*\[\d+\]\s*$")
 
@@ -63,7 +79,7 @@ def without_quote(text: str) -> str:
 
 @dataclass(frozen=True)
 class Quote:
-    """A source's sentence and the source's number."""
+    """A source's sentence (or sentences in a row) and the source's number."""
 
     index: int
     sentence: str
@@ -85,25 +101,71 @@ def holds_word_for_word(answer: str, sentence: str) -> bool:
     return _letters(sentence) in _letters(answer)
 
 
+@dataclass(frozen=True)
+class _Passage:
+    """Sentences in a row of one line of a source, and the sentence before them."""
+
+    index: int
+    sentences: tuple[str, ...]
+    before: str | None
+
+    def quote(self) -> Quote:
+        """The passage as a quote, with the sentence before it when its first points back."""
+        quoted = self.sentences
+        if self.before is not None and _REFERS_BACK.match(quoted[0]):
+            longer = _joined((self.before, *quoted))
+            if len(longer) <= MAX_QUOTE_CHARS:
+                return Quote(self.index, longer)
+        return Quote(self.index, _joined(quoted))
+
+
+def _joined(parts: Sequence[str]) -> str:
+    text = parts[0]
+    for part in parts[1:]:
+        text += part if text[-1] in _CHINESE_STOP else " " + part
+    return text
+
+
+def _passages(sources: Sequence[Source], most: int) -> Iterator[_Passage]:
+    for source in sources:
+        for line in source.text.splitlines():
+            said = sentences(line)
+            for first in range(len(said)):
+                before = said[first - 1] if first else None
+                for count in range(1, min(most, len(said) - first) + 1):
+                    run = tuple(said[first : first + count])
+                    yield _Passage(source.index, run, before)
+
+
+def _most_drawn_from(own: set[str], sources: Sequence[Source], most: int) -> tuple[int, _Passage]:
+    """The passage of at most `most` sentences holding the most of the answer's own words
+    (the first, and the fewest sentences, among equals) and how many it holds."""
+    best: tuple[int, _Passage] | None = None
+    for passage in _passages(sources, most):
+        shared = len(own & words(" ".join(passage.sentences)))
+        fewer = best is not None and len(passage.sentences) < len(best[1].sentences)
+        if best is None or shared > best[0] or (shared == best[0] and fewer):
+            best = (shared, passage)
+    return best if best is not None else (0, _Passage(0, ("",), None))
+
+
 def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:
-    """The sentence holding the largest share (at least `MIN_SHARED`, and `MIN_WORDS`) of
+    """The passage holding the largest share (at least `MIN_SHARED`, and `MIN_WORDS`) of
     the answer's own words (the question's aside); None when there is none, or the answer
     holds it word for word."""
-    said = words(CITATION.sub(" ", answer))
-    own = said - words(question)
+    own = words(CITATION.sub(" ", answer)) - words(question)
     if len(own) < MIN_WORDS:  # one name, or the question said again: nothing to rest on
         return None
-    best: tuple[float, Quote] | None = None
-    for source in sources:
-        for sentence in sentences(source.text):
-            shared = len(own & words(sentence))
-            if shared >= MIN_WORDS and (best is None or shared / len(own) > best[0]):
-                best = (shared / len(own), Quote(source.index, sentence))
-    if best is None or best[0] < MIN_SHARED or len(best[1].sentence) > MAX_QUOTE_CHARS:
+    shared, passage = _most_drawn_from(own, sources, 1)
+    wider = _most_drawn_from(own, sources, MAX_SENTENCES)
+    if wider[0] >= shared + MORE_WORDS:
+        shared, passage = wider
+    if shared < MIN_WORDS or shared / len(own) < MIN_SHARED:
         return None
-    if holds_word_for_word(answer, best[1].sentence):
+    quote = passage.quote()
+    if len(quote.sentence) > MAX_QUOTE_CHARS or holds_word_for_word(answer, quote.sentence):
         return None
-    return best[1]
+    return quote
 
 
 class SentenceQuoter:

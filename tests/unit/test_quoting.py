@@ -59,9 +59,9 @@ CYCLOHEXIMIDE = "放线菌酮是一种杀真菌剂。它通过干扰蛋白质合
     ("answer", "quoted"),
     [
         # the whole sentence, its subject named: the document's own words are still shown
-        (
+        (  # "它" points back: the sentence before comes with it
             "放线菌酮通过干扰蛋白质合成过程中的易位步骤而阻碍转译过程。 [1]",
-            "它通过干扰蛋白质合成过程中的易位步骤而阻碍转译过程。",
+            CYCLOHEXIMIDE,
         ),
         (
             "Setanta Sports was awarded two of the six packages in May 2006. [1]",
@@ -70,11 +70,64 @@ CYCLOHEXIMIDE = "放线菌酮是一种杀真菌剂。它通过干扰蛋白质合
     ],
 )
 def test_an_answer_rewriting_the_whole_sentence_gets_the_sentence_as_written(answer, quoted):
-    text = CYCLOHEXIMIDE + " Football. " + quoted
+    text = (
+        CYCLOHEXIMIDE
+        + "\nFootball. In May 2006, Setanta Sports was awarded two of the six packages."
+    )
     quote = supporting_sentence(
         answer, "What was awarded? 放线菌酮是怎样阻碍转译的？", [source(1, text)]
     )
     assert quote is not None and quote.sentence == quoted
+
+
+PODOCARPUS = (
+    "纽西兰鸡毛松\n对毛利人而言，此树的用途广泛，包括营养丰富的假种皮作为食物来源；"
+    "木材可制成猎鸟的矛；心材经燃烧烟熏后可作为传统纹身用的颜料。它分布于北岛。"
+)
+
+
+def test_an_answer_drawn_from_sentences_in_a_row_gets_them_all_not_the_line_above():
+    answer = "营养丰富的假种皮作为食物来源；木材可制成猎鸟的矛；心材经燃烧烟熏后可作为颜料。 [1]"
+    quote = supporting_sentence(answer, "纽西兰鸡毛松有什么用途？", [source(1, PODOCARPUS)])
+    assert quote is not None
+    assert quote.sentence == (
+        "对毛利人而言，此树的用途广泛，包括营养丰富的假种皮作为食物来源；"
+        "木材可制成猎鸟的矛；心材经燃烧烟熏后可作为传统纹身用的颜料。"
+    )
+
+
+def test_one_sentence_when_the_next_adds_too_few_of_the_answer_s_words():
+    answer = "营养丰富的假种皮作为食物来源，分布于北岛。 [1]"  # 分布/北岛: two more words only
+    quote = supporting_sentence(answer, "纽西兰鸡毛松有什么用途？", [source(1, PODOCARPUS)])
+    assert quote is not None
+    assert quote.sentence == "对毛利人而言，此树的用途广泛，包括营养丰富的假种皮作为食物来源；"
+
+
+@pytest.mark.parametrize(
+    ("text", "answer", "quoted"),
+    [
+        (
+            "1943年，盟軍進行義大利戰役。同年，杜林爆發了規模空前的大罷工並席捲整個義大利北部。",
+            "杜林爆發了規模空前的大罷工並席捲義大利北部。 [1]",
+            "1943年，盟軍進行義大利戰役。同年，杜林爆發了規模空前的大罷工並席捲整個義大利北部。",
+        ),
+        (
+            "Stress is a tensor. This formalism includes pressure terms acting on the area.",
+            "The stress tensor includes pressure terms acting normal to the area. [1]",
+            "Stress is a tensor. This formalism includes pressure terms acting on the area.",
+        ),
+    ],
+)
+def test_a_sentence_pointing_back_is_quoted_with_the_one_before(text, answer, quoted):
+    quote = supporting_sentence(answer, "Which? 哪一年?", [source(1, text)])
+    assert quote is not None and quote.sentence == quoted
+
+
+def test_a_sentence_pointing_back_alone_when_both_would_be_too_long():
+    before = "甲" * (MAX_QUOTE_CHARS - 5) + "。"
+    text = before + "同年，杜林爆發了規模空前的大罷工。"
+    quote = supporting_sentence("杜林爆發了規模空前的大罷工 [1]", "哪一年?", [source(1, text)])
+    assert quote is not None and quote.sentence == "同年，杜林爆發了規模空前的大罷工。"
 
 
 def test_word_for_word_ignores_punctuation_spaces_case_and_citations():
