@@ -193,8 +193,10 @@ RETRY_MIN_SCORE = 0.35
 RETRY_ON_REPEATED_QUESTION = True
 # Under an answer, the sentence of the source it rests on, quoted as the document writes it
 # ("> ...  [n]"): the model's answer is often a fragment of the clause asked for, or the
-# span next to the right one; the quote shows the evidence whole. Not under a "not found"
-# reply, nor when the answer holds the sentence word for word. README "The dev gate".
+# span next to the right one; the quote shows the evidence whole (the sentences in a row
+# the answer is drawn from; a sentence opening with 同年 / 它 / This… with the one before).
+# Not under a "not found" reply, nor when the answer holds it word for word. README "The
+# dev gate".
 QUOTE_SOURCE_SENTENCE = True
 # A question the knowledge base cannot answer as asked, whose nearest passages are in the
 # other language (an English question about Chinese documents, or the reverse), is

@@ -696,8 +696,9 @@ class AnswerSettings(_Section):
     quote_source_sentence: bool = Field(
         default=True,
         description="QUOTE_SOURCE_SENTENCE: under an answer, the source's sentence it rests on "
-        "(the one holding most of its words), quoted as the document writes it with its "
-        "number; none under a 'not found' reply or an answer that holds it word for word.",
+        "(the one holding most of its words, or the sentences in a row it is drawn from), "
+        "quoted as the document writes it with its number; none under a 'not found' reply "
+        "or an answer that holds it word for word.",
     )
     translate_questions: bool = Field(
         default=True,
