@@ -357,3 +357,10 @@ LLM_DEVICE = "auto"
 
 # How many past question/answer turns go with a new question.
 LLM_HISTORY_LEN = 3
+
+# A question after the first that points back (它, 这个, 第二个, it, they…) or is too short
+# to stand alone ("为什么？") is rewritten by the LLM, with the recent turns, into one that
+# stands alone, and searched with that. True rewrites every question after the first: a
+# small model then turns questions that already stood alone into other ones, or into
+# English (README "Follow-up questions").
+CONDENSE_EVERY_FOLLOW_UP = False

@@ -13,6 +13,7 @@ from langchain_core.language_models import BaseLLM
 
 from rag.chains import QAChain
 from rag.chains.confirm import AnswerConfirmation
+from rag.chains.follow_up import FollowUps
 from rag.chains.not_found import Refusals
 from rag.chains.processors import ProcessorTools, build_processors
 from rag.chains.quoting import SentenceQuoter
@@ -239,6 +240,7 @@ def build_qa_chain(settings: Settings, llm: BaseLLM) -> QAChain:
         quoter=SentenceQuoter(refusals) if answer.quote_source_sentence else None,
         translator=QuestionTranslator(llm) if answer.translate_questions else None,
         confirmation=answer_confirmation(settings, llm),
+        follow_ups=FollowUps(answer.condense_every_follow_up),
     )
 
 

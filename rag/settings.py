@@ -671,6 +671,13 @@ class AnswerSettings(_Section):
         ge=0,
         description="LLM_HISTORY_LEN: past question/answer turns that go with a new question.",
     )
+    condense_every_follow_up: bool = Field(
+        default=False,
+        description="CONDENSE_EVERY_FOLLOW_UP: the LLM rewrites every question after the "
+        "first to stand alone (searched with that); False: only one that points back (它, 这个, "
+        "第二个, it, they…) or is too short to stand alone, and a rewrite in another language "
+        "or without most of the question's words is dropped for the question as asked.",
+    )
     prompt_template: str | dict[str, str] = Field(
         description="PROMPT_TEMPLATE: the prompt ({context}, {question}); or one per language "
         "of the question, {'zh': ..., 'en': ...}."

@@ -19,6 +19,7 @@ from langchain_core.runnables import Runnable
 
 from rag.chains.confirm import AnswerConfirmation
 from rag.chains.context import neighbour_lookup, with_neighbours
+from rag.chains.follow_up import FollowUps
 from rag.chains.language import Language, per_language, prompt_language, question_language
 from rag.chains.not_found import not_found_reply
 from rag.chains.processors import AnswerProcessor
@@ -94,6 +95,7 @@ class QAChain:
         quoter: SentenceQuoter | None = None,
         translator: QuestionTranslator | None = None,
         confirmation: AnswerConfirmation | None = None,
+        follow_ups: FollowUps | None = None,
     ) -> None:
         self.llm = llm
         """The model; each stage pipes its prompt into it."""
@@ -123,6 +125,9 @@ class QAChain:
         self.confirmation = confirmation
         """Asks the model whether the sources answer a question the answerability check left
         to it (None: such a question is answered)."""
+        self.follow_ups = follow_ups or FollowUps()
+        """Which questions after the first are rewritten to stand alone, and which rewrites
+        are searched with."""
 
     def stream(
         self,
@@ -150,16 +155,17 @@ class QAChain:
         yield from self.answer_turn(prepared)
 
     def standalone_question(self, question: str, history: Sequence[tuple[str, str]]) -> str:
-        """`question` rewritten to stand on its own; unchanged when there is no history."""
+        """`question` rewritten to stand on its own; unchanged when there is no history, when
+        it does not point back to it, or when the rewrite loses it (`FollowUps`)."""
         turns = format_history(history, self.history_len)
-        if not turns:
+        if not turns or not self.follow_ups.needs_rewrite(question):
             return question
         condense = PromptTemplate.from_template(self.condense_template) | self.llm
         rewritten = (condense | StrOutputParser()).invoke(
             {"history": turns.strip(), "question": question}, stop=["\n"]
         )
         rewritten = rewritten.strip().strip('"“”')
-        return rewritten or question
+        return rewritten if self.follow_ups.keeps(question, rewritten) else question
 
     def search(
         self, standalone: str, retriever: BaseRetriever
