@@ -12,7 +12,10 @@ writes it, with its number:
 
 so the reader sees the evidence and the rest of the clause. The sentence is the one holding
 the largest share of the answer's words, the question's aside (at least half, as for
-`cite_sources`, and at least two of them). Two or three sentences in a row are quoted when
+`cite_sources`, and at least two of them). Where sentences hold about as many of them
+(`NEAR_WORDS`), the one naming most of what the question asks about is quoted: for "2013年
+3月，马飚担任什么职务？" the sentence "2013年3月，作为壮族代表，…当选为第十二届全国政协副主席。",
+not "现任第十二届全国政协副主席。". Two or three sentences in a row are quoted when
 the answer is drawn from all of them (they hold `MORE_WORDS` more of its words than any one
 does), and a sentence that begins by pointing back ("同年，…", "它…", "This formalism…") is
 quoted with the sentence before it, which says what it points to.
@@ -26,6 +29,7 @@ sentence, or a "sentence" too long to be one (a table or a list without stops).
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
 from collections.abc import Iterator, Sequence
@@ -35,6 +39,7 @@ from rag.chains.attribution import MIN_SHARED, words
 from rag.chains.citations import CITATION
 from rag.chains.not_found import Refusals
 from rag.chains.turn import Source
+from rag.lexical.tokenize import ENGLISH_STOPWORDS
 
 MAX_QUOTE_CHARS = 400
 """A longer passage is not quoted (a sentence this long is a table or a list)."""
@@ -43,6 +48,11 @@ MAX_SENTENCES = 3
 MORE_WORDS = 3
 """Sentences in a row are quoted, not the best one alone, when they hold at least this many
 more of the answer's words: the answer was drawn from all of them."""
+NEAR_WORDS = 1
+"""A passage holding this many fewer of the answer's words than the best one is still a
+candidate; among the candidates, the one holding most of the question's words is quoted.
+Character pairs across a word boundary ("担任第…" and "现任第…" share "任第") make counts
+one apart by chance."""
 MIN_WORDS = 2
 """The least number of the answer's own words (a Chinese word: two characters) a quoted
 sentence holds: a one-word answer, or one that only says the question again, would be
@@ -137,32 +147,52 @@ def _passages(sources: Sequence[Source], most: int) -> Iterator[_Passage]:
                     yield _Passage(source.index, run, before)
 
 
-def _most_drawn_from(own: set[str], sources: Sequence[Source], most: int) -> tuple[int, _Passage]:
-    """The passage of at most `most` sentences holding the most of the answer's own words
-    (the first, and the fewest sentences, among equals) and how many it holds."""
-    best: tuple[int, _Passage] | None = None
-    for passage in _passages(sources, most):
-        shared = len(own & words(" ".join(passage.sentences)))
-        fewer = best is not None and len(passage.sentences) < len(best[1].sentences)
-        if best is None or shared > best[0] or (shared == best[0] and fewer):
-            best = (shared, passage)
-    return best if best is not None else (0, _Passage(0, ("",), None))
+@dataclass(frozen=True)
+class _Drawn:
+    """A passage, how many of the answer's own words it holds and of the question's."""
+
+    own: int
+    asked: int
+    passage: _Passage
+
+
+def _most_drawn_from(
+    own: set[str], asked: set[str], sources: Sequence[Source], most: int, least: int
+) -> _Drawn:
+    """Of the passages of at most `most` sentences holding nearly the most of the answer's
+    own words (`NEAR_WORDS`, and at least `least`), the one holding the most of the
+    question's words `asked` (then of the answer's, then the fewest sentences, the first)."""
+    drawn = [
+        _Drawn(len(own & found), len(asked & found), passage)
+        for passage in _passages(sources, most)
+        for found in [words(" ".join(passage.sentences))]
+    ]
+    if not drawn:
+        return _Drawn(0, 0, _Passage(0, ("",), None))
+    top = max(each.own for each in drawn)
+    floor = max(top - NEAR_WORDS, least)
+    near = [each for each in drawn if each.own >= floor] or [
+        each for each in drawn if each.own == top
+    ]
+    return max(near, key=lambda each: (each.asked, each.own, -len(each.passage.sentences)))
 
 
 def supporting_sentence(answer: str, question: str, sources: Sequence[Source]) -> Quote | None:
     """The passage holding the largest share (at least `MIN_SHARED`, and `MIN_WORDS`) of
     the answer's own words (the question's aside); None when there is none, or the answer
     holds it word for word."""
+    asked = words(question) - ENGLISH_STOPWORDS
     own = words(CITATION.sub(" ", answer)) - words(question)
     if len(own) < MIN_WORDS:  # one name, or the question said again: nothing to rest on
         return None
-    shared, passage = _most_drawn_from(own, sources, 1)
-    wider = _most_drawn_from(own, sources, MAX_SENTENCES)
-    if wider[0] >= shared + MORE_WORDS:
-        shared, passage = wider
-    if shared < MIN_WORDS or shared / len(own) < MIN_SHARED:
+    least = max(MIN_WORDS, math.ceil(MIN_SHARED * len(own)))
+    drawn = _most_drawn_from(own, asked, sources, 1, least)
+    wider = _most_drawn_from(own, asked, sources, MAX_SENTENCES, least)
+    if wider.own >= drawn.own + MORE_WORDS:
+        drawn = wider
+    if drawn.own < least:
         return None
-    quote = passage.quote()
+    quote = drawn.passage.quote()
     if len(quote.sentence) > MAX_QUOTE_CHARS or holds_word_for_word(answer, quote.sentence):
         return None
     return quote

@@ -130,6 +130,63 @@ def test_a_sentence_pointing_back_alone_when_both_would_be_too_long():
     assert quote is not None and quote.sentence == "同年，杜林爆發了規模空前的大罷工。"
 
 
+MA_BIAO_2013 = [
+    source(
+        1,
+        "2008年1月，当选广西壮族自治区人民政府主席。2013年3月，作为壮族代表，接替李兆焯，"
+        "当选为第十二届全国政协副主席。",
+    ),
+    source(2, "曾任广西壮族自治区人民政府主席。现任第十二届全国政协副主席。"),
+]
+V_AND_A = [
+    source(
+        1,
+        "Victoria and Albert Museum (part 3 of 6)\nThe Victoria and Albert Museum's Word and "
+        "Image Department was under pressure to digitize. A project began in 2007.",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("sources", "answer", "question", "quoted"),
+    [
+        (
+            MA_BIAO_2013,
+            "2013年3月，马飚担任第十二届全国政协副主席。 [2]",
+            "2013年3月，马飚担任什么职务？",
+            "2013年3月，作为壮族代表，接替李兆焯，当选为第十二届全国政协副主席。",
+        ),
+        (
+            V_AND_A,
+            "The Victoria and Albert Museum's Word and Image Department began in 2007. [1]",
+            "In which year did the V&A's Word and Image Department begin digitizing?",
+            "The Victoria and Albert Museum's Word and Image Department was under pressure to "
+            "digitize.",
+        ),
+    ],
+)
+def test_of_sentences_holding_about_as_much_of_the_answer_the_one_naming_the_question_s_subject(
+    sources, answer, question, quoted
+):
+    quote = supporting_sentence(answer, question, sources)
+    assert quote is not None and quote.sentence == quoted
+
+
+def test_a_sentence_naming_the_question_s_subject_but_too_little_of_the_answer_is_not_quoted():
+    text = (
+        "The majority of exhibits date from 1550 to 1900. Most of the objects in the Japanese "
+        "art collection are lacquer."
+    )
+    quote = supporting_sentence(
+        "They are dated to the 1550 to 1900 period. [1]",
+        "Most of the objects in the Japanese art collection are dated to which period?",
+        [source(1, text)],
+    )
+    assert (
+        quote is not None and quote.sentence == "The majority of exhibits date from 1550 to 1900."
+    )
+
+
 def test_word_for_word_ignores_punctuation_spaces_case_and_citations():
     sentence = "In May 2006, Setanta Sports was awarded two packages[3]."
     assert holds_word_for_word("in May 2006 Setanta Sports was awarded two packages [1]", sentence)
