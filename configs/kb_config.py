@@ -194,7 +194,8 @@ RETRY_ON_REPEATED_QUESTION = True
 # Under an answer, the sentence of the source it rests on, quoted as the document writes it
 # ("> ...  [n]"): the model's answer is often a fragment of the clause asked for, or the
 # span next to the right one; the quote shows the evidence whole (the sentences in a row
-# the answer is drawn from; a sentence opening with 同年 / 它 / This… with the one before).
+# the answer is drawn from; a sentence opening with 同年 / 它 / This… with the one before;
+# of sentences holding about as much of the answer, the one naming what the question asks).
 # Not under a "not found" reply, nor when the answer holds it word for word. README "The
 # dev gate".
 QUOTE_SOURCE_SENTENCE = True

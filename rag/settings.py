@@ -703,7 +703,8 @@ class AnswerSettings(_Section):
     quote_source_sentence: bool = Field(
         default=True,
         description="QUOTE_SOURCE_SENTENCE: under an answer, the source's sentence it rests on "
-        "(the one holding most of its words, or the sentences in a row it is drawn from), "
+        "(the one holding most of its words, the one naming the question's among near equals, "
+        "or the sentences in a row it is drawn from), "
         "quoted as the document writes it with its number; none under a 'not found' reply "
         "or an answer that holds it word for word.",
     )
